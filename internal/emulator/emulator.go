@@ -1,0 +1,199 @@
+// Package emulator is a local stand-in for the parts of Alibaba Cloud that ecsterm talks to: the
+// ECS OpenAPI (with real signature checks), the session gateway's WebSocket protocol, and a Cloud
+// Assistant agent per emulated instance that runs sessions in real PTYs on this machine. It binds
+// to loopback only. It is faithful where fidelity tests the client (signatures, error shapes,
+// frame layout, an agent as unhelpful as the real one) and documents its choices where the
+// reference leaves the real behaviour unknown.
+package emulator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// Options configure an Emulator. Zero values take the defaults named on each field.
+type Options struct {
+	Fleet       *Fleet       // nil: DefaultFleet()
+	Credentials []Credential // nil: one random AccessKey pair
+	// AgentStartDelay is how long the agent takes to start a session's PTY; input that arrives
+	// earlier is dropped, as older agents do. The real agent waits about 1 s. Default 0.
+	AgentStartDelay time.Duration
+	// AgentTimeout is how long a session to an offline agent waits before the gateway gives up
+	// with Closed "AgentTimeout". Default 5 s.
+	AgentTimeout time.Duration
+	// IdleTimeout ends a session with no inbound frame for this long (the agent's 180 s).
+	IdleTimeout time.Duration
+	// URLTTL is how long a WebSocketUrl stays valid (10 minutes).
+	URLTTL time.Duration
+	// SessionsPerInstance and SessionsPerRegion are the connected-session limits (the API page's
+	// 10 and 1,000; newer docs say 20 and 100, so both are settable).
+	SessionsPerInstance int
+	SessionsPerRegion   int
+	// Shell is the program a shell session runs. Default: bash without rc files, so the prompt
+	// is the emulator's and not the user's.
+	Shell []string
+	// StateDir holds each instance's home directory. Default: a new temporary directory, removed
+	// by Close.
+	StateDir string
+	Logger   *slog.Logger
+	// Now is the clock for signatures and expiry. Default time.Now.
+	Now func() time.Time
+}
+
+// Emulator is a running emulated region.
+type Emulator struct {
+	opts     Options
+	fleet    *Fleet
+	creds    map[string]Credential
+	verifier *verifier
+	log      *slog.Logger
+	ln       net.Listener
+	srv      *http.Server
+	ownState bool
+
+	mu       sync.Mutex
+	sessions map[string]*termSession
+	faults   map[string][]string // action → error codes to answer with, one per call
+	calls    map[string]int      // action → calls answered, for tests
+	wg       sync.WaitGroup      // agent sessions
+}
+
+// New starts an emulator on 127.0.0.1 (port 0 picks a free one).
+func New(opts Options) (*Emulator, error) {
+	return Listen("127.0.0.1:0", opts)
+}
+
+// Listen starts an emulator on addr, which must be a loopback address.
+func Listen(addr string, opts Options) (*Emulator, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("the emulator listens on loopback only, not %s", host)
+	}
+	e := &Emulator{opts: opts, sessions: map[string]*termSession{}, faults: map[string][]string{}, calls: map[string]int{}}
+	e.applyDefaults()
+	if e.opts.StateDir == "" {
+		dir, err := os.MkdirTemp("", "ecsterm-emulator-")
+		if err != nil {
+			return nil, err
+		}
+		e.opts.StateDir, e.ownState = dir, true
+	}
+	e.ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/session", e.serveSession)
+	mux.HandleFunc("/", e.serveAPI)
+	e.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = e.srv.Serve(e.ln) }()
+	return e, nil
+}
+
+func (e *Emulator) applyDefaults() {
+	o := &e.opts
+	if o.Fleet == nil {
+		o.Fleet = DefaultFleet()
+	}
+	e.fleet = o.Fleet
+	if len(o.Credentials) == 0 {
+		o.Credentials = []Credential{{AccessKeyID: "LTAIemu" + randHex(8), AccessKeySecret: randHex(15)}}
+	}
+	e.creds = map[string]Credential{}
+	for _, c := range o.Credentials {
+		e.creds[c.AccessKeyID] = c
+	}
+	if o.AgentTimeout == 0 {
+		o.AgentTimeout = 5 * time.Second
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 180 * time.Second
+	}
+	if o.URLTTL == 0 {
+		o.URLTTL = 10 * time.Minute
+	}
+	if o.SessionsPerInstance == 0 {
+		o.SessionsPerInstance = 10
+	}
+	if o.SessionsPerRegion == 0 {
+		o.SessionsPerRegion = 1000
+	}
+	if len(o.Shell) == 0 {
+		o.Shell = []string{"bash", "--norc", "--noprofile"}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	e.log = o.Logger
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	e.verifier = newVerifier(func(id string) (Credential, bool) { c, ok := e.creds[id]; return c, ok }, o.Now)
+}
+
+// Endpoint is the OpenAPI endpoint URL, for --endpoint or ECSTERM_ENDPOINT.
+func (e *Emulator) Endpoint() string { return "http://" + e.ln.Addr().String() }
+
+// Region is the emulated region.
+func (e *Emulator) Region() string { return e.fleet.Region }
+
+// Credential is the first AccessKey pair the emulator accepts.
+func (e *Emulator) Credential() Credential { return e.opts.Credentials[0] }
+
+// Fleet is the emulated fleet.
+func (e *Emulator) Fleet() *Fleet { return e.fleet }
+
+// FailNext makes the next n calls of action fail with code (for example InternalError.Dispatch),
+// before any other processing, as a fault injection for retry tests.
+func (e *Emulator) FailNext(action, code string, n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for range n {
+		e.faults[action] = append(e.faults[action], code)
+	}
+}
+
+// Calls reports how many times action was called (signature-valid calls only).
+func (e *Emulator) Calls(action string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.calls[action]
+}
+
+// Close stops the server and every session, and removes the state it created.
+func (e *Emulator) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := e.srv.Shutdown(ctx)
+	e.mu.Lock()
+	for _, s := range e.sessions {
+		s.end("Exit")
+	}
+	e.mu.Unlock()
+	e.wg.Wait()
+	if e.ownState {
+		_ = os.RemoveAll(e.opts.StateDir)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return err
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

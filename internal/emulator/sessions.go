@@ -1,0 +1,164 @@
+package emulator
+
+import (
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// maxCommandLine is StartTerminalSession's limit on CommandLine.
+const maxCommandLine = 512
+
+// termSession is one StartTerminalSession result: a URL that any number of WebSocket connections
+// may use while it is valid, each becoming its own agent channel (§7.2).
+type termSession struct {
+	id, token string
+	instance  *Instance
+	created   time.Time
+	port      int
+	target    string
+	command   string
+	username  string
+
+	mu       sync.Mutex
+	ended    bool
+	channels map[*channel]struct{}
+}
+
+// connected reports whether the session has a live channel.
+func (s *termSession) connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.channels) > 0
+}
+
+// end invalidates the session and closes its channels with reason.
+func (s *termSession) end(reason string) {
+	s.mu.Lock()
+	s.ended = true
+	chans := make([]*channel, 0, len(s.channels))
+	for c := range s.channels {
+		chans = append(chans, c)
+	}
+	s.mu.Unlock()
+	for _, c := range chans {
+		c.shutdown(reason)
+	}
+}
+
+func (e *Emulator) startTerminalSession(r *request) (any, error) {
+	ids := r.list("InstanceId")
+	switch {
+	case len(ids) == 0:
+		return nil, newAPIError("MissingParameter", "The input parameter \"InstanceId\" that is mandatory for processing this request is not supplied.")
+	case len(ids) > 10:
+		return nil, newAPIError("InstanceIds.ExceedLimit", "")
+	}
+	for _, id := range ids {
+		in, ok := e.fleet.instance(id)
+		switch {
+		case !ok:
+			return nil, newAPIError("InvalidInstanceId.NotFound", "The specified instance "+id+" does not exist.")
+		case in.Status != "Running":
+			return nil, newAPIError("IncorrectInstanceStatus", "The instance "+id+" is "+in.Status+"; it must be Running.")
+		case in.Agent == nil:
+			return nil, newAPIError("InvalidInstance.NoClient", "The specified instances have no cloud assistant client installed.")
+		case !in.Agent.SessionManager:
+			return nil, newAPIError("ClientNeedUpgrade", "The cloud assistant client of "+id+" is too old for session management.")
+		}
+	}
+	cmd, portStr, target := r.get("CommandLine"), r.get("PortNumber"), r.get("TargetServer")
+	port := 0
+	if portStr != "" {
+		p, err := strconv.Atoi(portStr)
+		if err != nil || p < 1 || p > 65535 {
+			return nil, newAPIError("InvalidParameter", "The specified PortNumber is invalid.")
+		}
+		port = p
+	}
+	switch {
+	case cmd != "" && (port != 0 || target != ""):
+		return nil, newAPIError("InvalidParameter", "CommandLine cannot be combined with PortNumber or TargetServer.")
+	case target != "" && port == 0:
+		return nil, newAPIError("MissingParameter", "TargetServer needs PortNumber.")
+	case utf8.RuneCountInString(cmd) > maxCommandLine:
+		return nil, newAPIError("InvalidCommandLine.LengthExceed", "CommandLine is longer than 512 characters.")
+	}
+	in, _ := e.fleet.instance(ids[0])
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.opts.Now()
+	live, onInstance := 0, 0
+	for id, s := range e.sessions {
+		expired := now.Sub(s.created) > e.opts.URLTTL
+		conn := s.connected()
+		if s.ended || (expired && !conn) {
+			delete(e.sessions, id) // nothing can use it any more
+			continue
+		}
+		live++
+		if conn && s.instance.ID == in.ID {
+			onInstance++
+		}
+	}
+	if live >= e.opts.SessionsPerRegion {
+		return nil, newAPIError("SessionQuota.ExceedLimit", "The region already has "+strconv.Itoa(live)+" sessions, the most allowed.")
+	}
+	if onInstance >= e.opts.SessionsPerInstance {
+		return nil, newAPIError("InstanceSessionQuota.ExceedLimit", "The instance "+in.ID+" already has "+strconv.Itoa(onInstance)+" connected sessions, the most allowed.")
+	}
+	s := &termSession{
+		id: "s-emu" + randHex(8), token: newRequestID(), instance: in, created: now,
+		port: port, target: target, command: cmd, username: r.get("Username"),
+		channels: map[*channel]struct{}{},
+	}
+	e.sessions[s.id] = s
+	url := "ws://" + e.ln.Addr().String() + "/session?sessionId=" + s.id + "&token=" + s.token
+	return obj{"RequestId": r.id, "SessionId": s.id, "SecurityToken": s.token, "WebSocketUrl": url}, nil
+}
+
+func (e *Emulator) endTerminalSession(r *request) (any, error) {
+	id := r.get("SessionId")
+	if id == "" {
+		return nil, newAPIError("MissingParameter", "The input parameter \"SessionId\" that is mandatory for processing this request is not supplied.")
+	}
+	e.mu.Lock()
+	s, ok := e.sessions[id]
+	delete(e.sessions, id)
+	e.mu.Unlock()
+	if !ok {
+		return nil, newAPIError("InvalidSessionId.NotFound", "The specified session "+id+" does not exist.")
+	}
+	s.end("Exit")
+	return obj{"RequestId": r.id}, nil
+}
+
+func (e *Emulator) describeTerminalSessions(r *request) (any, error) {
+	inst, sid := r.get("InstanceId"), r.get("SessionId")
+	e.mu.Lock()
+	out := []obj{}
+	for _, s := range e.sessions {
+		if (inst != "" && s.instance.ID != inst) || (sid != "" && s.id != sid) {
+			continue
+		}
+		status := "Connecting"
+		if s.connected() {
+			status = "Connected"
+		}
+		out = append(out, obj{"SessionId": s.id, "CreationTime": s.created.UTC().Format(time.RFC3339),
+			"PortNumber": s.port, "TargetServer": s.target, "Username": s.username,
+			"Connections": obj{"Connection": []obj{{"InstanceId": s.instance.ID, "Status": status}}}})
+	}
+	e.mu.Unlock()
+	return obj{"RequestId": r.id, "Sessions": obj{"Session": out}}, nil
+}
+
+// lookupSession finds a session for the gateway.
+func (e *Emulator) lookupSession(id string) (*termSession, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s, ok := e.sessions[id]
+	return s, ok
+}
