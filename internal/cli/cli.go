@@ -1,0 +1,152 @@
+// Package cli builds ecsterm's command tree, runs it, and maps every error to one exit status
+// and at most one line on stderr. It is the only place that knows all commands.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ecsterm/ecsterm/internal/cloud"
+	"github.com/ecsterm/ecsterm/internal/cmd/connect"
+	"github.com/ecsterm/ecsterm/internal/cmd/demo"
+	"github.com/ecsterm/ecsterm/internal/cmd/emulator"
+	"github.com/ecsterm/ecsterm/internal/cmd/version"
+	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/config"
+	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/pkg/term"
+)
+
+// version is stamped by the release build (-ldflags "-X .../internal/cli.buildVersion=v1.2.3").
+var buildVersion = "dev"
+
+// Main runs ecsterm with the process's arguments and streams and returns the exit status.
+func Main() int {
+	if code, reexeced := guardSDKDebug(); reexeced {
+		return code
+	}
+	return Run(context.Background(), iostreams.System(), os.Args[1:])
+}
+
+// Run runs ecsterm with args on ios and returns the exit status.
+func Run(ctx context.Context, ios *iostreams.IOStreams, args []string) int {
+	f := newFactory(ios)
+	root := NewCmdRoot(f)
+	root.SetArgs(args)
+	root.SetIn(ios.In)
+	root.SetOut(ios.Out)
+	root.SetErr(ios.ErrOut)
+	err := root.ExecuteContext(ctx)
+	return exitCode(ios.ErrOut, root, err)
+}
+
+// NewCmdRoot builds the command tree.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	var configFile string
+	root := &cobra.Command{
+		Use:   "ecsterm <command>",
+		Short: "An ssh-like terminal for Alibaba Cloud ECS instances, through Cloud Assistant sessions",
+		Long: `ecsterm opens shells on ECS instances, runs commands and forwards ports through Cloud
+Assistant session management: no public IP, no open port 22, no SSH keys.
+
+Credentials come from the Alibaba Cloud credential chain: ALIBABA_CLOUD_ACCESS_KEY_ID and
+ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), the aliyun CLI's
+~/.aliyun/config.json profiles, ~/.alibabacloud/credentials, or the instance's RAM role.`,
+		Example: `  ecsterm connect i-bp1eifrtpxa9tb0001
+  ecsterm --region cn-shanghai --profile prod connect i-uf6...
+  ecsterm demo            # the whole path against a local emulated instance`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.String("profile", "", "credential profile (aliyun CLI config.json or ~/.alibabacloud/credentials)")
+	pf.String("region", "", "region ID, e.g. cn-hangzhou (default: ALIBABA_CLOUD_REGION_ID or the profile's)")
+	pf.String("endpoint", "", "ECS OpenAPI endpoint URL (https; http only for loopback)")
+	pf.StringP("output", "o", "text", "output format: text or json")
+	pf.BoolP("quiet", "q", false, "print only errors")
+	pf.Bool("debug", false, "print diagnostics (never secrets) to stderr")
+	pf.StringVar(&configFile, "config", "", "config file (default "+config.DefaultFile()+")")
+
+	f.Config = cmdutil.Once(func() (*config.Config, error) { return config.Load(pf, configFile) })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &cmdutil.FlagError{Err: err} })
+
+	root.AddCommand(
+		connect.NewCmdConnect(f, nil),
+		demo.NewCmdDemo(f),
+		emulator.NewCmdEmulator(f),
+		version.NewCmdVersion(f),
+	)
+	return root
+}
+
+func newFactory(ios *iostreams.IOStreams) *cmdutil.Factory {
+	f := &cmdutil.Factory{IOStreams: ios, Version: buildVersion}
+	f.Logger = func() *slog.Logger {
+		level := slog.LevelWarn
+		if cfg, err := f.Config(); err == nil {
+			switch {
+			case cfg.Debug:
+				level = slog.LevelDebug
+			case cfg.Quiet:
+				level = slog.LevelError
+			}
+		}
+		return slog.New(slog.NewTextHandler(ios.ErrOut, &slog.HandlerOptions{Level: level}))
+	}
+	f.Cloud = cmdutil.Once(func() (*cloud.Client, error) {
+		cfg, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		return cloud.New(cloud.Config{Region: cfg.Region, Endpoint: cfg.Endpoint, Profile: cfg.Profile,
+			Logger: f.Logger(), UserAgent: "ecsterm/" + buildVersion})
+	})
+	return f
+}
+
+// exitCode prints err (once, on one line) and returns the status to exit with.
+func exitCode(errOut io.Writer, root *cobra.Command, err error) int {
+	if err == nil {
+		return cmdutil.ExitOK
+	}
+	var (
+		exitErr *cmdutil.ExitError
+		flagErr *cmdutil.FlagError
+		sigErr  *term.SignalError
+	)
+	switch {
+	case errors.As(err, &exitErr):
+		return exitErr.Code
+	case errors.Is(err, cmdutil.ErrSilent):
+		return cmdutil.ExitFailure
+	case errors.As(err, &sigErr):
+		return sigErr.ExitCode()
+	case errors.As(err, &flagErr) || isUsageError(err):
+		fmt.Fprintf(errOut, "ecsterm: %s\nRun 'ecsterm --help' for usage.\n", oneLine(err.Error()))
+		return cmdutil.ExitUsage
+	case errors.Is(err, context.Canceled):
+		return cmdutil.ExitInterrupt
+	}
+	fmt.Fprintf(errOut, "ecsterm: %s\n", oneLine(err.Error()))
+	return cmdutil.ExitFailure
+}
+
+// isUsageError recognises cobra's own argument errors, which are not typed.
+func isUsageError(err error) bool {
+	s := err.Error()
+	return strings.HasPrefix(s, "unknown command") || strings.HasPrefix(s, "unknown flag") ||
+		strings.HasPrefix(s, "unknown shorthand flag") || strings.Contains(s, "arg(s)")
+}
+
+// oneLine keeps an error to one line, so that a multi-line service message cannot scroll a
+// failure off the screen or inject lines into logs.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

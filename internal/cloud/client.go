@@ -1,0 +1,183 @@
+// Package cloud is ecsterm's client of the ECS OpenAPI, over Alibaba's official SDK and the
+// credentials-go chain: preflight checks, StartTerminalSession, EndTerminalSession. It owns
+// endpoint rules (TLS except on loopback), retries of transient errors, and turning API errors
+// into one clear line with the RequestId. It knows nothing of WebSockets or terminals.
+package cloud
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+
+	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
+	ecs "github.com/alibabacloud-go/ecs-20140526/v7/client"
+	"github.com/alibabacloud-go/tea/dara"
+	"github.com/aliyun/credentials-go/credentials"
+	"github.com/aliyun/credentials-go/credentials/providers"
+)
+
+// Config selects the account, region and endpoint.
+type Config struct {
+	Region   string
+	Endpoint string // URL of the OpenAPI endpoint; empty means Alibaba's for the region
+	Profile  string // credential profile; empty means ALIBABA_CLOUD_PROFILE or the default chain
+	// AccessKeyID and AccessKeySecret, when set, are used instead of the credential chain (the
+	// demo uses them for its emulator).
+	AccessKeyID     string
+	AccessKeySecret string
+	Logger          *slog.Logger
+	// Attempts is how many times a transient failure is tried in all (default 4).
+	Attempts int
+	// UserAgent is appended to the SDK's.
+	UserAgent string
+}
+
+// Client calls the ECS API for one region.
+type Client struct {
+	ecs      *ecs.Client
+	region   string
+	log      *slog.Logger
+	attempts int
+	source   string // which credential provider answered, e.g. "default/env"
+}
+
+// ErrNoCredentials is wrapped by New when no credential source has credentials.
+var ErrNoCredentials = errors.New("no Alibaba Cloud credentials found")
+
+// New resolves credentials and builds a client. It fails early, with one clear line, when no
+// credentials exist or the endpoint is not acceptable.
+func New(cfg Config) (*Client, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Region == "" {
+		return nil, errors.New("no region: use --region, ALIBABA_CLOUD_REGION_ID or a profile's region_id")
+	}
+	cred, err := credential(cfg)
+	if err != nil {
+		return nil, err
+	}
+	model, err := cred.GetCredential()
+	if err != nil {
+		log.Debug("credential chain failed", "err", err)
+		return nil, fmt.Errorf("%w: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or configure a profile with `aliyun configure` (--debug shows what was tried)", ErrNoCredentials)
+	}
+	source := dara.StringValue(model.ProviderName)
+	log.Debug("credentials", "source", source, "access_key_id", maskID(dara.StringValue(model.AccessKeyId)))
+
+	oc := &openapi.Config{
+		Credential: cred,
+		RegionId:   dara.String(cfg.Region),
+		// No SDK default exists: without these a stalled endpoint hangs forever (openapi.md §5.1).
+		ConnectTimeout: dara.Int(5000),
+		ReadTimeout:    dara.Int(20000),
+	}
+	if cfg.UserAgent != "" {
+		oc.UserAgent = dara.String(cfg.UserAgent)
+	}
+	if cfg.Endpoint != "" {
+		host, scheme, err := ParseEndpoint(cfg.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		oc.Endpoint, oc.Protocol = dara.String(host), dara.String(scheme)
+		if h, _, _ := net.SplitHostPort(host); isLoopback(h) || isLoopback(host) {
+			// The SDK applies HTTP_PROXY even to loopback, and matches NoProxy on host:port only.
+			oc.NoProxy = dara.String(host)
+		}
+	}
+	c, err := ecs.NewClient(oc)
+	if err != nil {
+		return nil, fmt.Errorf("configuring the ECS client: %w", err)
+	}
+	// Typed errors carry Code and RequestId as fields instead of a formatted message.
+	c.DisableSDKError = dara.Bool(true)
+	c.Client.DisableSDKError = dara.Bool(true)
+	attempts := cfg.Attempts
+	if attempts <= 0 {
+		attempts = 4
+	}
+	return &Client{ecs: c, region: cfg.Region, log: log, attempts: attempts, source: source}, nil
+}
+
+// CredentialSource names the provider that supplied credentials (never the secret).
+func (c *Client) CredentialSource() string { return c.source }
+
+// Region is the client's region.
+func (c *Client) Region() string { return c.region }
+
+// credential builds the credentials-go chain. With a named profile it reads that profile from
+// the aliyun CLI's config.json, then from ~/.alibabacloud/credentials, and nothing else: naming
+// a profile that does not exist is an error, not a silent fallback to other credentials.
+func credential(cfg Config) (credentials.Credential, error) {
+	if cfg.AccessKeyID != "" {
+		return credentials.NewCredential(&credentials.Config{Type: dara.String("access_key"),
+			AccessKeyId: dara.String(cfg.AccessKeyID), AccessKeySecret: dara.String(cfg.AccessKeySecret)})
+	}
+	profile := cfg.Profile
+	if profile == "" {
+		return credentials.NewCredential(nil)
+	}
+	// The providers' own messages are not shown: they can quote file contents.
+	if p, err := providers.NewCLIProfileCredentialsProviderBuilder().WithProfileName(profile).Build(); err == nil {
+		if _, err := p.GetCredentials(); err == nil {
+			return credentials.FromCredentialsProvider("cli_profile", p), nil
+		}
+	}
+	if p, err := providers.NewProfileCredentialsProviderBuilder().WithProfileName(profile).Build(); err == nil {
+		if _, err := p.GetCredentials(); err == nil {
+			return credentials.FromCredentialsProvider("profile", p), nil
+		}
+	}
+	return nil, fmt.Errorf("%w for profile %q in ~/.aliyun/config.json or ~/.alibabacloud/credentials", ErrNoCredentials, profile)
+}
+
+// ParseEndpoint turns an endpoint URL into the SDK's host[:port] and protocol. Plain http is
+// accepted only for loopback hosts.
+func ParseEndpoint(raw string) (host, scheme string, err error) {
+	if !strings.Contains(raw, "://") {
+		raw = "https://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", "", fmt.Errorf("endpoint %q is not a URL", raw)
+	}
+	if u.Path != "" && u.Path != "/" {
+		return "", "", fmt.Errorf("endpoint %q has a path; give only scheme, host and port", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return "", "", fmt.Errorf("endpoint %s uses plain http: only loopback endpoints may; use https", u.Host)
+		}
+	default:
+		return "", "", fmt.Errorf("endpoint scheme %q is not http or https", u.Scheme)
+	}
+	return u.Host, u.Scheme, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// maskID shows only the ends of an AccessKey ID, which is not secret but need not be whole in logs.
+func maskID(id string) string {
+	if len(id) <= 8 {
+		return "****"
+	}
+	return id[:4] + "****" + id[len(id)-4:]
+}
+
+// runtime is the per-call SDK options: no SDK-level retries (ours are visible and bounded).
+func runtime() *dara.RuntimeOptions {
+	return &dara.RuntimeOptions{Autoretry: dara.Bool(false)}
+}

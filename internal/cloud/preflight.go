@@ -1,0 +1,159 @@
+package cloud
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	ecs "github.com/alibabacloud-go/ecs-20140526/v7/client"
+	"github.com/alibabacloud-go/tea/dara"
+)
+
+// Instance is what ecsterm needs to know about a target instance.
+type Instance struct {
+	ID        string
+	Name      string
+	Status    string
+	OSType    string // "linux" or "windows"
+	PrivateIP string
+	// Agent fields come from DescribeCloudAssistantStatus.
+	AgentOnline    bool
+	AgentVersion   string
+	SessionManager bool
+}
+
+// Windows reports whether the instance runs Windows.
+func (in *Instance) Windows() bool { return strings.EqualFold(in.OSType, "windows") }
+
+// NotReadyError says why an instance cannot take a session now, and what to do about it.
+type NotReadyError struct {
+	InstanceID string
+	Problem    string
+	Fix        string
+}
+
+func (e *NotReadyError) Error() string {
+	return fmt.Sprintf("%s: %s; %s", e.InstanceID, e.Problem, e.Fix)
+}
+
+// Minimum agent versions for session management: the API page says "later than" these.
+var (
+	minLinuxAgent   = []int{2, 2, 3, 256}
+	minWindowsAgent = []int{2, 1, 3, 256}
+)
+
+// Preflight checks that instance id can take a session: it exists, is Running, and its Cloud
+// Assistant agent is online, supports session management and is new enough. The two API calls
+// do not depend on each other and run in parallel.
+func (c *Client) Preflight(ctx context.Context, id string) (*Instance, error) {
+	var (
+		wg             sync.WaitGroup
+		inst           *ecs.DescribeInstancesResponseBodyInstancesInstance
+		agent          *ecs.DescribeCloudAssistantStatusResponseBodyInstanceCloudAssistantStatusSetInstanceCloudAssistantStatus
+		errInst, errAg error
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		ids, _ := json.Marshal([]string{id})
+		req := &ecs.DescribeInstancesRequest{RegionId: dara.String(c.region), InstanceIds: dara.String(string(ids))}
+		errInst = c.call(ctx, "DescribeInstances", func() error {
+			resp, err := c.ecs.DescribeInstancesWithContext(ctx, req, runtime())
+			if err == nil && resp.Body != nil && resp.Body.Instances != nil && len(resp.Body.Instances.Instance) > 0 {
+				inst = resp.Body.Instances.Instance[0]
+			}
+			return err
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		req := &ecs.DescribeCloudAssistantStatusRequest{RegionId: dara.String(c.region), InstanceId: []*string{dara.String(id)}}
+		errAg = c.call(ctx, "DescribeCloudAssistantStatus", func() error {
+			resp, err := c.ecs.DescribeCloudAssistantStatusWithContext(ctx, req, runtime())
+			if err == nil && resp.Body != nil && resp.Body.InstanceCloudAssistantStatusSet != nil {
+				for _, s := range resp.Body.InstanceCloudAssistantStatusSet.InstanceCloudAssistantStatus {
+					if dara.StringValue(s.InstanceId) == id {
+						agent = s
+					}
+				}
+			}
+			return err
+		})
+	}()
+	wg.Wait()
+	if errInst != nil {
+		return nil, errInst
+	}
+	if inst == nil {
+		return nil, &NotReadyError{id, "no such instance in region " + c.region, "check the ID, or pick the region with --region"}
+	}
+	if errAg != nil {
+		return nil, errAg
+	}
+	in := &Instance{
+		ID: id, Name: dara.StringValue(inst.InstanceName), Status: dara.StringValue(inst.Status),
+		OSType: strings.ToLower(dara.StringValue(inst.OSType)),
+	}
+	if v := inst.VpcAttributes; v != nil && v.PrivateIpAddress != nil && len(v.PrivateIpAddress.IpAddress) > 0 {
+		in.PrivateIP = dara.StringValue(v.PrivateIpAddress.IpAddress[0])
+	}
+	if agent != nil {
+		in.AgentOnline = dara.StringValue(agent.CloudAssistantStatus) == "true"
+		in.AgentVersion = dara.StringValue(agent.CloudAssistantVersion)
+		in.SessionManager = dara.BoolValue(agent.SupportSessionManager)
+		if in.OSType == "" {
+			in.OSType = strings.ToLower(dara.StringValue(agent.OSType))
+		}
+	}
+	return in, in.Ready()
+}
+
+// Ready reports the first reason the instance cannot take a session, or nil.
+func (in *Instance) Ready() error {
+	switch {
+	case in.Status != "Running":
+		return &NotReadyError{in.ID, "instance is " + in.Status + ", not Running", "start it first (console or `aliyun ecs StartInstance`)"}
+	case in.AgentVersion == "" && !in.AgentOnline:
+		return &NotReadyError{in.ID, "Cloud Assistant agent is not installed", "install it (InstallCloudAssistant, then reboot the instance)"}
+	case !in.AgentOnline:
+		return &NotReadyError{in.ID, "Cloud Assistant agent " + in.AgentVersion + " is offline", "check that the agent service runs on the instance and can reach Alibaba Cloud"}
+	}
+	min := minLinuxAgent
+	if in.Windows() {
+		min = minWindowsAgent
+	}
+	if !in.SessionManager || !versionAbove(in.AgentVersion, min) {
+		return &NotReadyError{in.ID, fmt.Sprintf("Cloud Assistant agent %s is too old for sessions (need later than %s)", in.AgentVersion, joinVersion(min)),
+			"update the agent on the instance"}
+	}
+	return nil
+}
+
+// versionAbove reports whether dotted version v is later than min. Unparseable is not above.
+func versionAbove(v string, min []int) bool {
+	parts := strings.Split(v, ".")
+	for i, m := range min {
+		if i >= len(parts) {
+			return false
+		}
+		n, err := strconv.Atoi(parts[i])
+		if err != nil {
+			return false
+		}
+		if n != m {
+			return n > m
+		}
+	}
+	return len(parts) > len(min) // equal prefix: only a longer version is later
+}
+
+func joinVersion(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ".")
+}

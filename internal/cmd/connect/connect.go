@@ -1,0 +1,92 @@
+// Package connect implements `ecsterm connect`: an interactive shell on an instance.
+package connect
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ecsterm/ecsterm/internal/attach"
+	"github.com/ecsterm/ecsterm/internal/cloud"
+	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/iostreams"
+)
+
+// Options are connect's inputs once flags and arguments are parsed.
+type Options struct {
+	IO    *iostreams.IOStreams
+	Cloud func() (*cloud.Client, error)
+
+	Target      string
+	InstanceID  string
+	User        string
+	CommandLine string
+}
+
+// NewCmdConnect builds the command. runF replaces connectRun in tests of flag parsing.
+func NewCmdConnect(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Cloud: f.Cloud}
+	cmd := &cobra.Command{
+		Use:   "connect [user@]<instance-id>",
+		Short: "Open an interactive shell on an instance",
+		Long: `Open an interactive shell on an ECS instance through a Cloud Assistant session, the way
+ssh opens one on a host. The local terminal is in raw mode for the session, follows window
+resizes, and is restored exactly when the session ends.
+
+The instance must be Running, with a Cloud Assistant agent that is online and supports
+session management (Linux later than 2.2.3.256, Windows later than 2.1.3.256).`,
+		Example: `  ecsterm connect i-bp1eifrtpxa9tb0001
+  ecsterm connect admin@i-bp1eifrtpxa9tb0001
+  ecsterm connect i-bp1eifrtpxa9tb0001 --command 'top -d 5'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Target = args[0]
+			opts.InstanceID = opts.Target
+			if user, id, ok := strings.Cut(opts.Target, "@"); ok {
+				if opts.User != "" && opts.User != user {
+					return cmdutil.FlagErrorf("user given twice: %q in the target and %q with --user", user, opts.User)
+				}
+				opts.User, opts.InstanceID = user, id
+			}
+			if opts.InstanceID == "" {
+				return cmdutil.FlagErrorf("no instance in %q", opts.Target)
+			}
+			if n := len([]rune(opts.CommandLine)); n > cloud.MaxCommandLine {
+				return cmdutil.FlagErrorf("--command is %d characters; the service takes at most %d", n, cloud.MaxCommandLine)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return connectRun(cmd.Context(), f, opts)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.User, "user", "l", "", "log in as this user on the instance (default: the agent's, ecs-assist-user on Linux)")
+	cmd.Flags().StringVar(&opts.CommandLine, "command", "", "run this program instead of the login shell (at most 512 characters)")
+	return cmd
+}
+
+func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
+	client, err := opts.Cloud()
+	if err != nil {
+		return err
+	}
+	ios := opts.IO
+	err = attach.Interactive(ctx, attach.Options{
+		Cloud:       client,
+		InstanceID:  opts.InstanceID,
+		Username:    opts.User,
+		CommandLine: opts.CommandLine,
+		Stdin:       ios.In,
+		Stdout:      ios.Out,
+		InFile:      ios.InFile,
+		OutFile:     ios.OutFile,
+		SetRaw:      ios.SetRaw,
+		Logger:      f.Logger(),
+	})
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	return nil
+}

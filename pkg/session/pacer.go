@@ -1,0 +1,53 @@
+package session
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// pacer holds input to the rate the gateway set with a Stream status. Without one it never waits:
+// ecsterm adds no pacing of its own. It keeps a virtual clock of when the link is free again, so
+// short bursts (keystrokes) go out at once and only sustained input is slowed.
+type pacer struct {
+	mu   sync.Mutex
+	bps  uint64    // bits per second; 0 means unlimited
+	free time.Time // when everything sent so far has drained at bps
+}
+
+// burst is how far ahead of the rate the pacer lets a sender get.
+const burst = 100 * time.Millisecond
+
+func (p *pacer) setRate(bps uint64) {
+	p.mu.Lock()
+	p.bps = bps
+	p.mu.Unlock()
+}
+
+// wait blocks until n more bytes fit the rate, or ctx ends.
+func (p *pacer) wait(ctx context.Context, n int) error {
+	p.mu.Lock()
+	if p.bps == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	now := time.Now()
+	if p.free.Before(now) {
+		p.free = now
+	}
+	// Float arithmetic: a tiny rate gives a long wait, never a division by zero.
+	p.free = p.free.Add(time.Duration(float64(n*8) / float64(p.bps) * float64(time.Second)))
+	delay := p.free.Sub(now) - burst
+	p.mu.Unlock()
+	if delay <= 0 {
+		return nil
+	}
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,304 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Size is a terminal size for resize frames. It mirrors term.Size so that this package and the
+// terminal package stay independent of each other.
+type Size struct{ Rows, Cols uint16 }
+
+// EOFAction says what to do when Stdin ends.
+type EOFAction int
+
+// What a session sends when its input ends.
+const (
+	// EOFCtrlD sends a single 0x04 byte, as the official client does in interactive mode: a shell
+	// in the remote PTY sees end of input at the start of a line.
+	EOFCtrlD EOFAction = iota
+	// EOFClose sends Close ("1"), as the official client does for port sessions: the agent then
+	// ends the channel.
+	EOFClose
+	// EOFNothing stops sending input and keeps the session open.
+	EOFNothing
+)
+
+// DefaultKeepAlive is the keep-alive interval: at most 50 s whatever the schema, well inside the
+// agent's 180 s idle limit (§8, §15.13).
+const DefaultKeepAlive = 50 * time.Second
+
+// MaxInputChunk is the most input one frame carries: the console client's 1024 bytes, which also
+// fits the 1.01 client's 2048 (§6.1, §15.9).
+const MaxInputChunk = 1024
+
+// Options configure one session run.
+type Options struct {
+	Stdin     io.Reader     // input for the remote side; nil for none
+	Stdout    io.Writer     // where output goes
+	Sizes     <-chan Size   // window sizes, first then changes; nil for sessions without a terminal
+	OnEOF     EOFAction     // what to send when Stdin ends
+	KeepAlive time.Duration // zero means DefaultKeepAlive
+	Logger    *slog.Logger  // nil means discard
+	// WriteTimeout bounds each WebSocket write; zero means 60 s.
+	WriteTimeout time.Duration
+}
+
+// ClosedError reports a session the gateway ended for a reason other than a normal exit.
+type ClosedError struct {
+	State  State
+	Reason string
+}
+
+func (e *ClosedError) Error() string {
+	verb := "closed"
+	switch e.State {
+	case StateAborted:
+		verb = "aborted"
+	case StateFrozen:
+		verb = "frozen"
+	}
+	return fmt.Sprintf("session %s by the service: %s", verb, describeReason(e.Reason))
+}
+
+// ErrConnectionLost is wrapped by errors for a WebSocket that broke without a close from the service.
+var ErrConnectionLost = errors.New("connection to the session gateway lost")
+
+// reasons explains the gateway's close codes (§6.4) in words a user can act on.
+var reasons = map[string]string{
+	"Exit":                "the remote shell exited",
+	"AgentTimeout":        "AgentTimeout (the Cloud Assistant agent did not answer; check that it is running)",
+	"InitChannelFailed":   "InitChannelFailed (the agent could not set up the session channel)",
+	"OpenChannelFailed":   "OpenChannelFailed (the agent could not open the session channel)",
+	"SessionIdDuplicated": "SessionIdDuplicated (the session is already connected elsewhere)",
+	"ProcessDataError":    "ProcessDataError (the agent failed to process data)",
+	"OpenPtyFailed":       "OpenPtyFailed (the agent could not start a terminal on the instance)",
+	"FlowExceedLimit":     "FlowExceedLimit (the session exceeded its bandwidth limit)",
+}
+
+func describeReason(r string) string {
+	if d, ok := reasons[r]; ok {
+		return d
+	}
+	if r == "" {
+		return "no reason given"
+	}
+	return r
+}
+
+// Run pumps a session over conn until the service ends it, the connection breaks or ctx is done.
+// It returns nil when the remote side ended normally (Closed/Exited "Exit", or a normal WebSocket
+// close), a *ClosedError for any other close, an error wrapping ErrConnectionLost for a broken
+// connection, and ctx's error after a Close frame when ctx ends first. Run closes conn. A
+// goroutine blocked reading Stdin is left behind; callers that need it gone close Stdin.
+func Run(ctx context.Context, conn *websocket.Conn, opts Options) error {
+	s := &runner{
+		conn:     conn,
+		opts:     opts,
+		log:      opts.Logger,
+		firstOut: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.opts.KeepAlive <= 0 {
+		s.opts.KeepAlive = DefaultKeepAlive
+	}
+	if s.opts.WriteTimeout <= 0 {
+		s.opts.WriteTimeout = 60 * time.Second
+	}
+	return s.run(ctx)
+}
+
+type runner struct {
+	conn *websocket.Conn
+	opts Options
+	log  *slog.Logger
+
+	wmu    sync.Mutex // guards writes, seq and wbuf
+	seq    int64
+	wbuf   []byte
+	sentAt atomic.Int64 // unix nanos of the last frame sent
+
+	pace     pacer
+	firstOut chan struct{} // closed at the first output frame
+	done     chan struct{} // closed when run returns
+}
+
+func (s *runner) run(ctx context.Context) error {
+	defer close(s.done)
+	readErr := make(chan error, 1)
+	go func() { readErr <- s.readLoop() }()
+	if s.opts.Stdin != nil {
+		// Input held by the pacer must end with the session, not only with the caller's ctx.
+		ictx, stop := context.WithCancel(ctx)
+		defer stop()
+		go s.inputLoop(ictx)
+	}
+	if s.opts.Sizes != nil {
+		go s.resizeLoop()
+	}
+	keep := time.NewTicker(s.opts.KeepAlive)
+	defer keep.Stop()
+	for {
+		select {
+		case err := <-readErr:
+			s.conn.Close()
+			return err
+		case <-ctx.Done():
+			// Tell the agent to end the channel, then close the socket.
+			_ = s.send(TypeClose, []byte("1"))
+			s.conn.Close()
+			<-readErr
+			return ctx.Err()
+		case <-keep.C:
+			if time.Since(time.Unix(0, s.sentAt.Load())) >= s.opts.KeepAlive/2 {
+				if err := s.send(TypeInput, nil); err != nil {
+					s.log.Debug("keep-alive failed", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// send writes one frame. It is the only writer of the connection.
+func (s *runner) send(t MessageType, payload []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	var err error
+	s.wbuf, err = AppendFrame(s.wbuf[:0], Header{Type: t, Created: uint64(time.Now().UnixMilli()), Seq: s.seq}, payload)
+	if err != nil {
+		return err
+	}
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
+	if err := s.conn.WriteMessage(websocket.BinaryMessage, s.wbuf); err != nil {
+		return err
+	}
+	s.seq++
+	s.sentAt.Store(time.Now().UnixNano())
+	return nil
+}
+
+func (s *runner) readLoop() error {
+	for {
+		_, msg, err := s.conn.ReadMessage()
+		if err != nil {
+			return s.closeError(err)
+		}
+		f, err := Decode(msg)
+		if err != nil {
+			return fmt.Errorf("malformed frame from the session gateway: %w", err)
+		}
+		switch f.Type {
+		case TypeOutput:
+			select {
+			case <-s.firstOut:
+			default:
+				close(s.firstOut)
+			}
+			if _, err := s.opts.Stdout.Write(f.Payload); err != nil {
+				return fmt.Errorf("writing output: %w", err)
+			}
+		case TypeStatus:
+			st, err := ParseStatus(&f)
+			if err != nil {
+				return fmt.Errorf("malformed status from the session gateway: %w", err)
+			}
+			s.log.Debug("status", "state", st.State.String(), "reason", st.Reason, "rate", st.Rate)
+			switch st.State {
+			case StateClosed, StateExited:
+				if st.Reason == "Exit" || st.Reason == "" || st.Reason == "Ok" {
+					return nil
+				}
+				return &ClosedError{State: st.State, Reason: st.Reason}
+			case StateAborted, StateFrozen:
+				return &ClosedError{State: st.State, Reason: st.Reason}
+			case StateStream:
+				if st.Rate > 0 { // zero is "no limit given" and is ignored (§6.4)
+					s.pace.setRate(st.Rate)
+				}
+			}
+		default:
+			s.log.Debug("ignoring frame", "type", f.Type.String(), "len", len(f.Payload))
+		}
+	}
+}
+
+func (s *runner) closeError(err error) error {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway) {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	return fmt.Errorf("%w: %v", ErrConnectionLost, err)
+}
+
+func (s *runner) inputLoop(ctx context.Context) {
+	buf := make([]byte, MaxInputChunk)
+	for {
+		n, err := s.opts.Stdin.Read(buf)
+		if n > 0 {
+			if perr := s.pace.wait(ctx, n); perr != nil {
+				return
+			}
+			if serr := s.send(TypeInput, buf[:n]); serr != nil {
+				s.log.Debug("sending input failed", "err", serr)
+				return
+			}
+		}
+		if err != nil {
+			select {
+			case <-s.done:
+				return
+			default:
+			}
+			s.log.Debug("input ended", "err", err)
+			switch s.opts.OnEOF {
+			case EOFCtrlD:
+				_ = s.send(TypeInput, []byte{0x04})
+			case EOFClose:
+				_ = s.send(TypeClose, []byte("1"))
+			}
+			return
+		}
+	}
+}
+
+// resizeLoop sends the latest size once output has started, then every change (§6.2).
+func (s *runner) resizeLoop() {
+	var latest, sent Size
+	have := false
+	started := s.firstOut
+	for {
+		select {
+		case <-s.done:
+			return
+		case sz, ok := <-s.opts.Sizes:
+			if !ok {
+				return
+			}
+			latest, have = sz, true
+		case <-started:
+			started = nil // now sizes go out as they come
+		}
+		if started == nil && have && latest != sent {
+			if err := s.send(TypeResize, AppendResize(nil, latest.Rows, latest.Cols)); err != nil {
+				return
+			}
+			sent = latest
+		}
+	}
+}
