@@ -50,6 +50,10 @@ type Options struct {
 	Logger    *slog.Logger  // nil means discard
 	// WriteTimeout bounds each WebSocket write; zero means 60 s.
 	WriteTimeout time.Duration
+	// HoldInput keeps input back until the first Output frame arrives, or until this long has
+	// passed. Agents drop input that arrives before their PTY or TCP connection exists (§7.1),
+	// and a shell's first output (its prompt) says it is there. Zero sends input at once.
+	HoldInput time.Duration
 }
 
 // ClosedError reports a session the gateway ended for a reason other than a normal exit.
@@ -248,8 +252,25 @@ func (s *runner) closeError(err error) error {
 
 func (s *runner) inputLoop(ctx context.Context) {
 	buf := make([]byte, MaxInputChunk)
+	hold := s.opts.HoldInput > 0
+	var holdUntil <-chan time.Time
+	if hold {
+		t := time.NewTimer(s.opts.HoldInput)
+		defer t.Stop()
+		holdUntil = t.C
+	}
 	for {
 		n, err := s.opts.Stdin.Read(buf)
+		if hold && (n > 0 || err != nil) {
+			hold = false
+			select {
+			case <-s.firstOut:
+			case <-holdUntil:
+				s.log.Debug("no output yet; sending held input")
+			case <-ctx.Done():
+				return
+			}
+		}
 		if n > 0 {
 			if perr := s.pace.wait(ctx, n); perr != nil {
 				return
