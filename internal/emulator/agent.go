@@ -2,16 +2,8 @@ package emulator
 
 import (
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"unicode/utf8"
-
-	"github.com/creack/pty"
-
-	"github.com/ecsterm/ecsterm/pkg/session"
 )
 
 // The agent side of a shell session, as unhelpful as the real Linux agent (§6.1, §7.1): the
@@ -24,98 +16,6 @@ const maxShellFrame = 1024
 
 // defaultUser is the Linux agent's default session user.
 const defaultUser = "ecs-assist-user"
-
-type ptyTarget struct {
-	f   *os.File
-	cmd *exec.Cmd
-}
-
-func (p *ptyTarget) Write(b []byte) (int, error) { return p.f.Write(b) }
-
-func (p *ptyTarget) resize(rows, cols uint16) {
-	_ = pty.Setsize(p.f, &pty.Winsize{Rows: rows, Cols: cols})
-}
-
-// close hangs up the session's process group, as closing a terminal does.
-func (p *ptyTarget) close() {
-	if p.cmd.Process != nil {
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGHUP)
-	}
-	p.f.Close()
-}
-
-func (c *channel) startShell() error {
-	argv := c.e.opts.Shell
-	if c.sess.command != "" {
-		var err error
-		if argv, err = splitCommandLine(c.sess.command); err != nil {
-			return err
-		}
-		if len(argv) == 0 {
-			return errors.New("empty command line")
-		}
-	}
-	home := filepath.Join(c.e.opts.StateDir, c.sess.instance.ID)
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return err
-	}
-	user := c.sess.username
-	if user == "" {
-		user = defaultUser
-	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = home
-	cmd.Env = []string{
-		"TERM=xterm-256color",
-		"HOME=" + home,
-		"USER=" + user,
-		"LOGNAME=" + user,
-		"SHELL=/bin/bash",
-		"LANG=C.UTF-8",
-		"PATH=" + os.Getenv("PATH"),
-		`PS1=[` + user + `@` + c.sess.instance.Name + ` \W]\$ `,
-	}
-	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
-	if err != nil {
-		return err
-	}
-	c.target = &ptyTarget{f: f, cmd: cmd}
-	close(c.ready)
-	go func() {
-		c.pumpPTY(f)
-		_ = cmd.Wait()
-		c.shutdown("Exit")
-	}()
-	return nil
-}
-
-// pumpPTY relays PTY output until the PTY closes, never splitting a UTF-8 character.
-func (c *channel) pumpPTY(f *os.File) {
-	buf := make([]byte, maxShellFrame)
-	have := 0
-	for {
-		n, err := f.Read(buf[have:])
-		have += n
-		if have > 0 {
-			cut := utf8Cut(buf[:have])
-			if cut == 0 && have == len(buf) {
-				cut = have // not UTF-8 at all: send it as it is
-			}
-			if cut > 0 {
-				if c.send(session.TypeOutput, buf[:cut]) != nil {
-					return
-				}
-				have = copy(buf, buf[cut:have])
-			}
-		}
-		if err != nil {
-			if have > 0 {
-				_ = c.send(session.TypeOutput, buf[:have])
-			}
-			return
-		}
-	}
-}
 
 // utf8Cut returns the length of the longest prefix of b that does not end inside a UTF-8
 // character. Bytes that can never complete a character count as complete.

@@ -60,10 +60,14 @@ type Emulator struct {
 	srv      *http.Server
 	ownState bool
 
+	cmu   sync.Mutex
+	fresh map[net.Conn]struct{} // connections that have not sent a request yet
+
 	mu       sync.Mutex
 	sessions map[string]*termSession
 	faults   map[string][]string // action → error codes to answer with, one per call
 	calls    map[string]int      // action → calls answered, for tests
+	issued   []string            // every session token handed out, for tests
 	wg       sync.WaitGroup      // agent sessions
 }
 
@@ -97,7 +101,7 @@ func Listen(addr string, opts Options) (*Emulator, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/session", e.serveSession)
 	mux.HandleFunc("/", e.serveAPI)
-	e.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	e.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnState: e.trackConn}
 	go func() { _ = e.srv.Serve(e.ln) }()
 	return e, nil
 }
@@ -172,8 +176,30 @@ func (e *Emulator) Calls(action string) int {
 	return e.calls[action]
 }
 
+// trackConn keeps the set of connections that have not sent a request yet.
+func (e *Emulator) trackConn(c net.Conn, st http.ConnState) {
+	e.cmu.Lock()
+	defer e.cmu.Unlock()
+	if st == http.StateNew {
+		if e.fresh == nil {
+			e.fresh = map[net.Conn]struct{}{}
+		}
+		e.fresh[c] = struct{}{}
+		return
+	}
+	delete(e.fresh, c)
+}
+
 // Close stops the server and every session, and removes the state it created.
 func (e *Emulator) Close() error {
+	// A client's spare connection that never sent a request would hold Shutdown for the 5 s
+	// net/http grants new connections (Go's transport leaves one behind when two requests race
+	// to dial); no request is lost by closing those now.
+	e.cmu.Lock()
+	for c := range e.fresh {
+		c.Close()
+	}
+	e.cmu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := e.srv.Shutdown(ctx)
@@ -196,4 +222,12 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// SessionTokens returns the security token of every session started so far, so that tests can
+// check that no output ever contains one.
+func (e *Emulator) SessionTokens() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.issued...)
 }

@@ -146,6 +146,12 @@ func (c *channel) run() {
 		c.shutdown(reason)
 		return
 	}
+	// A shutdown that raced the start found no target to close; close it here (twice is harmless).
+	select {
+	case <-c.done:
+		c.target.close()
+	default:
+	}
 	<-c.done
 }
 
@@ -260,7 +266,9 @@ func (c *channel) startPort() error {
 	}
 	c.target = tcpTarget{conn}
 	close(c.ready)
+	c.e.wg.Add(1) // Close waits for the relay, which ends when the target connection closes
 	go func() {
+		defer c.e.wg.Done()
 		buf := make([]byte, 2048) // the agent's port-forward frame size (§6.1)
 		for {
 			n, err := conn.Read(buf)

@@ -1,0 +1,164 @@
+//go:build unix
+
+package emulator
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+
+	"github.com/ecsterm/ecsterm/pkg/session"
+)
+
+type ptyTarget struct {
+	f   *os.File
+	cmd *exec.Cmd
+}
+
+func (p *ptyTarget) Write(b []byte) (int, error) { return p.f.Write(b) }
+
+// resize sets the window size through SyscallConn: pty.Setsize goes through Fd, which would put
+// the master back into blocking mode (see pollable).
+func (p *ptyTarget) resize(rows, cols uint16) {
+	sc, err := p.f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = sc.Control(func(fd uintptr) {
+		_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+	})
+}
+
+// close hangs up the session's process group, as closing a terminal does.
+func (p *ptyTarget) close() {
+	if p.cmd.Process != nil {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGHUP)
+	}
+	p.f.Close()
+}
+
+func (c *channel) startShell() error {
+	argv := c.e.opts.Shell
+	if c.sess.command != "" {
+		var err error
+		if argv, err = splitCommandLine(c.sess.command); err != nil {
+			return err
+		}
+		if len(argv) == 0 {
+			return errors.New("empty command line")
+		}
+	}
+	home := filepath.Join(c.e.opts.StateDir, c.sess.instance.ID)
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	user := c.sess.username
+	if user == "" {
+		user = defaultUser
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = home
+	cmd.Env = []string{
+		"TERM=xterm-256color",
+		"HOME=" + home,
+		"USER=" + user,
+		"LOGNAME=" + user,
+		"SHELL=/bin/bash",
+		"LANG=C.UTF-8",
+		"PATH=" + os.Getenv("PATH"),
+		`PS1=[` + user + `@` + c.sess.instance.Name + ` \W]\$ `,
+	}
+	f, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	if err != nil {
+		return err
+	}
+	if f, err = pollable(f); err != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		return err
+	}
+	t := &ptyTarget{f: f, cmd: cmd}
+	c.target = t
+	close(c.ready)
+	c.e.wg.Add(1) // Close waits until the process is reaped, not only until the channel ends
+	go func() {
+		defer c.e.wg.Done()
+		exited := make(chan struct{})
+		go func() { defer close(exited); t.wait(c.done) }()
+		c.pumpPTY(f)
+		<-exited
+		c.shutdown("Exit")
+	}()
+	return nil
+}
+
+// pollable returns the PTY master as a file the Go runtime polls. creack/pty leaves it in
+// blocking mode (its ioctls go through Fd); a Read blocked on it then keeps the descriptor open
+// through Close, so a session whose program is silent could never be hung up or its pump ended.
+func pollable(f *os.File) (*os.File, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "/dev/ptmx"), nil
+}
+
+// killGrace is how long a hung-up session process has to exit before it is killed.
+const killGrace = 2 * time.Second
+
+// wait reaps the process. Once the channel is shut down the process group has had SIGHUP; a
+// process that ignores it is killed after killGrace, so that Close cannot hang on it.
+func (p *ptyTarget) wait(done <-chan struct{}) {
+	exited := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(exited) }()
+	select {
+	case <-exited:
+		return
+	case <-done:
+	}
+	select {
+	case <-exited:
+	case <-time.After(killGrace):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+	}
+}
+
+// pumpPTY relays PTY output until the PTY closes, never splitting a UTF-8 character.
+func (c *channel) pumpPTY(f *os.File) {
+	buf := make([]byte, maxShellFrame)
+	have := 0
+	for {
+		n, err := f.Read(buf[have:])
+		have += n
+		if have > 0 {
+			cut := utf8Cut(buf[:have])
+			if cut == 0 && have == len(buf) {
+				cut = have // not UTF-8 at all: send it as it is
+			}
+			if cut > 0 {
+				if c.send(session.TypeOutput, buf[:cut]) != nil {
+					return
+				}
+				have = copy(buf, buf[cut:have])
+			}
+		}
+		if err != nil {
+			if have > 0 {
+				_ = c.send(session.TypeOutput, buf[:have])
+			}
+			return
+		}
+	}
+}
