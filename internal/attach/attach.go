@@ -84,6 +84,9 @@ func Interactive(ctx context.Context, o Options) error {
 			Sizes:  sizes,
 			OnEOF:  session.EOFCtrlD,
 			Logger: log,
+			// The real agent starts its PTY about a second after the connection, then its
+			// output pump waits another second (§7.1); typed-ahead input waits for the prompt.
+			HoldInput: 3 * time.Second,
 		})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("%s: %w", inst.ID, err)

@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
 
 	openapi "github.com/alibabacloud-go/darabonba-openapi/v2/client"
 	ecs "github.com/alibabacloud-go/ecs-20140526/v7/client"
@@ -75,6 +78,7 @@ func New(cfg Config) (*Client, error) {
 		// No SDK default exists: without these a stalled endpoint hangs forever (openapi.md §5.1).
 		ConnectTimeout: dara.Int(5000),
 		ReadTimeout:    dara.Int(20000),
+		HttpClient:     &sdkHTTP{timeout: 25 * time.Second},
 	}
 	if cfg.UserAgent != "" {
 		oc.UserAgent = dara.String(cfg.UserAgent)
@@ -102,6 +106,28 @@ func New(cfg Config) (*Client, error) {
 		attempts = 4
 	}
 	return &Client{ecs: c, region: cfg.Region, log: log, attempts: attempts, source: source}, nil
+}
+
+// sdkHTTP is the SDK's HTTP client for one Client. Without it the SDK uses a process-wide pooled
+// http.Client whose Timeout it rewrites on every request without a lock (tea dara/core.go), a data
+// race when calls run in parallel. Like the pooled one, it keeps the first request's transport.
+type sdkHTTP struct {
+	timeout time.Duration
+	once    sync.Once
+	c       *http.Client
+}
+
+func (h *sdkHTTP) Call(req *http.Request, tr *http.Transport) (*http.Response, error) {
+	h.once.Do(func() { h.c = &http.Client{Transport: tr, Timeout: h.timeout} })
+	return h.c.Do(req)
+}
+
+// sdk returns a copy of the SDK client for one call. The SDK clears its Headers field on every
+// request (GetRpcHeaders), a data race when calls run in parallel as Preflight's do; every other
+// field is read-only after NewClient, so a shallow copy per call is enough.
+func (c *Client) sdk() *ecs.Client {
+	cp := *c.ecs
+	return &cp
 }
 
 // CredentialSource names the provider that supplied credentials (never the secret).

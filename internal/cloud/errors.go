@@ -93,6 +93,12 @@ func apiError(action string, err error) error {
 		return fmt.Errorf("%s: %w: %s", action, errNetwork, firstLine(err.Error()))
 	}
 	if m, ok := data["Message"].(string); ok {
+		// SignatureDoesNotMatch ends with the server's string to sign, which spans lines and is
+		// for diffing by hand, not for the user's one-line error (openapi.md §3.7).
+		if i := strings.Index(m, "server string to sign is"); i >= 0 {
+			m = strings.TrimSpace(m[:i])
+		}
+		m = firstLine(m)
 		msg = &m
 	}
 	return &APIError{Action: action, Code: dara.StringValue(code), Message: dara.StringValue(msg),

@@ -61,7 +61,7 @@ func (c *Client) Preflight(ctx context.Context, id string) (*Instance, error) {
 		ids, _ := json.Marshal([]string{id})
 		req := &ecs.DescribeInstancesRequest{RegionId: dara.String(c.region), InstanceIds: dara.String(string(ids))}
 		errInst = c.call(ctx, "DescribeInstances", func() error {
-			resp, err := c.ecs.DescribeInstancesWithContext(ctx, req, runtime())
+			resp, err := c.sdk().DescribeInstancesWithContext(ctx, req, runtime())
 			if err == nil && resp.Body != nil && resp.Body.Instances != nil && len(resp.Body.Instances.Instance) > 0 {
 				inst = resp.Body.Instances.Instance[0]
 			}
@@ -72,7 +72,7 @@ func (c *Client) Preflight(ctx context.Context, id string) (*Instance, error) {
 		defer wg.Done()
 		req := &ecs.DescribeCloudAssistantStatusRequest{RegionId: dara.String(c.region), InstanceId: []*string{dara.String(id)}}
 		errAg = c.call(ctx, "DescribeCloudAssistantStatus", func() error {
-			resp, err := c.ecs.DescribeCloudAssistantStatusWithContext(ctx, req, runtime())
+			resp, err := c.sdk().DescribeCloudAssistantStatusWithContext(ctx, req, runtime())
 			if err == nil && resp.Body != nil && resp.Body.InstanceCloudAssistantStatusSet != nil {
 				for _, s := range resp.Body.InstanceCloudAssistantStatusSet.InstanceCloudAssistantStatus {
 					if dara.StringValue(s.InstanceId) == id {

@@ -55,7 +55,7 @@ func (c *Client) StartSession(ctx context.Context, o StartOptions) (*Session, er
 	}
 	var s *Session
 	err := c.call(ctx, "StartTerminalSession", func() error {
-		resp, err := c.ecs.StartTerminalSessionWithContext(ctx, req, runtime())
+		resp, err := c.sdk().StartTerminalSessionWithContext(ctx, req, runtime())
 		if err != nil {
 			return err
 		}
@@ -79,7 +79,7 @@ func (c *Client) EndSession(id string) error {
 	defer cancel()
 	req := &ecs.EndTerminalSessionRequest{RegionId: dara.String(c.region), SessionId: dara.String(id)}
 	return c.call(ctx, "EndTerminalSession", func() error {
-		_, err := c.ecs.EndTerminalSessionWithContext(ctx, req, &dara.RuntimeOptions{ConnectTimeout: dara.Int(2000), ReadTimeout: dara.Int(3000)})
+		_, err := c.sdk().EndTerminalSessionWithContext(ctx, req, &dara.RuntimeOptions{ConnectTimeout: dara.Int(2000), ReadTimeout: dara.Int(3000)})
 		return err
 	})
 }
