@@ -1,0 +1,73 @@
+// Package rexec runs one command on an instance through a session whose only channel is a PTY,
+// and gets back what ssh gives: the command's exit status, byte-exact stdout and stdin with a
+// real end of file, and stderr kept apart from stdout.
+//
+// The service carries no exit status, and its agent runs the session's CommandLine (at most 512
+// characters, split with shell quoting, executed directly) on a PTY with default settings: echo,
+// \n to \r\n, control characters interpreted, EOF only as ^D at the start of a line
+// (session-protocol.md §6, §7.1). So the exchange is:
+//
+//  1. CommandLine is a fixed bootstrap of about 150 characters: it saves the PTY's settings,
+//     puts the PTY in raw mode without echo, prints a ready marker, reads a length line, then
+//     reads and evaluates that many bytes of script from its input.
+//  2. The client sends the script. It holds the user's command, of any length, quoted, and a
+//     nonce that is never in any process's arguments or environment.
+//  3. Without a terminal, the script feeds the command's stdin from a FIFO that a decoder fills
+//     from length-prefixed chunks ("<n>\n" then n bytes; "0\n" is end of file); the command's
+//     stdout goes through a pipe to the raw PTY (so the command sees pipes, as under ssh
+//     without -t), its stderr to a file. With -t, the PTY's settings are restored and the
+//     command runs on it.
+//  4. When the command ends the script prints the trailer "\x1e<nonce> <status> <n>\n" and then
+//     n bytes of stderr. Output cannot forge the trailer: it does not know the nonce.
+//
+// The client writes stdout as it arrives, holding back only the few bytes that could begin the
+// trailer, and ends the session once the trailer and stderr have arrived.
+package rexec
+
+import (
+	"strconv"
+	"strings"
+)
+
+// readyMarker is printed by the bootstrap once the PTY is raw; goMarker by a -t script once the
+// PTY's own settings are back and the command is about to start.
+const (
+	readyMarker = "\x1eecsterm-ready\n"
+	goMarker    = "\x1eecsterm-go\x1e"
+)
+
+// Bootstrap is the CommandLine of an exec session. It must stay short (the API takes 512
+// characters) and use only POSIX sh, stty and head. The saved settings stay in $s for a -t
+// script to restore.
+const Bootstrap = `sh -c 's=$(stty -g);stty raw -echo -iexten||exit 97;printf '"'"'\036ecsterm-ready\n'"'"';IFS= read -r n;eval "$(head -c "$n")"'`
+
+// quote returns s as one single-quoted sh word.
+func quote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// script returns the second stage for command with nonce.
+func script(command, nonce string, tty bool) string {
+	shell := `"${SHELL:-/bin/sh}" -c ` + quote(command)
+	if tty {
+		return `stty "$s";printf '\036ecsterm-go\036';` + shell + ` 3<&-;printf '\036` + nonce + ` %s 0\n' $?` + "\n"
+	}
+	// fd 3 keeps the PTY for the decoder: an asynchronous list's stdin would be /dev/null.
+	return strings.Join([]string{
+		`exec 3<&0`,
+		`t=$(mktemp -d 2>/dev/null)||t=/tmp/ecsterm.$$;mkdir -p "$t"||exit 98`,
+		`mkfifo "$t/i"||exit 98`,
+		`(while IFS= read -r l&&[ "$l" != 0 ];do head -c "$l";done>"$t/i")<&3 &`,
+		`d=$!`,
+		`{ ` + shell + ` <"$t/i" 2>"$t/e" 3<&-;echo $? >"$t/s";}|cat`,
+		`kill $d 2>/dev/null`,
+		`printf '\036` + nonce + ` %s %s\n' "$(cat "$t/s")" "$(wc -c <"$t/e"|tr -d ' ')"`,
+		`cat "$t/e"`,
+		`rm -rf "$t"`,
+	}, "\n") + "\n"
+}
+
+// frame returns the length line that precedes a chunk of n bytes.
+func frame(n int) []byte {
+	return []byte(strconv.Itoa(n) + "\n")
+}
