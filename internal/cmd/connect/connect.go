@@ -45,6 +45,9 @@ session management (Linux later than 2.2.3.256, Windows later than 2.1.3.256).`,
 			opts.Target = args[0]
 			opts.InstanceID = opts.Target
 			if user, id, ok := strings.Cut(opts.Target, "@"); ok {
+				if user == "" {
+					return cmdutil.FlagErrorf("no user before @ in %q", opts.Target)
+				}
 				if opts.User != "" && opts.User != user {
 					return cmdutil.FlagErrorf("user given twice: %q in the target and %q with --user", user, opts.User)
 				}
