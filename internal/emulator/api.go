@@ -91,6 +91,8 @@ var actions = map[string]actionFunc{
 	"StartTerminalSession":         (*Emulator).startTerminalSession,
 	"EndTerminalSession":           (*Emulator).endTerminalSession,
 	"DescribeTerminalSessions":     (*Emulator).describeTerminalSessions,
+	"RunCommand":                   (*Emulator).runCommand,
+	"DescribeInvocationResults":    (*Emulator).describeInvocationResults,
 }
 
 func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
