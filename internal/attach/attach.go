@@ -1,7 +1,8 @@
 // Package attach joins the local terminal or pipes to a session on an instance. It is the glue
 // of one session's path (DESIGN.md §1): preflight and StartTerminalSession through internal/cloud,
-// the WebSocket and frames through pkg/session, raw mode and window sizes through pkg/term, and
-// EndTerminalSession when it is over. Commands call it; it knows nothing of cobra.
+// the WebSocket and frames through pkg/session, the exec exchange through pkg/rexec, raw mode
+// and window sizes through pkg/term, and EndTerminalSession when it is over. Commands call it;
+// it knows nothing of cobra.
 package attach
 
 import (
@@ -13,86 +14,148 @@ import (
 	"os"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/pkg/session"
 	"github.com/ecsterm/ecsterm/pkg/term"
 )
 
-// Options describe one interactive session.
+// Options describe one session.
 type Options struct {
 	Cloud       *cloud.Client
 	InstanceID  string
 	Username    string
-	CommandLine string
+	CommandLine string // connect: a program instead of the login shell
 
 	Stdin  io.Reader
 	Stdout io.Writer
+	Stderr io.Writer
 	// InFile and OutFile are the local terminal when there is one; then it goes raw for the
 	// session and its window size follows the session.
 	InFile  *os.File
 	OutFile *os.File
 	// SetRaw is told when the terminal enters and leaves raw mode (so logs can adapt).
 	SetRaw func(bool)
-	// Progress, if set, receives one-line status messages meant for stderr.
-	Progress func(string)
-	Logger   *slog.Logger
+	Logger *slog.Logger
+}
+
+func (o *Options) log() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+// opened is a session whose WebSocket is up.
+type opened struct {
+	inst *cloud.Instance
+	sess *cloud.Session
+	conn *websocket.Conn
+}
+
+// open runs preflight alongside StartTerminalSession and the WebSocket dial, so that a ready
+// instance costs one API round trip before the dial instead of two. If preflight finds the
+// instance not ready, the speculative session is ended at once and preflight's explanation is
+// what the user sees: it says what to do, where the API's error would not. check, if set,
+// vets the instance before the session is used (exec refuses Windows).
+func open(ctx context.Context, o *Options, commandLine string, check func(*cloud.Instance) error) (*opened, error) {
+	log := o.log()
+	start := time.Now()
+	var (
+		inst    *cloud.Instance
+		preErr  error
+		preDone = make(chan struct{})
+	)
+	go func() {
+		defer close(preDone)
+		inst, preErr = o.Cloud.Preflight(ctx, o.InstanceID)
+		if preErr == nil && check != nil {
+			preErr = check(inst)
+		}
+		log.Debug("preflight done", "instance", o.InstanceID, "err", preErr, "took", time.Since(start).String())
+	}()
+	sess, err := o.Cloud.StartSession(ctx, cloud.StartOptions{InstanceID: o.InstanceID, Username: o.Username, CommandLine: commandLine})
+	if err != nil {
+		<-preDone
+		if preErr != nil {
+			return nil, preErr
+		}
+		return nil, err
+	}
+	op := &opened{sess: sess}
+	log.Debug("dialing session gateway", "url", session.RedactURL(sess.URL))
+	op.conn, err = session.Dial(ctx, sess.URL, session.DialOptions{Token: sess.Token})
+	<-preDone
+	if preErr != nil || err != nil {
+		if op.conn != nil {
+			op.conn.Close()
+		}
+		op.end(o)
+		if preErr != nil {
+			return nil, preErr
+		}
+		return nil, err
+	}
+	op.inst = inst
+	log.Debug("session open", "session", sess.ID, "took", time.Since(start).String())
+	return op, nil
+}
+
+// end calls EndTerminalSession so the session stops counting against the region's quota.
+func (op *opened) end(o *Options) {
+	if err := o.Cloud.EndSession(op.sess.ID); err != nil {
+		o.log().Debug("EndTerminalSession failed", "session", op.sess.ID, "err", err)
+	}
 }
 
 // Interactive runs a shell (or CommandLine) session on the instance until it ends. It returns
 // nil when the remote side ended normally.
 func Interactive(ctx context.Context, o Options) error {
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	start := time.Now()
-	inst, err := o.Cloud.Preflight(ctx, o.InstanceID)
+	op, err := open(ctx, &o, o.CommandLine, nil)
 	if err != nil {
 		return err
 	}
-	log.Debug("preflight done", "instance", inst.ID, "name", inst.Name, "agent", inst.AgentVersion, "took", time.Since(start).String())
-	sess, err := o.Cloud.StartSession(ctx, cloud.StartOptions{InstanceID: inst.ID, Username: o.Username, CommandLine: o.CommandLine})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := o.Cloud.EndSession(sess.ID); err != nil {
-			log.Debug("EndTerminalSession failed", "session", sess.ID, "err", err)
-		}
-	}()
-	log.Debug("dialing session gateway", "url", session.RedactURL(sess.URL))
-	conn, err := session.Dial(ctx, sess.URL, session.DialOptions{Token: sess.Token})
-	if err != nil {
-		return err
-	}
-	log.Debug("session open", "session", sess.ID, "took", time.Since(start).String())
-
-	tty := term.TTY{In: o.InFile, Out: o.OutFile, Raw: o.InFile != nil && term.IsTerminal(o.InFile)}
+	defer op.end(&o)
+	tty := o.tty()
 	return tty.Safe(ctx, func(ctx context.Context) error {
-		if tty.Raw && o.SetRaw != nil {
-			o.SetRaw(true)
-			defer o.SetRaw(false)
-		}
-		var sizes chan session.Size
-		if o.OutFile != nil && term.IsTerminal(o.OutFile) {
-			sizes = make(chan session.Size, 1)
-			go relaySizes(ctx, term.WatchSize(ctx, o.OutFile), sizes)
-		}
-		err := session.Run(ctx, conn, session.Options{
+		o.raw(tty, true)
+		defer o.raw(tty, false)
+		err := session.Run(ctx, op.conn, session.Options{
 			Stdin:  o.Stdin,
 			Stdout: o.Stdout,
-			Sizes:  sizes,
+			Sizes:  o.sizes(ctx),
 			OnEOF:  session.EOFCtrlD,
-			Logger: log,
+			Logger: o.log(),
 			// The real agent starts its PTY about a second after the connection, then its
 			// output pump waits another second (§7.1); typed-ahead input waits for the prompt.
 			HoldInput: 3 * time.Second,
 		})
 		if err != nil && !errors.Is(err, context.Canceled) {
-			return fmt.Errorf("%s: %w", inst.ID, err)
+			return fmt.Errorf("%s: %w", op.inst.ID, err)
 		}
 		return nil
 	})
+}
+
+func (o *Options) tty() term.TTY {
+	return term.TTY{In: o.InFile, Out: o.OutFile, Raw: o.InFile != nil && term.IsTerminal(o.InFile)}
+}
+
+func (o *Options) raw(t term.TTY, on bool) {
+	if t.Raw && o.SetRaw != nil {
+		o.SetRaw(on)
+	}
+}
+
+// sizes follows the local window when the output is a terminal; nil otherwise.
+func (o *Options) sizes(ctx context.Context) <-chan session.Size {
+	if o.OutFile == nil || !term.IsTerminal(o.OutFile) {
+		return nil
+	}
+	out := make(chan session.Size, 1)
+	go relaySizes(ctx, term.WatchSize(ctx, o.OutFile), out)
+	return out
 }
 
 // relaySizes adapts terminal sizes to session sizes: the two packages do not know each other.

@@ -17,6 +17,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmd/connect"
 	"github.com/ecsterm/ecsterm/internal/cmd/demo"
 	"github.com/ecsterm/ecsterm/internal/cmd/emulator"
+	execcmd "github.com/ecsterm/ecsterm/internal/cmd/exec"
 	"github.com/ecsterm/ecsterm/internal/cmd/version"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/config"
@@ -79,6 +80,7 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), the
 
 	root.AddCommand(
 		connect.NewCmdConnect(f, nil),
+		execcmd.NewCmdExec(f, nil),
 		demo.NewCmdDemo(f),
 		emulator.NewCmdEmulator(f),
 		version.NewCmdVersion(f),
@@ -142,7 +144,7 @@ func exitCode(errOut io.Writer, root *cobra.Command, err error) int {
 func isUsageError(err error) bool {
 	s := err.Error()
 	return strings.HasPrefix(s, "unknown command") || strings.HasPrefix(s, "unknown flag") ||
-		strings.HasPrefix(s, "unknown shorthand flag") || strings.Contains(s, "arg(s)")
+		strings.HasPrefix(s, "unknown shorthand flag") || strings.Contains(s, " arg(s), received ")
 }
 
 // oneLine keeps an error to one line, so that a multi-line service message cannot scroll a

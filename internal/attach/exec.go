@@ -1,0 +1,74 @@
+package attach
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ecsterm/ecsterm/internal/cloud"
+	"github.com/ecsterm/ecsterm/pkg/rexec"
+	"github.com/ecsterm/ecsterm/pkg/session"
+)
+
+// ErrWindows is returned for exec on a Windows instance.
+var ErrWindows = errors.New("runs Windows: exec needs a Linux instance (its helper is POSIX sh; a PowerShell variant does not exist yet); use `ecsterm connect` for a shell")
+
+// Exec runs command on the instance and returns its exit status. err is non-nil only when
+// there is no status: the instance was not ready, the session failed, or the connection was
+// lost before the status arrived. With tty, the command runs on the remote terminal and the
+// local one, if any, goes raw.
+func Exec(ctx context.Context, o Options, command string, tty bool) (int, error) {
+	e, err := rexec.New(rexec.Request{Command: command, TTY: tty, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr})
+	if err != nil {
+		return 0, err
+	}
+	defer e.Close()
+	op, err := open(ctx, &o, e.CommandLine(), func(in *cloud.Instance) error {
+		if in.Windows() {
+			return fmt.Errorf("%s %w", in.ID, ErrWindows)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer op.end(&o)
+
+	run := func(ctx context.Context) error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-e.Done(): // the status is in: the session has nothing more to give
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		opts := session.Options{Stdin: e.Input(), Stdout: e.Output(), OnEOF: session.EOFNothing, Logger: o.log()}
+		if tty {
+			opts.Sizes = o.sizes(ctx)
+		}
+		return session.Run(ctx, op.conn, opts)
+	}
+	var runErr error
+	if tty {
+		t := o.tty()
+		runErr = t.Safe(ctx, func(ctx context.Context) error {
+			o.raw(t, true)
+			defer o.raw(t, false)
+			return run(ctx)
+		})
+	} else {
+		runErr = run(ctx)
+	}
+	e.Close()
+	if status, err := e.Status(); err == nil {
+		return status, nil
+	} else if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return 0, fmt.Errorf("%s: %w", op.inst.ID, runErr)
+	} else if ctx.Err() != nil || runErr != nil {
+		return 0, runErr
+	} else {
+		return 0, fmt.Errorf("%s: %w", op.inst.ID, err)
+	}
+}

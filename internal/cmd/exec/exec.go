@@ -1,0 +1,287 @@
+// Package exec implements `ecsterm exec`: one command on one or many instances, with the remote
+// exit status as ecsterm's own and byte-exact pipes.
+package exec
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ecsterm/ecsterm/internal/attach"
+	"github.com/ecsterm/ecsterm/internal/cloud"
+	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/config"
+	"github.com/ecsterm/ecsterm/internal/iostreams"
+)
+
+// Options are exec's inputs once flags and arguments are parsed.
+type Options struct {
+	IO      *iostreams.IOStreams
+	Targets []string
+	User    string
+	Command string
+
+	TTY, NoTTY bool
+	NoStdin    bool
+	NoPrefix   bool
+	Via        string
+	Timeout    time.Duration
+	Parallel   int
+	JSON       bool
+}
+
+// NewCmdExec builds the command. runF replaces execRun in tests of flag parsing.
+func NewCmdExec(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	var extra []string
+	cmd := &cobra.Command{
+		Use:   "exec [user@]<instance>[,<instance>...] [flags] [--] <command> [args...]",
+		Short: "Run a command on instances, with its exit status and byte-exact pipes",
+		Long: `Run one command on an instance, as 'ssh host command' does: its output streams back as it is
+produced, stdin and stdout are byte-exact when they are not a terminal, stdin's end of file
+reaches the command, and ecsterm exits with the command's exit status.
+
+The command and its arguments are joined with spaces and run by the remote user's shell
+(-c), as ssh does, so quote what the remote shell should see. It may be of any length.
+With -t (the default when stdin and stdout are terminals and there is one target) the command
+gets a terminal; without one its stderr arrives separately, after its stdout, once it ends.
+
+Several instances (comma-separated, or --target repeated) run in parallel; each output line
+is prefixed with the instance unless --no-prefix, and they get no stdin. --via run-command
+uses Cloud Assistant's RunCommand instead of sessions: better for fleets, but output is
+buffered, cut at 24 KB, and stdin is not supported.
+
+Exit status: the remote command's; with several instances the highest of them; 255 when
+ecsterm could not run the command on an instance (the others still run).`,
+		Example: `  ecsterm exec i-bp1... -- systemctl restart nginx && echo done
+  tar c ./site | ecsterm exec i-bp1... -- tar x -C /srv
+  ecsterm exec i-bp1... -- cat /var/log/app.log | grep ERROR
+  ecsterm exec i-aaa,i-bbb,i-ccc -- uptime
+  ecsterm exec --via run-command --target i-aaa --target i-bbb -- 'df -h /'
+  ecsterm exec -o json i-aaa,i-bbb -- hostname`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// Flags stop at the first argument (the target), so a "--" after it is still here.
+			targets, command := append(splitTargets(args[0]), extra...), args[1:]
+			if len(extra) > 0 {
+				// With --target, every positional argument is the command.
+				targets, command = extra, args
+			}
+			if len(command) > 0 && command[0] == "--" {
+				command = command[1:]
+			}
+			if len(command) == 0 {
+				return cmdutil.FlagErrorf("no command given: ecsterm exec <instance> -- <command>")
+			}
+			opts.Command = strings.Join(command, " ")
+			for i, t := range targets {
+				if user, id, ok := strings.Cut(t, "@"); ok {
+					if opts.User != "" && opts.User != user {
+						return cmdutil.FlagErrorf("user given twice: %q and %q", opts.User, user)
+					}
+					opts.User, targets[i] = user, id
+				}
+			}
+			opts.Targets = dedupe(targets)
+			if len(opts.Targets) == 0 {
+				return cmdutil.FlagErrorf("no instance given")
+			}
+			if opts.TTY && opts.NoTTY {
+				return cmdutil.FlagErrorf("-t and -T contradict each other")
+			}
+			if opts.Via != "session" && opts.Via != "run-command" {
+				return cmdutil.FlagErrorf("--via must be session or run-command, not %q", opts.Via)
+			}
+			if opts.TTY && (len(opts.Targets) > 1 || opts.Via == "run-command") {
+				return cmdutil.FlagErrorf("-t needs exactly one instance and --via session")
+			}
+			if opts.Parallel < 1 {
+				return cmdutil.FlagErrorf("--parallel must be at least 1")
+			}
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			opts.JSON = cfg.Output == "json"
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return execRun(cmd.Context(), f, opts, cfg)
+		},
+	}
+	cmd.Flags().SetInterspersed(false) // flags after the target belong to the remote command
+	fl := cmd.Flags()
+	fl.StringArrayVar(&extra, "target", nil, "an instance to run on (repeatable)")
+	fl.StringVarP(&opts.User, "user", "l", "", "run as this user on the instance")
+	fl.BoolVarP(&opts.TTY, "tty", "t", false, "give the command a terminal (default when stdin and stdout are terminals)")
+	fl.BoolVarP(&opts.NoTTY, "no-tty", "T", false, "never give the command a terminal")
+	fl.BoolVarP(&opts.NoStdin, "no-stdin", "n", false, "send no input (end of file at once), like ssh -n")
+	fl.BoolVar(&opts.NoPrefix, "no-prefix", false, "with several instances, do not prefix output lines")
+	fl.StringVar(&opts.Via, "via", "session", "session (streamed, stdin, exit status) or run-command (Cloud Assistant RunCommand, for fleets)")
+	fl.DurationVar(&opts.Timeout, "timeout", time.Minute, "with --via run-command: how long the command may run")
+	fl.IntVar(&opts.Parallel, "parallel", 16, "how many instances run at once")
+	return cmd
+}
+
+func splitTargets(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range in {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// result is one instance's outcome, also the -o json record.
+type result struct {
+	InstanceID string  `json:"instance_id"`
+	ExitStatus *int    `json:"exit_status"` // null when the command could not run
+	DurationMS int64   `json:"duration_ms"`
+	Stdout     string  `json:"stdout"`
+	Stderr     string  `json:"stderr,omitempty"`
+	Dropped    int     `json:"dropped_bytes,omitempty"` // run-command: output the service cut
+	Status     string  `json:"invocation_status,omitempty"`
+	Error      *string `json:"error"`
+}
+
+func execRun(ctx context.Context, f *cmdutil.Factory, opts *Options, cfg *config.Config) error {
+	client, err := f.Cloud()
+	if err != nil {
+		return err
+	}
+	if opts.Via == "run-command" {
+		return viaRunCommand(ctx, f, client, opts)
+	}
+	ios := opts.IO
+	if len(opts.Targets) == 1 && !opts.JSON {
+		tty := opts.TTY || (!opts.NoTTY && ios.IsStdinTTY() && ios.IsStdoutTTY())
+		var stdin io.Reader = ios.In
+		if opts.NoStdin {
+			stdin = nil
+		}
+		status, err := attach.Exec(ctx, attach.Options{
+			Cloud: client, InstanceID: opts.Targets[0], Username: opts.User,
+			Stdin: stdin, Stdout: ios.Out, Stderr: ios.ErrOut,
+			InFile: ios.InFile, OutFile: ios.OutFile, SetRaw: ios.SetRaw, Logger: f.Logger(),
+		}, opts.Command, tty)
+		if err != nil {
+			return err
+		}
+		return exitWith(status)
+	}
+	return fanOut(ctx, f, client, opts)
+}
+
+func exitWith(status int) error {
+	if status == 0 {
+		return nil
+	}
+	return &cmdutil.ExitError{Code: status}
+}
+
+// fanOut runs the command on every target in parallel, without stdin.
+func fanOut(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts *Options) error {
+	ios := opts.IO
+	results := make([]result, len(opts.Targets))
+	out := &lockedWriter{w: ios.Out}
+	errOut := &lockedWriter{w: ios.ErrOut}
+	sem := make(chan struct{}, opts.Parallel)
+	var wg sync.WaitGroup
+	for i, id := range opts.Targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			start := time.Now()
+			var stdout, stderr io.Writer
+			var bufOut, bufErr bytes.Buffer
+			var po, pe *prefixWriter
+			switch {
+			case opts.JSON:
+				stdout, stderr = &bufOut, &bufErr
+			case opts.NoPrefix:
+				stdout, stderr = out, errOut
+			default:
+				po, pe = newPrefixWriter(out, id), newPrefixWriter(errOut, id)
+				stdout, stderr = po, pe
+			}
+			status, err := attach.Exec(ctx, attach.Options{
+				Cloud: client, InstanceID: id, Username: opts.User,
+				Stdout: stdout, Stderr: stderr, Logger: f.Logger(),
+			}, opts.Command, false)
+			if po != nil {
+				po.Flush()
+				pe.Flush()
+			}
+			r := result{InstanceID: id, DurationMS: time.Since(start).Milliseconds(), Stdout: bufOut.String(), Stderr: bufErr.String()}
+			if err != nil {
+				msg := err.Error()
+				r.Error = &msg
+				if !opts.JSON {
+					fmt.Fprintf(errOut, "ecsterm: %s\n", oneLine(msg))
+				}
+			} else {
+				r.ExitStatus = &status
+			}
+			results[i] = r
+		}()
+	}
+	wg.Wait()
+	return finish(opts, ios, results)
+}
+
+// finish prints JSON records if asked and works out the exit status: the highest remote
+// status, or 255 if any instance could not run the command.
+func finish(opts *Options, ios *iostreams.IOStreams, results []result) error {
+	worst := 0
+	enc := json.NewEncoder(ios.Out)
+	for _, r := range results {
+		if opts.JSON {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+		switch {
+		case r.ExitStatus == nil:
+			worst = 255
+		case *r.ExitStatus > worst:
+			worst = *r.ExitStatus
+		}
+	}
+	return exitWith(worst)
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// lockedWriter serialises whole writes from several instances.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
