@@ -68,6 +68,7 @@ type Emulator struct {
 	faults   map[string][]string // action → error codes to answer with, one per call
 	calls    map[string]int      // action → calls answered, for tests
 	issued   []string            // every session token handed out, for tests
+	inv      *invocationStore    // RunCommand invocations
 	wg       sync.WaitGroup      // agent sessions
 }
 
@@ -85,7 +86,7 @@ func Listen(addr string, opts Options) (*Emulator, error) {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return nil, fmt.Errorf("the emulator listens on loopback only, not %s", host)
 	}
-	e := &Emulator{opts: opts, sessions: map[string]*termSession{}, faults: map[string][]string{}, calls: map[string]int{}}
+	e := &Emulator{opts: opts, sessions: map[string]*termSession{}, faults: map[string][]string{}, calls: map[string]int{}, inv: newInvocationStore()}
 	e.applyDefaults()
 	if e.opts.StateDir == "" {
 		dir, err := os.MkdirTemp("", "ecsterm-emulator-")
@@ -203,6 +204,7 @@ func (e *Emulator) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := e.srv.Shutdown(ctx)
+	e.inv.close() // after Shutdown: no API call can start another script now
 	e.mu.Lock()
 	for _, s := range e.sessions {
 		s.end("Exit")

@@ -6,12 +6,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"weak"
 )
 
 // Cloud Assistant's one-off commands (openapi.md §2.4), run for real on this machine: each
@@ -82,31 +80,9 @@ type invocationStore struct {
 	tokens map[string]*invocation // ClientToken → the invocation it started
 }
 
-// stores holds each emulator's invocation store. It lives beside Emulator rather than in it only
-// because emulator.go is not this file's to change; its keys are weak, so a dropped emulator is
-// still collected. The store is closed by a shutdown hook on the emulator's HTTP server, which
-// Close runs before it waits on e.wg, the group every script's goroutine belongs to.
-var (
-	storesMu sync.Mutex
-	stores   = map[weak.Pointer[Emulator]]*invocationStore{}
-)
-
-func (e *Emulator) invocations() *invocationStore {
-	key := weak.Make(e)
-	storesMu.Lock()
-	defer storesMu.Unlock()
-	if st, ok := stores[key]; ok {
-		return st
-	}
+func newInvocationStore() *invocationStore {
 	st := &invocationStore{byID: map[string]*invocation{}, tokens: map[string]*invocation{}}
 	st.ctx, st.cancel = context.WithCancel(context.Background())
-	stores[key] = st
-	e.srv.RegisterOnShutdown(st.close)
-	runtime.AddCleanup(e, func(k weak.Pointer[Emulator]) {
-		storesMu.Lock()
-		delete(stores, k)
-		storesMu.Unlock()
-	}, key)
 	return st
 }
 
@@ -156,7 +132,7 @@ func (e *Emulator) runCommand(r *request) (any, error) {
 		user = defaultRunUser
 	}
 
-	st := e.invocations()
+	st := e.inv
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.closed {
@@ -357,7 +333,7 @@ func (b *outputBuffer) bytes() ([]byte, int) {
 func (e *Emulator) describeInvocationResults(r *request) (any, error) {
 	invokeID, commandID, instanceID := r.get("InvokeId"), r.get("CommandId"), r.get("InstanceId")
 	plain := strings.EqualFold(r.get("ContentEncoding"), "PlainText") // the default is Base64
-	st := e.invocations()
+	st := e.inv
 	st.mu.Lock()
 	invs := st.order
 	if invokeID != "" {
