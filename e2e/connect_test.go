@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"io"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -117,5 +118,50 @@ func TestConnectTypeAhead(t *testing.T) {
 	r := h.run("echo typed-$((40+2))\n", "connect", demoInstance)
 	if r.code != 0 || !strings.Contains(r.stdout, "typed-42") {
 		t.Fatalf("exit %d; stdout %q; stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestConnectEscapes: ~? shows the escapes without sending them, ~. ends a session that the
+// remote side would keep open, and the terminal comes back as it was.
+func TestConnectEscapes(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ptmx.Close(); tty.Close() })
+	before, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := h.command("connect", demoInstance)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	scr := newScreen()
+	go io.Copy(scr, ptmx)
+	at := scr.waitFor(t, 0, "@demo-web-01 ~]")
+	io.WriteString(ptmx, "~?")
+	at = scr.waitFor(t, at, "terminate the session")
+	// A tilde inside a line is an ordinary character.
+	io.WriteString(ptmx, "echo a~.b\r")
+	at = scr.waitFor(t, at, "a~.b\r\n")
+	io.WriteString(ptmx, "~.")
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 255 {
+		t.Fatalf("after ~.: %v\n%s", err, scr.String())
+	}
+	scr.waitFor(t, at, "ended by escape sequence")
+	after, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *after != *before {
+		t.Errorf("terminal not restored after ~.")
+	}
+	if got := h.emu.Calls("EndTerminalSession"); got != 1 {
+		t.Errorf("EndTerminalSession called %d times after ~.", got)
 	}
 }

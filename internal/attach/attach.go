@@ -38,6 +38,10 @@ type Options struct {
 	// SetRaw is told when the terminal enters and leaves raw mode (so logs can adapt).
 	SetRaw func(bool)
 	Logger *slog.Logger
+	// Escape is the escape character for ~. and friends on a raw terminal; NoEscape turns
+	// escapes off.
+	Escape   byte
+	NoEscape bool
 }
 
 func (o *Options) log() *slog.Logger {
@@ -121,21 +125,51 @@ func Interactive(ctx context.Context, o Options) error {
 	return tty.Safe(ctx, func(ctx context.Context) error {
 		o.raw(tty, true)
 		defer o.raw(tty, false)
+		ctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		stdin, onEOF := o.input(tty, cancel, session.EOFCtrlD)
 		err := session.Run(ctx, op.conn, session.Options{
-			Stdin:  o.Stdin,
+			Stdin:  stdin,
 			Stdout: o.Stdout,
 			Sizes:  o.sizes(ctx),
-			OnEOF:  session.EOFCtrlD,
+			OnEOF:  onEOF,
 			Logger: o.log(),
 			// The real agent starts its PTY about a second after the connection, then its
 			// output pump waits another second (§7.1); typed-ahead input waits for the prompt.
 			HoldInput: 3 * time.Second,
 		})
+		if cause := context.Cause(ctx); errors.Is(cause, term.ErrEscapeDisconnect) {
+			return fmt.Errorf("%s: %w", op.inst.ID, cause)
+		}
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("%s: %w", op.inst.ID, err)
 		}
 		return nil
 	})
+}
+
+// input is the session's input: on a raw terminal, keystrokes pass through the escape reader
+// (whose ~. cancels the session with ErrEscapeDisconnect as the cause), and the terminal never
+// reaches end of file, so nothing is sent for one.
+func (o *Options) input(t term.TTY, cancel context.CancelCauseFunc, onEOF session.EOFAction) (io.Reader, session.EOFAction) {
+	if !t.Raw || o.NoEscape || o.Stdin == nil {
+		return o.Stdin, onEOF
+	}
+	esc := o.Escape
+	if esc == 0 {
+		esc = '~'
+	}
+	return term.NewEscapeReader(o.Stdin, esc, term.EscapeActions{
+		Help:       func(s string) { fmt.Fprint(o.helpOut(), s) },
+		Disconnect: func() { cancel(term.ErrEscapeDisconnect) },
+	}), session.EOFNothing
+}
+
+func (o *Options) helpOut() io.Writer {
+	if o.Stderr != nil {
+		return o.Stderr
+	}
+	return io.Discard
 }
 
 func (o *Options) tty() term.TTY {

@@ -8,6 +8,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/pkg/rexec"
 	"github.com/ecsterm/ecsterm/pkg/session"
+	"github.com/ecsterm/ecsterm/pkg/term"
 )
 
 // ErrWindows is returned for exec on a Windows instance.
@@ -18,7 +19,13 @@ var ErrWindows = errors.New("runs Windows: exec needs a Linux instance (its help
 // lost before the status arrived. With tty, the command runs on the remote terminal and the
 // local one, if any, goes raw.
 func Exec(ctx context.Context, o Options, command string, tty bool) (int, error) {
-	e, err := rexec.New(rexec.Request{Command: command, TTY: tty, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr})
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stdin := o.Stdin
+	if tty {
+		stdin, _ = o.input(o.tty(), cancel, session.EOFNothing)
+	}
+	e, err := rexec.New(rexec.Request{Command: command, TTY: tty, Stdin: stdin, Stdout: o.Stdout, Stderr: o.Stderr})
 	if err != nil {
 		return 0, err
 	}
@@ -62,6 +69,9 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 		runErr = run(ctx)
 	}
 	e.Close()
+	if cause := context.Cause(ctx); errors.Is(cause, term.ErrEscapeDisconnect) {
+		return 0, fmt.Errorf("%s: %w", op.inst.ID, cause)
+	}
 	if status, err := e.Status(); err == nil {
 		return status, nil
 	} else if runErr != nil && !errors.Is(runErr, context.Canceled) {

@@ -12,6 +12,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/pkg/term"
 )
 
 // Options are connect's inputs once flags and arguments are parsed.
@@ -23,6 +24,7 @@ type Options struct {
 	InstanceID  string
 	User        string
 	CommandLine string
+	EscapeChar  string
 }
 
 // NewCmdConnect builds the command. runF replaces connectRun in tests of flag parsing.
@@ -59,6 +61,9 @@ session management (Linux later than 2.2.3.256, Windows later than 2.1.3.256).`,
 			if n := len([]rune(opts.CommandLine)); n > cloud.MaxCommandLine {
 				return cmdutil.FlagErrorf("--command is %d characters; the service takes at most %d", n, cloud.MaxCommandLine)
 			}
+			if _, _, err := term.ParseEscapeChar(opts.EscapeChar); err != nil {
+				return cmdutil.FlagErrorf("-e: %v", err)
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -67,6 +72,7 @@ session management (Linux later than 2.2.3.256, Windows later than 2.1.3.256).`,
 	}
 	cmd.Flags().StringVarP(&opts.User, "user", "l", "", "log in as this user on the instance (default: the agent's, ecs-assist-user on Linux)")
 	cmd.Flags().StringVar(&opts.CommandLine, "command", "", "run this program instead of the login shell (at most 512 characters)")
+	cmd.Flags().StringVarP(&opts.EscapeChar, "escape", "e", "~", "escape character for ~. (end), ~? (help)...: one character, ^X, or none")
 	return cmd
 }
 
@@ -76,7 +82,9 @@ func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 		return err
 	}
 	ios := opts.IO
+	esc, escOn, _ := term.ParseEscapeChar(opts.EscapeChar)
 	err = attach.Interactive(ctx, attach.Options{
+		Escape: esc, NoEscape: !escOn, Stderr: ios.ErrOut,
 		Cloud:       client,
 		InstanceID:  opts.InstanceID,
 		Username:    opts.User,

@@ -71,7 +71,7 @@ func run(ctx context.Context, f *cmdutil.Factory, delay time.Duration) error {
 	}
 	return attach.Interactive(ctx, attach.Options{
 		Cloud: client, InstanceID: target.ID,
-		Stdin: ios.In, Stdout: ios.Out, InFile: ios.InFile, OutFile: ios.OutFile, SetRaw: ios.SetRaw,
+		Stdin: ios.In, Stdout: ios.Out, Stderr: ios.ErrOut, InFile: ios.InFile, OutFile: ios.OutFile, SetRaw: ios.SetRaw,
 		Logger: log,
 	})
 }

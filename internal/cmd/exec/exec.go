@@ -19,6 +19,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/pkg/term"
 )
 
 // Options are exec's inputs once flags and arguments are parsed.
@@ -35,6 +36,7 @@ type Options struct {
 	Timeout    time.Duration
 	Parallel   int
 	JSON       bool
+	EscapeChar string
 }
 
 // NewCmdExec builds the command. runF replaces execRun in tests of flag parsing.
@@ -102,6 +104,9 @@ ecsterm could not run the command on an instance (the others still run).`,
 			if opts.TTY && (len(opts.Targets) > 1 || opts.Via == "run-command") {
 				return cmdutil.FlagErrorf("-t needs exactly one instance and --via session")
 			}
+			if _, _, err := term.ParseEscapeChar(opts.EscapeChar); err != nil {
+				return cmdutil.FlagErrorf("-e: %v", err)
+			}
 			if opts.Parallel < 1 {
 				return cmdutil.FlagErrorf("--parallel must be at least 1")
 			}
@@ -127,6 +132,7 @@ ecsterm could not run the command on an instance (the others still run).`,
 	fl.StringVar(&opts.Via, "via", "session", "session (streamed, stdin, exit status) or run-command (Cloud Assistant RunCommand, for fleets)")
 	fl.DurationVar(&opts.Timeout, "timeout", time.Minute, "with --via run-command: how long the command may run")
 	fl.IntVar(&opts.Parallel, "parallel", 16, "how many instances run at once")
+	fl.StringVarP(&opts.EscapeChar, "escape", "e", "~", "with -t: escape character for ~. and ~?, or none")
 	return cmd
 }
 
@@ -179,8 +185,9 @@ func execRun(ctx context.Context, f *cmdutil.Factory, opts *Options, cfg *config
 		if opts.NoStdin {
 			stdin = nil
 		}
+		esc, escOn, _ := term.ParseEscapeChar(opts.EscapeChar)
 		status, err := attach.Exec(ctx, attach.Options{
-			Cloud: client, InstanceID: opts.Targets[0], Username: opts.User,
+			Cloud: client, InstanceID: opts.Targets[0], Username: opts.User, Escape: esc, NoEscape: !escOn,
 			Stdin: stdin, Stdout: ios.Out, Stderr: ios.ErrOut,
 			InFile: ios.InFile, OutFile: ios.OutFile, SetRaw: ios.SetRaw, Logger: f.Logger(),
 		}, opts.Command, tty)

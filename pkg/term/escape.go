@@ -1,0 +1,149 @@
+package term
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrEscapeDisconnect is returned by an EscapeReader when the user typed the escape character
+// and '.' at the start of a line: end the session now.
+var ErrEscapeDisconnect = errors.New("session ended by escape sequence")
+
+// EscapeActions are what an EscapeReader calls for the sequences that do not just produce input.
+// Nil fields are treated as unsupported and say so through Help.
+type EscapeActions struct {
+	// Help receives the text to show (for ~? and for unsupported sequences). It is written while
+	// the terminal is raw, so lines end in \r\n.
+	Help func(text string)
+	// List shows the session's forwarded connections (~#).
+	List func()
+	// Suspend stops ecsterm until it is continued (~^Z).
+	Suspend func()
+	// Disconnect is called at once when ~. is typed, before Read reports it.
+	Disconnect func()
+}
+
+// EscapeReader recognises OpenSSH's escape sequences in keyboard input: the escape character
+// (default '~') typed at the start of a line, followed by a command character. Everything else
+// passes through unchanged. It is a plain io.Reader so it can be tested with byte strings.
+type EscapeReader struct {
+	r       io.Reader
+	esc     byte
+	act     EscapeActions
+	atStart bool // the next byte begins a line
+	pending bool // the escape character was seen at the start of a line
+	out     []byte
+	buf     []byte
+	done    bool
+}
+
+// NewEscapeReader wraps r. esc is the escape character.
+func NewEscapeReader(r io.Reader, esc byte, act EscapeActions) *EscapeReader {
+	return &EscapeReader{r: r, esc: esc, act: act, atStart: true, buf: make([]byte, 1024)}
+}
+
+// ParseEscapeChar reads the -e argument: a single character, ^X for a control character, or
+// "none" to turn escapes off (ok is then false).
+func ParseEscapeChar(s string) (c byte, ok bool, err error) {
+	switch {
+	case s == "none":
+		return 0, false, nil
+	case len(s) == 1:
+		return s[0], true, nil
+	case len(s) == 2 && s[0] == '^' && s[1] >= '@' && s[1] <= '_':
+		return s[1] - '@', true, nil
+	}
+	return 0, false, fmt.Errorf("escape character %q: give one character, ^X, or none", s)
+}
+
+// Read returns input with escape sequences removed. After ~. it returns what came before it,
+// then ErrEscapeDisconnect.
+func (e *EscapeReader) Read(p []byte) (int, error) {
+	for len(e.out) == 0 {
+		if e.done {
+			return 0, ErrEscapeDisconnect
+		}
+		n, err := e.r.Read(e.buf)
+		for _, b := range e.buf[:n] {
+			if e.feed(b); e.done {
+				if e.act.Disconnect != nil {
+					e.act.Disconnect()
+				}
+				break
+			}
+		}
+		if len(e.out) == 0 && err != nil && !e.done {
+			return 0, err
+		}
+	}
+	n := copy(p, e.out)
+	e.out = e.out[n:]
+	return n, nil
+}
+
+func (e *EscapeReader) feed(b byte) {
+	if e.pending {
+		e.pending = false
+		switch b {
+		case '.':
+			e.done = true
+			return
+		case e.esc:
+			e.emit(b) // ~~ sends one ~
+			return
+		case '?':
+			e.help(e.helpText())
+			e.atStart = false
+			return
+		case '#':
+			if e.act.List != nil {
+				e.act.List()
+			} else {
+				e.help("no forwarded connections in this session\r\n")
+			}
+			return
+		case 0x1a: // ^Z
+			if e.act.Suspend != nil {
+				e.act.Suspend()
+			} else {
+				e.help("suspending is not supported here\r\n")
+			}
+			return
+		}
+		// Not an escape: both characters go through, as OpenSSH does.
+		e.emit(e.esc)
+		e.emit(b)
+		return
+	}
+	if e.atStart && b == e.esc {
+		e.pending = true
+		return
+	}
+	e.emit(b)
+}
+
+func (e *EscapeReader) emit(b byte) {
+	e.out = append(e.out, b)
+	e.atStart = b == '\r' || b == '\n'
+}
+
+func (e *EscapeReader) help(s string) {
+	if e.act.Help != nil {
+		e.act.Help(s)
+	}
+}
+
+func (e *EscapeReader) helpText() string {
+	c := string(e.esc)
+	if e.esc < 0x20 {
+		c = "^" + string(e.esc+'@')
+	}
+	return "Supported escape sequences:\r\n" +
+		" " + c + ".   - terminate the session\r\n" +
+		" " + c + "#   - list forwarded connections\r\n" +
+		" " + c + "^Z  - suspend ecsterm\r\n" +
+		" " + c + "?   - this message\r\n" +
+		" " + c + c + "   - send the escape character by typing it twice\r\n" +
+		"(Escape sequences are only recognized immediately after a newline.)\r\n"
+}
