@@ -246,7 +246,7 @@ func fanOut(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts 
 				msg := err.Error()
 				r.Error = &msg
 				if !opts.JSON {
-					fmt.Fprintf(errOut, "ecsterm: %s\n", oneLine(msg))
+					fmt.Fprintf(errOut, "ecsterm: %s\n", cmdutil.OneLine(msg))
 				}
 			} else {
 				r.ExitStatus = &status
@@ -278,8 +278,6 @@ func finish(opts *Options, ios *iostreams.IOStreams, results []result) error {
 	}
 	return exitWith(worst)
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // lockedWriter serialises whole writes from several instances.
 type lockedWriter struct {

@@ -60,7 +60,7 @@ func viaRunCommand(ctx context.Context, f *cmdutil.Factory, client *cloud.Client
 			fmt.Fprintf(ios.ErrOut, "ecsterm: %s: the service cut %d bytes of output (RunCommand keeps 24 KB)\n", r.InstanceID, r.Dropped)
 		}
 		if res.Error != nil {
-			fmt.Fprintf(ios.ErrOut, "ecsterm: %s\n", oneLine(*res.Error))
+			fmt.Fprintf(ios.ErrOut, "ecsterm: %s\n", cmdutil.OneLine(*res.Error))
 		}
 	}
 	return finish(opts, ios, results)
