@@ -165,3 +165,48 @@ func TestConnectEscapes(t *testing.T) {
 		t.Errorf("EndTerminalSession called %d times after ~.", got)
 	}
 }
+
+// TestTerminalRestoredAfterKill: even SIGKILL, which runs none of ecsterm's cleanup (as a panic
+// in another goroutine would not), leaves the terminal as it was: a watcher process restores it.
+func TestTerminalRestoredAfterKill(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ptmx.Close(); tty.Close() })
+	before, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := h.command("connect", demoInstance)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	scr := newScreen()
+	go io.Copy(scr, ptmx)
+	scr.waitFor(t, 0, "@demo-web-01 ~]")
+	raw, _ := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if raw.Lflag&unix.ICANON != 0 {
+		t.Fatal("terminal not raw during the session")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	// The watcher acts on its own schedule; there is nothing to wait on but the terminal itself.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		after, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *after == *before {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("terminal still raw 10 s after ecsterm was killed: lflag %#x", after.Lflag)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
+	"github.com/ecsterm/ecsterm/internal/ttyguard"
 	"github.com/ecsterm/ecsterm/pkg/session"
 	"github.com/ecsterm/ecsterm/pkg/term"
 )
@@ -116,12 +117,13 @@ func (op *opened) end(o *Options) {
 // Interactive runs a shell (or CommandLine) session on the instance until it ends. It returns
 // nil when the remote side ended normally.
 func Interactive(ctx context.Context, o Options) error {
+	tty, disarm := o.guardedTTY()
+	defer disarm()
 	op, err := open(ctx, &o, o.CommandLine, nil)
 	if err != nil {
 		return err
 	}
 	defer op.end(&o)
-	tty := o.tty()
 	return tty.Safe(ctx, func(ctx context.Context) error {
 		o.raw(tty, true)
 		defer o.raw(tty, false)
@@ -174,6 +176,23 @@ func (o *Options) helpOut() io.Writer {
 
 func (o *Options) tty() term.TTY {
 	return term.TTY{In: o.InFile, Out: o.OutFile, Raw: o.InFile != nil && term.IsTerminal(o.InFile)}
+}
+
+// guardedTTY is tty() with a watcher process that restores the terminal if ecsterm dies
+// without doing so (internal/ttyguard). The watcher starts now, while the session is being
+// set up, so waiting for it costs nothing; the returned func disarms it if Safe never ran.
+func (o *Options) guardedTTY() (term.TTY, func()) {
+	t := o.tty()
+	if !t.Raw {
+		return t, func() {}
+	}
+	g, err := ttyguard.Start(o.InFile)
+	if err != nil {
+		o.log().Debug("no terminal guard", "err", err)
+		return t, func() {}
+	}
+	t.Guard = ttyguard.Arm(g)
+	return t, g.Disarm
 }
 
 func (o *Options) raw(t term.TTY, on bool) {

@@ -22,8 +22,12 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stdin := o.Stdin
+	var t term.TTY
 	if tty {
-		stdin, _ = o.input(o.tty(), cancel, session.EOFNothing)
+		var disarm func()
+		t, disarm = o.guardedTTY()
+		defer disarm()
+		stdin, _ = o.input(t, cancel, session.EOFNothing)
 	}
 	e, err := rexec.New(rexec.Request{Command: command, TTY: tty, Stdin: stdin, Stdout: o.Stdout, Stderr: o.Stderr})
 	if err != nil {
@@ -59,7 +63,6 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 	}
 	var runErr error
 	if tty {
-		t := o.tty()
 		runErr = t.Safe(ctx, func(ctx context.Context) error {
 			o.raw(t, true)
 			defer o.raw(t, false)

@@ -22,6 +22,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/ttyguard"
 	"github.com/ecsterm/ecsterm/pkg/term"
 )
 
@@ -30,6 +31,9 @@ var buildVersion = "dev"
 
 // Main runs ecsterm with the process's arguments and streams and returns the exit status.
 func Main() int {
+	if len(os.Args) == 2 && os.Args[1] == ttyguard.Arg {
+		return ttyguard.Serve()
+	}
 	if code, reexeced := guardSDKDebug(); reexeced {
 		return code
 	}
@@ -131,12 +135,12 @@ func exitCode(errOut io.Writer, root *cobra.Command, err error) int {
 	case errors.As(err, &sigErr):
 		return sigErr.ExitCode()
 	case errors.As(err, &flagErr) || isUsageError(err):
-		fmt.Fprintf(errOut, "ecsterm: %s\nRun 'ecsterm --help' for usage.\n", oneLine(err.Error()))
+		fmt.Fprintf(errOut, "ecsterm: %s\nRun 'ecsterm --help' for usage.\n", cmdutil.OneLine(err.Error()))
 		return cmdutil.ExitUsage
 	case errors.Is(err, context.Canceled):
 		return cmdutil.ExitInterrupt
 	}
-	fmt.Fprintf(errOut, "ecsterm: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(errOut, "ecsterm: %s\n", cmdutil.OneLine(err.Error()))
 	return cmdutil.ExitFailure
 }
 
@@ -145,10 +149,4 @@ func isUsageError(err error) bool {
 	s := err.Error()
 	return strings.HasPrefix(s, "unknown command") || strings.HasPrefix(s, "unknown flag") ||
 		strings.HasPrefix(s, "unknown shorthand flag") || strings.Contains(s, " arg(s), received ")
-}
-
-// oneLine keeps an error to one line, so that a multi-line service message cannot scroll a
-// failure off the screen or inject lines into logs.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }

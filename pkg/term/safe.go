@@ -16,6 +16,11 @@ type TTY struct {
 	In  *os.File // the terminal input (usually os.Stdin)
 	Out *os.File // the terminal output whose size is reported (usually os.Stdout)
 	Raw bool     // put In into raw mode inside Safe
+	// Guard, if set, is called just before In goes raw. It arms a watcher outside this process
+	// that restores the terminal should the process die without doing so itself (a panic in
+	// another goroutine, SIGKILL); Safe calls the returned disarm after its own restore. An
+	// error from Guard is not fatal: the session goes on without the watcher.
+	Guard func() (disarm func(), err error)
 }
 
 // Safe runs fn with the terminal in raw mode (when t.Raw and In is a terminal) and restores the
@@ -63,11 +68,24 @@ func (t TTY) Safe(ctx context.Context, fn func(ctx context.Context) error) (err 
 func (t TTY) enter() (undo func() error, err error) {
 	var undos []func() error
 	if t.Raw && IsTerminal(t.In) {
+		var disarm func()
+		if t.Guard != nil {
+			disarm, _ = t.Guard()
+		}
 		st, err := makeRaw(t.In)
 		if err != nil {
+			if disarm != nil {
+				disarm()
+			}
 			return nil, fmt.Errorf("make terminal raw: %w", err)
 		}
-		undos = append(undos, func() error { return restore(t.In, st) })
+		undos = append(undos, func() error {
+			err := restore(t.In, st)
+			if disarm != nil {
+				disarm()
+			}
+			return err
+		})
 	}
 	if t.Raw && t.Out != nil {
 		if u := prepareOutput(t.Out); u != nil {
