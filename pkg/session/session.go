@@ -193,12 +193,18 @@ func (s *runner) send(t MessageType, payload []byte) error {
 }
 
 func (s *runner) readLoop() error {
+	// One buffer for every message: Decode aliases it and Stdout.Write must not keep it (the
+	// io.Writer contract), so nothing is allocated per frame once it has grown.
+	var buf []byte
 	for {
-		_, msg, err := s.conn.ReadMessage()
+		_, r, err := s.conn.NextReader()
 		if err != nil {
 			return s.closeError(err)
 		}
-		f, err := Decode(msg)
+		if buf, err = readAll(r, buf[:0]); err != nil {
+			return s.closeError(err)
+		}
+		f, err := Decode(buf)
 		if err != nil {
 			return fmt.Errorf("malformed frame from the session gateway: %w", err)
 		}
@@ -320,6 +326,23 @@ func (s *runner) resizeLoop() {
 				return
 			}
 			sent = latest
+		}
+	}
+}
+
+// readAll appends r's contents to buf, growing it only when a message is larger than any before.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
 		}
 	}
 }
