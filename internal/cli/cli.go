@@ -15,6 +15,7 @@ import (
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmd/connect"
+	"github.com/ecsterm/ecsterm/internal/cmd/cp"
 	"github.com/ecsterm/ecsterm/internal/cmd/demo"
 	"github.com/ecsterm/ecsterm/internal/cmd/emulator"
 	execcmd "github.com/ecsterm/ecsterm/internal/cmd/exec"
@@ -85,6 +86,7 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), the
 	root.AddCommand(
 		connect.NewCmdConnect(f, nil),
 		execcmd.NewCmdExec(f, nil),
+		cp.NewCmdCp(f, nil),
 		demo.NewCmdDemo(f),
 		emulator.NewCmdEmulator(f),
 		version.NewCmdVersion(f),

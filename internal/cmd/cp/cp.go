@@ -1,0 +1,215 @@
+// Package cp implements `ecsterm cp`: files and directory trees to and from an instance,
+// through the same exec sessions as `ecsterm exec`, verified with SHA-256 end to end.
+//
+// A copy is one session running one remote sh script (script.go). An upload streams the file,
+// or a tar of the tree, into the script's stdin; the script writes it next to the destination,
+// checks it against the hashes computed here, and only then moves it into place. A download
+// reads a header, then the file or a tar of the tree, from the script's stdout, and the
+// hashes from its stderr (which arrives after stdout); it writes next to the local
+// destination and renames into place only once every hash matches. Neither side ever leaves
+// a half-copied file where the destination was.
+package cp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/iostreams"
+)
+
+// Location is one side of a copy: a local path, or a path on an instance.
+type Location struct {
+	Instance string // empty for a local path
+	User     string
+	Path     string // on an instance, "" is the remote user's home directory
+}
+
+// Remote reports whether the location is on an instance.
+func (l Location) Remote() bool { return l.Instance != "" }
+
+func (l Location) String() string {
+	if !l.Remote() {
+		return l.Path
+	}
+	return l.Instance + ":" + l.Path
+}
+
+// Options are cp's inputs once flags and arguments are parsed.
+type Options struct {
+	IO *iostreams.IOStreams
+
+	Src, Dst  Location
+	User      string // -l, or the user@ of the remote side
+	Recursive bool
+	Quiet     bool // no progress bar
+	JSON      bool
+}
+
+// NewCmdCp builds the command. runF replaces cpRun in tests of flag parsing.
+func NewCmdCp(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "cp [-r] [-l user] <src> <dst>",
+		Short: "Copy files and directories to and from an instance, checksummed",
+		Long: `Copy a file or, with -r, a directory tree between this machine and an instance, as scp
+does. Exactly one side is on an instance, written [user@]<instance-id>:<path>; a path on the
+instance is relative to the remote user's home directory, and ~/ is that home directory.
+
+The data travels through an exec session (the same mechanism as 'ecsterm exec'): no port, no
+SSH key. Every file is checked with SHA-256 at both ends. The copy is written next to its
+destination and moved into place only once its checksum matches, so a failed copy leaves the
+destination as it was.
+
+As with cp and scp, a file copied onto an existing directory goes inside it under its own
+name, and a directory copied onto an existing directory becomes a subdirectory of it (onto a
+path that does not exist, it becomes that path). Directory copies keep regular files,
+directories and symbolic links, with their permission bits and modification times.
+
+A progress bar is drawn on stderr when it is a terminal (not with -q). Nothing is printed on
+success, except one JSON object with -o json. Exit status: 0, 255 when the copy failed, 2 for
+a usage error.`,
+		Example: `  ecsterm cp ./site.tgz i-bp1eifrtpxa9tb0001:/tmp/
+  ecsterm cp i-bp1eifrtpxa9tb0001:/var/log/app.log .
+  ecsterm cp -r ./conf admin@i-bp1eifrtpxa9tb0001:~/conf
+  ecsterm cp -r i-bp1eifrtpxa9tb0001:/etc/nginx ./backup/`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.parseArgs(args[0], args[1]); err != nil {
+				return err
+			}
+			if f.Config != nil {
+				cfg, err := f.Config()
+				if err != nil {
+					return err
+				}
+				opts.JSON = cfg.Output == "json"
+				opts.Quiet = cfg.Quiet
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return cpRun(cmd.Context(), f, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVarP(&opts.Recursive, "recursive", "r", false, "copy directories and their contents")
+	fl.StringVarP(&opts.User, "user", "l", "", "the user on the instance")
+	return cmd
+}
+
+// parseArgs fills Src, Dst and User, and refuses what is not a copy to or from one instance.
+func (o *Options) parseArgs(src, dst string) error {
+	var err error
+	if o.Src, err = ParseLocation(src); err != nil {
+		return err
+	}
+	if o.Dst, err = ParseLocation(dst); err != nil {
+		return err
+	}
+	switch {
+	case o.Src.Remote() && o.Dst.Remote():
+		return cmdutil.FlagErrorf("both %q and %q are on instances: one side must be a local path", src, dst)
+	case !o.Src.Remote() && !o.Dst.Remote():
+		return cmdutil.FlagErrorf("neither %q nor %q is on an instance: write one side as <instance-id>:<path> (instance IDs start with i-)", src, dst)
+	}
+	for _, l := range []Location{o.Src, o.Dst} {
+		if l.Remote() {
+			if l.User != "" && o.User != "" && l.User != o.User {
+				return cmdutil.FlagErrorf("user given twice: %q in %q and %q with --user", l.User, l.String(), o.User)
+			}
+			if l.User != "" {
+				o.User = l.User
+			}
+		} else if l.Path == "" {
+			return cmdutil.FlagErrorf("empty local path")
+		}
+	}
+	return nil
+}
+
+// ParseLocation reads [user@]<instance-id>:<path> or a local path. Only an instance ID (it
+// starts with i-) before the first colon, with no slash before it, makes a remote location,
+// so ./a:b, C:\x and file:name stay local.
+func ParseLocation(arg string) (Location, error) {
+	host, p, ok := strings.Cut(arg, ":")
+	if !ok || strings.ContainsAny(host, `/\`) {
+		return Location{Path: arg}, nil
+	}
+	user, id := "", host
+	if at := strings.LastIndexByte(host, '@'); at >= 0 {
+		user, id = host[:at], host[at+1:]
+	}
+	if !strings.HasPrefix(id, "i-") || len(id) == len("i-") {
+		return Location{Path: arg}, nil
+	}
+	if user == "" && strings.Contains(host, "@") {
+		return Location{}, cmdutil.FlagErrorf("no user before @ in %q", arg)
+	}
+	return Location{Instance: id, User: user, Path: p}, nil
+}
+
+// result is what -o json prints for a copy that succeeded.
+type result struct {
+	Src        string `json:"src"`
+	Dst        string `json:"dst"`
+	Bytes      int64  `json:"bytes"`
+	SHA256     string `json:"sha256,omitempty"` // a single file
+	Files      *int   `json:"files,omitempty"`  // a directory: how many regular files
+	DurationMS int64  `json:"duration_ms"`
+}
+
+func cpRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
+	// The API client is resolved only once the local side checks out, so that a missing local
+	// file is reported as such and not as missing credentials.
+	c := &copier{opts: opts, cloud: f.Cloud, log: f.Logger()}
+	start := time.Now()
+	var (
+		res *result
+		err error
+	)
+	if opts.Src.Remote() {
+		res, err = c.download(ctx)
+	} else {
+		res, err = c.upload(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("cp: %w", err)
+	}
+	if opts.JSON {
+		res.DurationMS = time.Since(start).Milliseconds()
+		return json.NewEncoder(opts.IO.Out).Encode(res)
+	}
+	return nil
+}
+
+// errSessionOver closes the local end of a stream once the session is over, so that a
+// goroutine still reading or writing it stops.
+var errSessionOver = errors.New("the session ended")
+
+// remoteError explains a non-zero status of a cp script from what it printed on stderr.
+func remoteError(instance string, status int, stderr []byte) error {
+	msg := oneLine(printable(stderr))
+	if msg == "" {
+		msg = fmt.Sprintf("the copy failed on the instance (exit status %d)", status)
+	}
+	return fmt.Errorf("%s: %s", instance, msg)
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// printable keeps remote text free of control characters.
+func printable(b []byte) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, string(b))
+}

@@ -1,0 +1,224 @@
+package cp
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/ecsterm/ecsterm/internal/attach"
+	"github.com/ecsterm/ecsterm/internal/cloud"
+)
+
+// copier runs one copy.
+type copier struct {
+	opts  *Options
+	cloud func() (*cloud.Client, error)
+	log   *slog.Logger
+}
+
+// remote is the side of the copy that is on the instance.
+func (c *copier) remote() Location {
+	if c.opts.Src.Remote() {
+		return c.opts.Src
+	}
+	return c.opts.Dst
+}
+
+// exec runs a cp script on the instance, without a terminal.
+func (c *copier) exec(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	client, err := c.cloud()
+	if err != nil {
+		return 0, err
+	}
+	return attach.Exec(ctx, attach.Options{
+		Cloud: client, InstanceID: c.remote().Instance, Username: c.opts.User,
+		Stdin: stdin, Stdout: stdout, Stderr: stderr, Logger: c.log,
+	}, script, false)
+}
+
+// newMeter returns the copy's meter: it draws only on a terminal, and not with -q.
+func (c *copier) newMeter(label string, total int64) *meter {
+	var w io.Writer
+	if ios := c.opts.IO; ios.IsStderrTTY() && !c.opts.Quiet {
+		w = ios.ErrOut
+	}
+	return newMeter(w, label, total)
+}
+
+func (c *copier) upload(ctx context.Context) (*result, error) {
+	src := c.opts.Src.Path
+	info, err := os.Stat(src)
+	if err != nil {
+		return nil, pathError(src, err)
+	}
+	switch {
+	case info.IsDir() && !c.opts.Recursive:
+		return nil, fmt.Errorf("%s: is a directory (use -r)", src)
+	case info.IsDir():
+		return c.uploadTree(ctx, src)
+	case !info.Mode().IsRegular():
+		return nil, fmt.Errorf("%s: not a regular file", src)
+	}
+	return c.uploadFile(ctx, src, info)
+}
+
+// uploadFile hashes the file, then streams exactly the bytes it hashed to uploadFileScript.
+func (c *copier) uploadFile(ctx context.Context, src string, info os.FileInfo) (*result, error) {
+	f, err := os.Open(src)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	size, err := io.Copy(h, f)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", src, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	base := filepath.Base(src)
+	m := c.newMeter(base, size)
+	defer m.Stop()
+	var errb bytes.Buffer
+	out := &tailBuffer{n: 4 << 10}
+	dst := c.opts.Dst
+	status, err := c.exec(ctx, uploadFileScript(dst.Path, base, sum, uint32(info.Mode().Perm())),
+		m.Reader(io.LimitReader(f, size)), out, &errb)
+	m.Stop()
+	if err != nil {
+		return nil, err
+	}
+	if status != 0 {
+		return nil, remoteError(dst.Instance, status, errb.Bytes())
+	}
+	got, final, err := parseAck(out.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dst.Instance, err)
+	}
+	if got != sum {
+		return nil, fmt.Errorf("%s: checksum mismatch: sent %s, the instance reports %s", dst.Instance, sum, got)
+	}
+	return &result{Src: src, Dst: dst.Instance + ":" + final, Bytes: size, SHA256: sum}, nil
+}
+
+// uploadTree streams a tar of the tree, with its sums, to uploadTreeScript.
+func (c *copier) uploadTree(ctx context.Context, src string) (*result, error) {
+	root := src
+	if fi, err := os.Lstat(src); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		// Like scp, follow a link named on the command line; the copy keeps the link's name.
+		if root, err = filepath.EvalSymlinks(src); err != nil {
+			return nil, err
+		}
+	}
+	abs, err := filepath.Abs(src)
+	if err != nil {
+		return nil, err
+	}
+	base := filepath.Base(abs)
+	if base == string(filepath.Separator) || base == "." || filepath.VolumeName(abs)+string(filepath.Separator) == abs {
+		return nil, fmt.Errorf("%s: cannot copy the root directory", src)
+	}
+	entries, total, err := scanTree(root, func(p string) {
+		fmt.Fprintf(c.opts.IO.ErrOut, "ecsterm: cp: skipping %s: not a regular file, directory or symbolic link\n", p)
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	m := c.newMeter(base, total)
+	defer m.Stop()
+	pr, pw := io.Pipe()
+	type sent struct {
+		files int
+		err   error
+	}
+	done := make(chan sent, 1)
+	go func() {
+		files, err := writeTree(pw, entries, m)
+		pw.CloseWithError(err) // nil: end of file
+		done <- sent{files, err}
+	}()
+	var errb bytes.Buffer
+	out := &tailBuffer{n: 4 << 10}
+	dst := c.opts.Dst
+	status, err := c.exec(ctx, uploadTreeScript(dst.Path, base), pr, out, &errb)
+	pr.CloseWithError(errSessionOver) // the writer may be blocked on a session that is gone
+	s := <-done
+	m.Stop()
+	switch {
+	case s.err != nil && !errors.Is(s.err, errSessionOver):
+		return nil, s.err // the cause: the instance saw a cut archive
+	case err != nil:
+		return nil, err
+	case status != 0:
+		return nil, remoteError(dst.Instance, status, errb.Bytes())
+	}
+	got, final, err := parseAck(out.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dst.Instance, err)
+	}
+	if n, err := strconv.Atoi(got); err != nil || n != s.files {
+		return nil, fmt.Errorf("%s: sent %d files, the instance checked %s", dst.Instance, s.files, got)
+	}
+	return &result{Src: src, Dst: dst.Instance + ":" + final, Bytes: m.Bytes(), Files: &s.files}, nil
+}
+
+// parseAck reads an upload script's "ecsterm-cp ok <value> <final path>\0", which ends its
+// output. Output before it (a shell startup file that prints) is ignored: the data went the
+// other way, and the instance has checked it.
+func parseAck(b []byte) (value, final string, err error) {
+	rest, ok := b, false
+	if i := bytes.LastIndex(b, []byte(headerMagic+"ok ")); i >= 0 {
+		rest, ok = b[i+len(headerMagic+"ok "):], true
+	}
+	if !ok || len(rest) == 0 || rest[len(rest)-1] != 0 || bytes.IndexByte(rest[:len(rest)-1], 0) >= 0 {
+		return "", "", fmt.Errorf("unexpected reply from the copy on the instance: %q", truncate(printable(b), 80))
+	}
+	value, final, _ = strings.Cut(string(rest[:len(rest)-1]), " ")
+	return value, final, nil
+}
+
+// pathError says "<path>: <reason>" rather than "stat <path>: <reason>".
+func pathError(p string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", p, pe.Err)
+	}
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// tailBuffer keeps the last n bytes written to it: enough for an acknowledgement, however
+// much came before it.
+type tailBuffer struct {
+	b []byte
+	n int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > t.n {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.n:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) Bytes() []byte { return t.b }
