@@ -17,8 +17,10 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmd/connect"
 	"github.com/ecsterm/ecsterm/internal/cmd/cp"
 	"github.com/ecsterm/ecsterm/internal/cmd/demo"
+	"github.com/ecsterm/ecsterm/internal/cmd/doctor"
 	"github.com/ecsterm/ecsterm/internal/cmd/emulator"
 	execcmd "github.com/ecsterm/ecsterm/internal/cmd/exec"
+	"github.com/ecsterm/ecsterm/internal/cmd/instances"
 	"github.com/ecsterm/ecsterm/internal/cmd/version"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/config"
@@ -88,7 +90,9 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), the
 		execcmd.NewCmdExec(f, nil),
 		cp.NewCmdCp(f, nil),
 		demo.NewCmdDemo(f),
+		doctor.NewCmdDoctor(f, nil),
 		emulator.NewCmdEmulator(f),
+		instances.NewCmdInstances(f, nil),
 		version.NewCmdVersion(f),
 	)
 	return root

@@ -1,0 +1,103 @@
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	ecs "github.com/alibabacloud-go/ecs-20140526/v7/client"
+	"github.com/alibabacloud-go/tea/dara"
+)
+
+// SessionsEnabled asks DescribeUserBusinessBehavior whether session management is enabled for
+// the account, as the official CLI does before every session (session-protocol.md §2). Only the
+// value "disabled" counts as off: the CLI refuses on exactly that, and an unknown value must not
+// block a feature that may well work.
+func (c *Client) SessionsEnabled(ctx context.Context) (bool, error) {
+	req := &ecs.DescribeUserBusinessBehaviorRequest{RegionId: dara.String(c.region), StatusKey: dara.String("sessionManagerStatus")}
+	var value string
+	err := c.call(ctx, "DescribeUserBusinessBehavior", func() error {
+		resp, err := c.sdk().DescribeUserBusinessBehaviorWithContext(ctx, req, runtime())
+		if err == nil && resp.Body != nil {
+			value = dara.StringValue(resp.Body.StatusValue)
+		}
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	return value != "disabled", nil
+}
+
+// Endpoint is the URL of the OpenAPI endpoint the client calls: the configured one, or the one
+// the SDK chose for the region.
+func (c *Client) Endpoint() string {
+	scheme := dara.StringValue(c.ecs.Protocol)
+	if scheme == "" {
+		scheme = "https" // the SDK's default
+	}
+	return scheme + "://" + dara.StringValue(c.ecs.Endpoint)
+}
+
+// EndpointProbe is what one plain HTTP request to the endpoint showed.
+type EndpointProbe struct {
+	URL    string
+	Status int           // any status means reachable: the service answers unsigned requests with an error
+	RTT    time.Duration // request sent to response headers read
+	// Date is the server's clock from the Date header (zero without one); Skew is Date minus
+	// this machine's clock halfway through the request, good to about a second.
+	Date time.Time
+	Skew time.Duration
+}
+
+// Probe sends one unsigned GET to the endpoint's root, to tell whether it is reachable and to
+// read the service's clock from the Date header. It does not go through the SDK because the
+// clock matters most exactly when signed calls fail: beyond 15 minutes of skew every one of
+// them is refused with IllegalTimestamp. Proxies come from the environment (never for loopback).
+func (c *Client) Probe(ctx context.Context) (*EndpointProbe, error) {
+	u := c.Endpoint() + "/"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", "ecsterm-doctor")
+	hc := &http.Client{
+		Timeout:   10 * time.Second,
+		Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, TLSHandshakeTimeout: 5 * time.Second},
+		// A redirect would say nothing more about this endpoint.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	defer hc.CloseIdleConnections()
+	sent := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", u, err)
+	}
+	got := time.Now()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	p := &EndpointProbe{URL: u, Status: resp.StatusCode, RTT: got.Sub(sent)}
+	if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		p.Date = d
+		// Date is the server's clock, truncated to the second, read somewhere inside [sent, got].
+		p.Skew = d.Add(time.Second / 2).Sub(sent.Add(got.Sub(sent) / 2)).Round(time.Second)
+	}
+	return p, nil
+}
+
+// FindCredentials resolves credentials as New would for cfg (its region need not be set) and
+// names the provider that answered, never the secret. It lets a report name the credential source
+// even when the configuration is broken elsewhere.
+func FindCredentials(cfg Config) (source string, err error) {
+	cred, err := credential(cfg)
+	if err != nil {
+		return "", err
+	}
+	model, err := cred.GetCredential()
+	if err != nil {
+		return "", fmt.Errorf("%w: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or configure a profile with `aliyun configure`", ErrNoCredentials)
+	}
+	return dara.StringValue(model.ProviderName), nil
+}
