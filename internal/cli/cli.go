@@ -25,6 +25,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/target"
 	"github.com/ecsterm/ecsterm/internal/ttyguard"
 	"github.com/ecsterm/ecsterm/pkg/term"
 )
@@ -129,9 +130,10 @@ func exitCode(errOut io.Writer, root *cobra.Command, err error) int {
 		return cmdutil.ExitOK
 	}
 	var (
-		exitErr *cmdutil.ExitError
-		flagErr *cmdutil.FlagError
-		sigErr  *term.SignalError
+		exitErr   *cmdutil.ExitError
+		flagErr   *cmdutil.FlagError
+		sigErr    *term.SignalError
+		ambiguous *target.AmbiguousError
 	)
 	switch {
 	case errors.As(err, &exitErr):
@@ -145,6 +147,10 @@ func exitCode(errOut io.Writer, root *cobra.Command, err error) int {
 		return cmdutil.ExitUsage
 	case errors.Is(err, context.Canceled):
 		return cmdutil.ExitInterrupt
+	case errors.As(err, &ambiguous):
+		// The list of matches is the point of this error: one escaped line per instance.
+		fmt.Fprintf(errOut, "ecsterm: %s\n", ambiguous.Error())
+		return cmdutil.ExitFailure
 	}
 	fmt.Fprintf(errOut, "ecsterm: %s\n", cmdutil.OneLine(err.Error()))
 	return cmdutil.ExitFailure

@@ -12,6 +12,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/target"
 	"github.com/ecsterm/ecsterm/pkg/term"
 )
 
@@ -21,7 +22,8 @@ type Options struct {
 	Cloud func() (*cloud.Client, error)
 
 	Target      string
-	InstanceID  string
+	Spec        target.Spec
+	InstanceID  string // set once the target is resolved
 	User        string
 	CommandLine string
 	EscapeChar  string
@@ -31,7 +33,7 @@ type Options struct {
 func NewCmdConnect(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Cloud: f.Cloud}
 	cmd := &cobra.Command{
-		Use:   "connect [user@]<instance-id>",
+		Use:   "connect [user@]<instance>",
 		Short: "Open an interactive shell on an instance",
 		Long: `Open an interactive shell on an ECS instance through a Cloud Assistant session, the way
 ssh opens one on a host. The local terminal is in raw mode for the session, follows window
@@ -40,23 +42,29 @@ resizes, and is restored exactly when the session ends.
 The instance must be Running, with a Cloud Assistant agent that is online and supports
 session management (Linux later than 2.2.3.256, Windows later than 2.1.3.256).`,
 		Example: `  ecsterm connect i-bp1eifrtpxa9tb0001
-  ecsterm connect admin@i-bp1eifrtpxa9tb0001
+  ecsterm connect web-01                       # by name; web-* picks from the matches on a terminal
+  ecsterm connect admin@tag:role=bastion       # by tag, as user admin
+  ecsterm connect 10.0.0.11                    # by private or public IP
   ecsterm connect i-bp1eifrtpxa9tb0001 --command 'top -d 5'`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Target = args[0]
-			opts.InstanceID = opts.Target
-			if user, id, ok := strings.Cut(opts.Target, "@"); ok {
-				if user == "" {
-					return cmdutil.FlagErrorf("no user before @ in %q", opts.Target)
-				}
-				if opts.User != "" && opts.User != user {
-					return cmdutil.FlagErrorf("user given twice: %q in the target and %q with --user", user, opts.User)
-				}
-				opts.User, opts.InstanceID = user, id
+			if strings.HasPrefix(opts.Target, "@") {
+				return cmdutil.FlagErrorf("no user before @ in %q", opts.Target)
 			}
-			if opts.InstanceID == "" {
-				return cmdutil.FlagErrorf("no instance in %q", opts.Target)
+			spec, err := target.Parse(opts.Target)
+			if err != nil {
+				return &cmdutil.FlagError{Err: err}
+			}
+			if spec.User != "" {
+				if opts.User != "" && opts.User != spec.User {
+					return cmdutil.FlagErrorf("user given twice: %q in the target and %q with --user", spec.User, opts.User)
+				}
+				opts.User = spec.User
+			}
+			opts.Spec = spec
+			if spec.Kind == target.KindID {
+				opts.InstanceID = spec.Value
 			}
 			if n := len([]rune(opts.CommandLine)); n > cloud.MaxCommandLine {
 				return cmdutil.FlagErrorf("--command is %d characters; the service takes at most %d", n, cloud.MaxCommandLine)
@@ -82,6 +90,11 @@ func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 		return err
 	}
 	ios := opts.IO
+	inst, err := target.One(ctx, client, opts.Spec, target.PickerFor(ios))
+	if err != nil {
+		return err
+	}
+	opts.InstanceID = inst.ID
 	esc, escOn, _ := term.ParseEscapeChar(opts.EscapeChar)
 	err = attach.Interactive(ctx, attach.Options{
 		Escape: esc, NoEscape: !escOn, Stderr: ios.ErrOut,

@@ -20,13 +20,16 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/target"
 )
 
 // Location is one side of a copy: a local path, or a path on an instance.
 type Location struct {
-	Instance string // empty for a local path
+	Instance string // the target as given, then its instance ID; empty for a local path
+	spec     target.Spec
 	User     string
 	Path     string // on an instance, "" is the remote user's home directory
 }
@@ -117,7 +120,7 @@ func (o *Options) parseArgs(src, dst string) error {
 	case o.Src.Remote() && o.Dst.Remote():
 		return cmdutil.FlagErrorf("both %q and %q are on instances: one side must be a local path", src, dst)
 	case !o.Src.Remote() && !o.Dst.Remote():
-		return cmdutil.FlagErrorf("neither %q nor %q is on an instance: write one side as <instance-id>:<path> (instance IDs start with i-)", src, dst)
+		return cmdutil.FlagErrorf("neither %q nor %q is on an instance: write one side as <instance>:<path>", src, dst)
 	}
 	for _, l := range []Location{o.Src, o.Dst} {
 		if l.Remote() {
@@ -134,25 +137,41 @@ func (o *Options) parseArgs(src, dst string) error {
 	return nil
 }
 
-// ParseLocation reads [user@]<instance-id>:<path> or a local path. Only an instance ID (it
-// starts with i-) before the first colon, with no slash before it, makes a remote location,
-// so ./a:b, C:\x and file:name stay local.
+// ParseLocation reads [user@]<target>:<path> or a local path, as scp does: a colon with no
+// slash before it makes a remote location, whose target is an instance ID, a name, an IP, or
+// tag:key=value / name:x (whose own colon does not count). Write ./a:b for a local file named
+// a:b.
 func ParseLocation(arg string) (Location, error) {
-	host, p, ok := strings.Cut(arg, ":")
-	if !ok || strings.ContainsAny(host, `/\`) {
+	at := 0
+	if i := strings.IndexByte(arg, '@'); i >= 0 && !strings.ContainsAny(arg[:i], ":/\\") {
+		at = i + 1
+	}
+	skip := at
+	for _, prefix := range []string{"tag:", "name:"} {
+		if strings.HasPrefix(arg[at:], prefix) {
+			skip = at + len(prefix)
+		}
+	}
+	colon := strings.IndexByte(arg[skip:], ':')
+	if colon < 0 {
 		return Location{Path: arg}, nil
 	}
-	user, id := "", host
-	if at := strings.LastIndexByte(host, '@'); at >= 0 {
-		user, id = host[:at], host[at+1:]
+	host, p := arg[:skip+colon], arg[skip+colon+1:]
+	if host == "" || strings.ContainsAny(host, `/\`) || len(host) == 1 && strings.HasPrefix(p, `\`) {
+		return Location{Path: arg}, nil // a path, or a Windows drive letter
 	}
-	if !strings.HasPrefix(id, "i-") || len(id) == len("i-") {
-		return Location{Path: arg}, nil
-	}
-	if user == "" && strings.Contains(host, "@") {
+	if strings.HasPrefix(host, "@") {
 		return Location{}, cmdutil.FlagErrorf("no user before @ in %q", arg)
 	}
-	return Location{Instance: id, User: user, Path: p}, nil
+	spec, err := target.Parse(host)
+	if err != nil {
+		return Location{}, &cmdutil.FlagError{Err: err}
+	}
+	inst := host
+	if spec.User != "" {
+		inst = strings.TrimPrefix(host, spec.User+"@")
+	}
+	return Location{Instance: inst, User: spec.User, Path: p, spec: spec}, nil
 }
 
 // result is what -o json prints for a copy that succeeded.
@@ -168,7 +187,24 @@ type result struct {
 func cpRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 	// The API client is resolved only once the local side checks out, so that a missing local
 	// file is reported as such and not as missing credentials.
-	c := &copier{opts: opts, cloud: f.Cloud, log: f.Logger()}
+	c := &copier{opts: opts, log: f.Logger()}
+	// The remote side's target is resolved to an instance ID with the client, once.
+	c.cloud = cmdutil.Once(func() (*cloud.Client, error) {
+		client, err := f.Cloud()
+		if err != nil {
+			return nil, err
+		}
+		loc := &opts.Dst
+		if opts.Src.Remote() {
+			loc = &opts.Src
+		}
+		inst, err := target.One(ctx, client, loc.spec, target.PickerFor(opts.IO))
+		if err != nil {
+			return nil, err
+		}
+		loc.Instance = inst.ID
+		return client, nil
+	})
 	start := time.Now()
 	var (
 		res *result

@@ -42,7 +42,8 @@ func TestNewCmdCp(t *testing.T) {
 		{name: "-l conflicts", args: []string{"-l", "root", "y", "admin@i-abc:z"}, wantErr: "admin", usage: true},
 		{name: "both remote", args: []string{"i-abc:/a", "i-def:/b"}, wantErr: "both", usage: true},
 		{name: "both local", args: []string{"a", "b"}, wantErr: "neither", usage: true},
-		{name: "names are not instances", args: []string{"web-01:/a", "b"}, wantErr: "i-", usage: true},
+		{name: "names are targets", args: []string{"web-01:/a", "b"},
+			want: Options{Src: remote("web-01", "", "/a"), Dst: local("b")}},
 		{name: "empty user", args: []string{"@i-abc:/a", "b"}, wantErr: "@i-abc", usage: true},
 		{name: "empty local", args: []string{"", "i-abc:/a"}, wantErr: "empty", usage: true},
 		{name: "one arg", args: []string{"i-abc:/a"}, wantErr: "arg(s)"},
@@ -87,7 +88,7 @@ func TestNewCmdCp(t *testing.T) {
 			if got == nil {
 				t.Fatal("runF not called")
 			}
-			if got.Src != tt.want.Src || got.Dst != tt.want.Dst || got.User != tt.want.User || got.Recursive != tt.want.Recursive {
+			if !same(got.Src, tt.want.Src) || !same(got.Dst, tt.want.Dst) || got.User != tt.want.User || got.Recursive != tt.want.Recursive {
 				t.Errorf("got Src %+v Dst %+v User %q -r %v\nwant Src %+v Dst %+v User %q -r %v",
 					got.Src, got.Dst, got.User, got.Recursive, tt.want.Src, tt.want.Dst, tt.want.User, tt.want.Recursive)
 			}
@@ -108,21 +109,23 @@ func TestParseLocation(t *testing.T) {
 		{in: "i-abc:", want: Location{Instance: "i-abc"}},
 		{in: "i-abc:a:b", want: Location{Instance: "i-abc", Path: "a:b"}},
 		{in: "u@i-abc:~/x", want: Location{Instance: "i-abc", User: "u", Path: "~/x"}},
-		{in: "u@h@i-abc:x", want: Location{Instance: "i-abc", User: "u@h", Path: "x"}},
+		{in: "u@h@i-abc:x", want: Location{Instance: "h@i-abc", User: "u", Path: "x"}},
 		{in: "i-abc", want: Location{Path: "i-abc"}}, // no colon: a local file
 		{in: "./a:b", want: Location{Path: "./a:b"}}, // a slash before the colon
 		{in: "dir/i-abc:x", want: Location{Path: "dir/i-abc:x"}},
-		{in: "a:b", want: Location{Path: "a:b"}}, // not an instance ID
-		{in: "web-01:/tmp", want: Location{Path: "web-01:/tmp"}},
-		{in: `C:\Users\x`, want: Location{Path: `C:\Users\x`}},
-		{in: "i-:x", want: Location{Path: "i-:x"}},
-		{in: "u@web:x", want: Location{Path: "u@web:x"}},
+		{in: "a:b", want: Location{Instance: "a", Path: "b"}}, // a name, as scp takes a host
+		{in: "web-01:/tmp", want: Location{Instance: "web-01", Path: "/tmp"}},
+		{in: `C:\Users\x`, want: Location{Path: `C:\Users\x`}}, // a Windows drive
+		{in: "u@web:x", want: Location{Instance: "web", User: "u", Path: "x"}},
+		{in: "tag:role=web:/srv", want: Location{Instance: "tag:role=web", Path: "/srv"}},
+		{in: "u@tag:role=web:/srv", want: Location{Instance: "tag:role=web", User: "u", Path: "/srv"}},
+		{in: "10.0.0.11:/tmp", want: Location{Instance: "10.0.0.11", Path: "/tmp"}},
 		{in: "", want: Location{}},
 		{in: "@i-abc:x", err: true},
 	}
 	for _, tt := range tests {
 		got, err := ParseLocation(tt.in)
-		if (err != nil) != tt.err || got != tt.want {
+		if (err != nil) != tt.err || !same(got, tt.want) {
 			t.Errorf("ParseLocation(%q) = %+v, %v; want %+v, error %v", tt.in, got, err, tt.want, tt.err)
 		}
 	}
@@ -243,4 +246,9 @@ func TestMeterDrawsOnlyWhenAsked(t *testing.T) {
 	if s := buf.String(); !strings.HasPrefix(s, "\rx  ") || !strings.HasSuffix(s, "\x1b[K\r\x1b[K") || strings.Contains(s, "\n") {
 		t.Errorf("a meter drew %q: want at least one line, then the line cleared, and no newline", s)
 	}
+}
+
+// same compares what a Location says, not how it was parsed.
+func same(a, b Location) bool {
+	return a.Instance == b.Instance && a.User == b.User && a.Path == b.Path
 }

@@ -19,13 +19,15 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/target"
 	"github.com/ecsterm/ecsterm/pkg/term"
 )
 
 // Options are exec's inputs once flags and arguments are parsed.
 type Options struct {
 	IO      *iostreams.IOStreams
-	Targets []string
+	Specs   []target.Spec // as given
+	Targets []string      // instance IDs, once resolved
 	User    string
 	Command string
 
@@ -44,7 +46,7 @@ func NewCmdExec(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 	opts := &Options{IO: f.IOStreams}
 	var extra []string
 	cmd := &cobra.Command{
-		Use:   "exec [user@]<instance>[,<instance>...] [flags] [--] <command> [args...]",
+		Use:   "exec [user@]<target>[,<target>...] [flags] [--] <command> [args...]",
 		Short: "Run a command on instances, with its exit status and byte-exact pipes",
 		Long: `Run one command on an instance, as 'ssh host command' does: its output streams back as it is
 produced, stdin and stdout are byte-exact when they are not a terminal, stdin's end of file
@@ -55,7 +57,9 @@ The command and its arguments are joined with spaces and run by the remote user'
 With -t (the default when stdin and stdout are terminals and there is one target) the command
 gets a terminal; without one its stderr arrives separately, after its stdout, once it ends.
 
-Several instances (comma-separated, or --target repeated) run in parallel; each output line
+A target is an instance ID, a name (with * wildcards), tag:key=value, or a private or public
+IP; a name or tag that matches several instances runs on all of them. Several instances
+(comma-separated targets, or --target repeated) run in parallel; each output line
 is prefixed with the instance unless --no-prefix, and they get no stdin. --via run-command
 uses Cloud Assistant's RunCommand instead of sessions: better for fleets, but output is
 buffered, cut at 24 KB, and stdin is not supported.
@@ -66,6 +70,8 @@ ecsterm could not run the command on an instance (the others still run).`,
   tar c ./site | ecsterm exec i-bp1... -- tar x -C /srv
   ecsterm exec i-bp1... -- cat /var/log/app.log | grep ERROR
   ecsterm exec i-aaa,i-bbb,i-ccc -- uptime
+  ecsterm exec 'web-*' -- systemctl is-active nginx
+  ecsterm exec tag:role=db -- df -h /data
   ecsterm exec --via run-command --target i-aaa --target i-bbb -- 'df -h /'
   ecsterm exec -o json i-aaa,i-bbb -- hostname`,
 		Args: cobra.MinimumNArgs(1),
@@ -83,16 +89,20 @@ ecsterm could not run the command on an instance (the others still run).`,
 				return cmdutil.FlagErrorf("no command given: ecsterm exec <instance> -- <command>")
 			}
 			opts.Command = strings.Join(command, " ")
-			for i, t := range targets {
-				if user, id, ok := strings.Cut(t, "@"); ok {
-					if opts.User != "" && opts.User != user {
-						return cmdutil.FlagErrorf("user given twice: %q and %q", opts.User, user)
-					}
-					opts.User, targets[i] = user, id
+			for _, t := range targets {
+				spec, err := target.Parse(t)
+				if err != nil {
+					return &cmdutil.FlagError{Err: err}
 				}
+				if spec.User != "" {
+					if opts.User != "" && opts.User != spec.User {
+						return cmdutil.FlagErrorf("user given twice: %q and %q", opts.User, spec.User)
+					}
+					opts.User = spec.User
+				}
+				opts.Specs = append(opts.Specs, spec)
 			}
-			opts.Targets = dedupe(targets)
-			if len(opts.Targets) == 0 {
+			if len(opts.Specs) == 0 {
 				return cmdutil.FlagErrorf("no instance given")
 			}
 			if opts.TTY && opts.NoTTY {
@@ -101,7 +111,7 @@ ecsterm could not run the command on an instance (the others still run).`,
 			if opts.Via != "session" && opts.Via != "run-command" {
 				return cmdutil.FlagErrorf("--via must be session or run-command, not %q", opts.Via)
 			}
-			if opts.TTY && (len(opts.Targets) > 1 || opts.Via == "run-command") {
+			if opts.TTY && (len(opts.Specs) > 1 || opts.Via == "run-command") {
 				return cmdutil.FlagErrorf("-t needs exactly one instance and --via session")
 			}
 			if _, _, err := term.ParseEscapeChar(opts.EscapeChar); err != nil {
@@ -146,16 +156,24 @@ func splitTargets(s string) []string {
 	return out
 }
 
-func dedupe(in []string) []string {
+// resolve turns the targets into instance IDs, each once. exec takes many instances, so a name
+// or tag that matches several runs on all of them; one that matches none is an error.
+func resolve(ctx context.Context, l target.Lister, specs []target.Spec) ([]string, error) {
 	seen := map[string]bool{}
-	var out []string
-	for _, t := range in {
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, t)
+	var ids []string
+	for _, spec := range specs {
+		matches, err := target.Resolve(ctx, l, spec)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range matches {
+			if !seen[m.ID] {
+				seen[m.ID] = true
+				ids = append(ids, m.ID)
+			}
 		}
 	}
-	return out
+	return ids, nil
 }
 
 // result is one instance's outcome, also the -o json record.
@@ -174,6 +192,12 @@ func execRun(ctx context.Context, f *cmdutil.Factory, opts *Options, cfg *config
 	client, err := f.Cloud()
 	if err != nil {
 		return err
+	}
+	if opts.Targets, err = resolve(ctx, client, opts.Specs); err != nil {
+		return err
+	}
+	if opts.TTY && len(opts.Targets) > 1 {
+		return cmdutil.FlagErrorf("-t needs exactly one instance; the targets match %d", len(opts.Targets))
 	}
 	if opts.Via == "run-command" {
 		return viaRunCommand(ctx, f, client, opts)
