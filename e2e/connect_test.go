@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -208,5 +209,28 @@ func TestTerminalRestoredAfterKill(t *testing.T) {
 			t.Fatalf("terminal still raw 10 s after ecsterm was killed: lflag %#x", after.Lflag)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestConnectIdleTimeout: keep-alives hold a quiet session open, so ending one on purpose takes
+// --idle-timeout, which says why it ended.
+func TestConnectIdleTimeout(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	cmd := h.command("connect", "--idle-timeout", "300ms", demoInstance)
+	pr, pw, err := os.Pipe() // stdin that never ends
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	cmd.Stdin = pr
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 255 {
+		t.Fatalf("exit %v, stderr %q", err, errb.String())
+	}
+	if !strings.Contains(errb.String(), "no input or output for 300ms") {
+		t.Fatalf("stderr %q does not say why the session ended", errb.String())
 	}
 }

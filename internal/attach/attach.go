@@ -43,6 +43,8 @@ type Options struct {
 	// escapes off.
 	Escape   byte
 	NoEscape bool
+	// IdleTimeout ends an interactive session after this long without input or output.
+	IdleTimeout time.Duration
 }
 
 func (o *Options) log() *slog.Logger {
@@ -131,11 +133,12 @@ func Interactive(ctx context.Context, o Options) error {
 		defer cancel(nil)
 		stdin, onEOF := o.input(tty, cancel, session.EOFCtrlD)
 		err := session.Run(ctx, op.conn, session.Options{
-			Stdin:  stdin,
-			Stdout: o.Stdout,
-			Sizes:  o.sizes(ctx),
-			OnEOF:  onEOF,
-			Logger: o.log(),
+			Stdin:       stdin,
+			Stdout:      o.Stdout,
+			Sizes:       o.sizes(ctx),
+			OnEOF:       onEOF,
+			Logger:      o.log(),
+			IdleTimeout: o.IdleTimeout,
 			// The real agent starts its PTY about a second after the connection, then its
 			// output pump waits another second (§7.1); typed-ahead input waits for the prompt.
 			HoldInput: 3 * time.Second,

@@ -50,6 +50,9 @@ type Options struct {
 	Logger    *slog.Logger  // nil means discard
 	// WriteTimeout bounds each WebSocket write; zero means 60 s.
 	WriteTimeout time.Duration
+	// IdleTimeout ends the session, with ErrIdle, after this long without input or output
+	// (keep-alives do not count). Zero means never: keep-alives hold a quiet session open.
+	IdleTimeout time.Duration
 	// HoldInput keeps input back until the first Output frame arrives, or until this long has
 	// passed. Agents drop input that arrives before their PTY or TCP connection exists (§7.1),
 	// and a shell's first output (its prompt) says it is there. Zero sends input at once.
@@ -72,6 +75,9 @@ func (e *ClosedError) Error() string {
 	}
 	return fmt.Sprintf("session %s by the service: %s", verb, describeReason(e.Reason))
 }
+
+// ErrIdle is wrapped by the error Run returns when Options.IdleTimeout ended the session.
+var ErrIdle = errors.New("session idle")
 
 // ErrConnectionLost is wrapped by errors for a WebSocket that broke without a close from the service.
 var ErrConnectionLost = errors.New("connection to the session gateway lost")
@@ -132,10 +138,20 @@ type runner struct {
 	seq    int64
 	wbuf   []byte
 	sentAt atomic.Int64 // unix nanos of the last frame sent
+	usedAt atomic.Int64 // unix nanos of the last input or output that was not a keep-alive
 
 	pace     pacer
 	firstOut chan struct{} // closed at the first output frame
 	done     chan struct{} // closed when run returns
+}
+
+// closeNow tells the agent to end the channel, closes the socket, and returns err once the
+// reader has stopped.
+func (s *runner) closeNow(readErr <-chan error, err error) error {
+	_ = s.send(TypeClose, []byte("1"))
+	s.conn.Close()
+	<-readErr
+	return err
 }
 
 func (s *runner) run(ctx context.Context) error {
@@ -153,17 +169,29 @@ func (s *runner) run(ctx context.Context) error {
 	}
 	keep := time.NewTicker(s.opts.KeepAlive)
 	defer keep.Stop()
+	s.usedAt.Store(time.Now().UnixNano())
+	var (
+		idle  <-chan time.Time
+		idleT *time.Timer
+	)
+	if s.opts.IdleTimeout > 0 {
+		idleT = time.NewTimer(s.opts.IdleTimeout)
+		defer idleT.Stop()
+		idle = idleT.C
+	}
 	for {
 		select {
 		case err := <-readErr:
 			s.conn.Close()
 			return err
 		case <-ctx.Done():
-			// Tell the agent to end the channel, then close the socket.
-			_ = s.send(TypeClose, []byte("1"))
-			s.conn.Close()
-			<-readErr
-			return ctx.Err()
+			return s.closeNow(readErr, ctx.Err())
+		case <-idle:
+			quiet := time.Since(time.Unix(0, s.usedAt.Load()))
+			if quiet >= s.opts.IdleTimeout {
+				return s.closeNow(readErr, fmt.Errorf("%w: no input or output for %s", ErrIdle, s.opts.IdleTimeout))
+			}
+			idleT.Reset(s.opts.IdleTimeout - quiet)
 		case <-keep.C:
 			if time.Since(time.Unix(0, s.sentAt.Load())) >= s.opts.KeepAlive/2 {
 				if err := s.send(TypeInput, nil); err != nil {
@@ -215,6 +243,7 @@ func (s *runner) readLoop() error {
 			default:
 				close(s.firstOut)
 			}
+			s.usedAt.Store(time.Now().UnixNano())
 			if _, err := s.opts.Stdout.Write(f.Payload); err != nil {
 				return fmt.Errorf("writing output: %w", err)
 			}
@@ -281,6 +310,7 @@ func (s *runner) inputLoop(ctx context.Context) {
 			if perr := s.pace.wait(ctx, n); perr != nil {
 				return
 			}
+			s.usedAt.Store(time.Now().UnixNano())
 			if serr := s.send(TypeInput, buf[:n]); serr != nil {
 				s.log.Debug("sending input failed", "err", serr)
 				return

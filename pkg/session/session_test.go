@@ -683,3 +683,24 @@ func TestRunSendsHeldInputAfterTimeout(t *testing.T) {
 		t.Fatalf("got %v %q, want the input", f.Type, f.Payload)
 	}
 }
+
+// IdleTimeout ends a session with no traffic even though keep-alives flow, and says so; real
+// output postpones it.
+func TestRunIdleTimeout(t *testing.T) {
+	r := start(t, Options{KeepAlive: 5 * time.Millisecond, IdleTimeout: 50 * time.Millisecond})
+	// Output keeps the session alive for a while: send some, then go quiet.
+	r.p.send(t, TypeOutput, []byte("x"))
+	err := r.wait(t)
+	if !errors.Is(err, ErrIdle) {
+		t.Fatalf("got %v, want ErrIdle", err)
+	}
+	var sawClose bool
+	for _, f := range r.p.rest(t) {
+		if f.Type == TypeClose {
+			sawClose = true
+		}
+	}
+	if !sawClose {
+		t.Fatal("no Close frame before ending an idle session")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -27,6 +28,7 @@ type Options struct {
 	User        string
 	CommandLine string
 	EscapeChar  string
+	IdleTimeout time.Duration
 }
 
 // NewCmdConnect builds the command. runF replaces connectRun in tests of flag parsing.
@@ -80,6 +82,7 @@ session management (Linux later than 2.2.3.256, Windows later than 2.1.3.256).`,
 	}
 	cmd.Flags().StringVarP(&opts.User, "user", "l", "", "log in as this user on the instance (default: the agent's, ecs-assist-user on Linux)")
 	cmd.Flags().StringVar(&opts.CommandLine, "command", "", "run this program instead of the login shell (at most 512 characters)")
+	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", 0, "end the session after this long without input or output (default: never; keep-alives hold it open)")
 	cmd.Flags().StringVarP(&opts.EscapeChar, "escape", "e", "~", "escape character for ~. (end), ~? (help)...: one character, ^X, or none")
 	return cmd
 }
@@ -97,7 +100,7 @@ func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 	opts.InstanceID = inst.ID
 	esc, escOn, _ := term.ParseEscapeChar(opts.EscapeChar)
 	err = attach.Interactive(ctx, attach.Options{
-		Escape: esc, NoEscape: !escOn, Stderr: ios.ErrOut,
+		Escape: esc, NoEscape: !escOn, Stderr: ios.ErrOut, IdleTimeout: opts.IdleTimeout,
 		Cloud:       client,
 		InstanceID:  opts.InstanceID,
 		Username:    opts.User,
