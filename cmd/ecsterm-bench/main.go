@@ -3,6 +3,7 @@
 // and a private sshd on loopback.
 //
 //	go run ./cmd/ecsterm-bench -runs 20 -json bench.json
+//	go run ./cmd/ecsterm-bench -only forward -size 256 -fwd-runs 3
 package main
 
 import (
@@ -33,14 +34,21 @@ type row struct {
 func main() {
 	runs := flag.Int("runs", 20, "measurements of each kind")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
+	only := flag.String("only", "", "run one section: startup or forward (default both)")
+	size := flag.Int64("size", 256, "forward section: MiB moved per measurement")
+	fwdRuns := flag.Int("fwd-runs", 3, "forward section: measurements of each kind")
 	flag.Parse()
-	if err := run(*runs, *jsonOut); err != nil {
+	if *only != "" && *only != "startup" && *only != "forward" {
+		fmt.Fprintln(os.Stderr, "ecsterm-bench: -only takes startup or forward")
+		os.Exit(2)
+	}
+	if err := run(*runs, *jsonOut, *only, *size<<20, *fwdRuns); err != nil {
 		fmt.Fprintln(os.Stderr, "ecsterm-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(runs int, jsonOut string) error {
+func run(runs int, jsonOut, only string, size int64, fwdRuns int) error {
 	ctx := context.Background()
 	os.Setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
 	dir, err := os.MkdirTemp("", "ecsterm-bench-")
@@ -122,6 +130,25 @@ func run(runs int, jsonOut string) error {
 		return nil
 	}
 
+	var fwdRows []fwdRow
+	if only != "startup" {
+		// Its own emulator: 8 connections at a time, run after run, need more than the default
+		// 10 connected channels while the last run's are still being unregistered.
+		fe, err := emulator.New(emulator.Options{SessionsPerInstance: 64})
+		if err != nil {
+			return err
+		}
+		defer fe.Close()
+		mk := func(args ...string) *exec.Cmd { return ecsterm(fe, args...)() }
+		if fwdRows, err = forwardSection(ctx, mk, sshd, inst, size, fwdRuns); err != nil {
+			return fmt.Errorf("forward: %w", err)
+		}
+		if only == "forward" {
+			printForward(fwdRows, size, fwdRuns)
+			return writeJSON(jsonOut, map[string]any{"cpus": runtime.NumCPU(), "go": runtime.Version(), "forward": fwdRows})
+		}
+	}
+
 	calls0 := totalCalls(emu)
 	if err := pair("exec -- true, wall time (agent delay 0)", "ssh localhost true",
 		wall(ecsterm(emu, "exec", "-T", inst, "--", "true")), wall(ssh("true"))); err != nil {
@@ -153,11 +180,18 @@ func run(runs int, jsonOut string) error {
 		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.Metric, fmtStats(r.Ecsterm), ref, refStats, ratio)
 	}
 	fmt.Printf("\nAPI calls per exec: %.1f (preflight's two in parallel with StartTerminalSession, then EndTerminalSession)\n", perExec)
-	if jsonOut != "" {
-		b, _ := json.MarshalIndent(map[string]any{"runs": runs, "cpus": runtime.NumCPU(), "go": runtime.Version(), "rows": rows, "api_calls_per_exec": perExec}, "", "  ")
-		return os.WriteFile(jsonOut, b, 0o644)
+	if fwdRows != nil {
+		printForward(fwdRows, size, fwdRuns)
 	}
-	return nil
+	return writeJSON(jsonOut, map[string]any{"runs": runs, "cpus": runtime.NumCPU(), "go": runtime.Version(), "rows": rows, "api_calls_per_exec": perExec, "forward": fwdRows})
+}
+
+func writeJSON(file string, v any) error {
+	if file == "" {
+		return nil
+	}
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return os.WriteFile(file, b, 0o644)
 }
 
 func fmtStats(s bench.Stats) string {

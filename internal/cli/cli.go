@@ -20,7 +20,9 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmd/doctor"
 	"github.com/ecsterm/ecsterm/internal/cmd/emulator"
 	execcmd "github.com/ecsterm/ecsterm/internal/cmd/exec"
+	"github.com/ecsterm/ecsterm/internal/cmd/forward"
 	"github.com/ecsterm/ecsterm/internal/cmd/instances"
+	"github.com/ecsterm/ecsterm/internal/cmd/proxy"
 	"github.com/ecsterm/ecsterm/internal/cmd/version"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/config"
@@ -94,6 +96,8 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), the
 		doctor.NewCmdDoctor(f, nil),
 		emulator.NewCmdEmulator(f),
 		instances.NewCmdInstances(f, nil),
+		forward.NewCmdForward(f, nil),
+		proxy.NewCmdProxy(f, nil),
 		version.NewCmdVersion(f),
 	)
 	return root

@@ -97,7 +97,7 @@ func TestPreflightDefaultFleet(t *testing.T) {
 		wantOS    string
 		wantAgent string
 	}{
-		{id: idReady, wantName: "demo-web-01", wantOS: "linux", wantAgent: "2.2.3.512"},
+		{id: idReady, wantName: "demo-web-01", wantOS: "linux", wantAgent: "2.2.3.1032"},
 		{id: idStopped, wantErr: []string{"Stopped"}},
 		{id: idNoAgent, wantErr: []string{"not installed", "InstallCloudAssistant"}},
 		{id: idOld, wantErr: []string{"too old", "2.2.3.256", "2.2.0.106"}},

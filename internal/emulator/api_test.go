@@ -356,7 +356,7 @@ func TestDescribeCloudAssistantStatus(t *testing.T) {
 		}
 	}
 	want := map[string]status{
-		idDemo:    {"true", "2.2.3.512", "Linux", true},
+		idDemo:    {"true", "2.2.3.1032", "Linux", true},
 		idNoAgent: {"false", "", "Linux", false},
 		idOld:     {"true", "2.2.0.106", "Linux", false},
 		idOffline: {"false", "2.2.3.512", "Linux", true},

@@ -38,6 +38,10 @@ type Options struct {
 	// 10 and 1,000; newer docs say 20 and 100, so both are settable).
 	SessionsPerInstance int
 	SessionsPerRegion   int
+	// StreamRate, in bits per second, makes the gateway send a Stream status with this rate at
+	// every channel's open, pace the agent's output to it and end a channel whose input exceeds
+	// it with FlowExceedLimit (the real limit is 200 KB/s per session; §6.4, §9). Zero: no limit.
+	StreamRate int
 	// Shell is the program a shell session runs. Default: bash without rc files, so the prompt
 	// is the emulator's and not the user's.
 	Shell []string

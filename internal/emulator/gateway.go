@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,9 +22,18 @@ import (
 //     limit) are HTTP errors with a one-line text body, which a client must surface either way;
 //   - frames to the client use the 1.01 layout with the channel id and instance id filled in, so
 //     clients must decode variable-length ids (the newest official client reads the channel id);
-//   - each WebSocket connection is its own agent channel (§7.2);
+//   - each WebSocket connection is its own agent channel (§7.2), and the connected-session limit
+//     per instance counts channels, not sessions: whether the real service counts a URL dialled
+//     twice once or twice is unknown, and counting twice is the stricter of the two, so a client
+//     that copes here copes there;
 //   - an idle channel ends with Closed "IdleTimeout" after the agent has written the newer agent's
-//     "The session has terminated." line.
+//     "The session has terminated." line;
+//   - input that arrives before the agent has its PTY or TCP connection is dropped, as the agents
+//     before AGT-578 and shell sessions do, except on port sessions of agents later than
+//     2.2.3.578, which wait up to 10 s for their connection (§7.2 step 4) and so hold the input;
+//   - with Options.StreamRate set, a Stream status at channel open sets the client's rate, the
+//     agent's output is paced to it, and input beyond it ends the channel with FlowExceedLimit
+//     (rate.go).
 
 var upgrader = websocket.Upgrader{ReadBufferSize: 32 << 10, WriteBufferSize: 32 << 10}
 
@@ -38,11 +48,13 @@ type channel struct {
 	seq int64
 	buf []byte
 
-	lastIn atomic.Int64 // unix nanos of the last inbound frame
-	ready  chan struct{}
-	done   chan struct{}
-	once   sync.Once
-	target agentTarget // the PTY or TCP connection; set before ready closes
+	lastIn  atomic.Int64 // unix nanos of the last inbound frame
+	outRate *pacer       // paces output to Options.StreamRate; nil for no limit
+	inRate  *policer     // polices input against Options.StreamRate; nil for no limit
+	ready   chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	target  agentTarget // the PTY or TCP connection; set before ready closes
 }
 
 // agentTarget is what the agent relays a channel to: a PTY or a TCP connection.
@@ -74,7 +86,7 @@ func (e *Emulator) serveSession(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "InvalidSession.Ended: the session has ended", http.StatusGone)
 		return
 	}
-	if n := e.connectedOn(s.instance.ID, s); n >= e.opts.SessionsPerInstance {
+	if n := e.connectedOn(s.instance.ID); n >= e.opts.SessionsPerInstance {
 		http.Error(w, "InstanceSessionQuota.ExceedLimit: the instance has "+strconv.Itoa(n)+" connected sessions, the most allowed", http.StatusForbidden)
 		return
 	}
@@ -83,6 +95,9 @@ func (e *Emulator) serveSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := &channel{e: e, sess: s, id: "c-" + randHex(10), conn: conn, ready: make(chan struct{}), done: make(chan struct{})}
+	if e.opts.StreamRate > 0 {
+		c.outRate, c.inRate = newPacer(e.opts.StreamRate), newPolicer(e.opts.StreamRate)
+	}
 	c.lastIn.Store(time.Now().UnixNano())
 	s.mu.Lock()
 	if s.ended {
@@ -96,14 +111,16 @@ func (e *Emulator) serveSession(w http.ResponseWriter, r *http.Request) {
 	go c.run()
 }
 
-// connectedOn counts the sessions on instance id that have a live channel, other than self.
-func (e *Emulator) connectedOn(id string, self *termSession) int {
+// connectedOn counts the live channels on instance id, over all its sessions.
+func (e *Emulator) connectedOn(id string) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := 0
 	for _, s := range e.sessions {
-		if s != self && s.instance.ID == id && s.connected() {
-			n++
+		if s.instance.ID == id {
+			s.mu.Lock()
+			n += len(s.channels)
+			s.mu.Unlock()
 		}
 	}
 	return n
@@ -116,6 +133,11 @@ func (c *channel) run() {
 		delete(c.sess.channels, c)
 		c.sess.mu.Unlock()
 	}()
+	if c.outRate != nil {
+		// The gateway tells the client its rate as the channel opens (§6.4).
+		c.inRate.announced(time.Now())
+		_ = c.send(session.TypeStatus, session.AppendRate(nil, uint32(min(c.e.opts.StreamRate, 1<<32-1))))
+	}
 	go c.readLoop()
 	go c.idleWatch()
 	if a := c.sess.instance.Agent; a == nil || !a.Online {
@@ -170,10 +192,13 @@ func (c *channel) send(t session.MessageType, payload []byte) error {
 	return c.conn.WriteMessage(websocket.BinaryMessage, c.buf)
 }
 
-// output sends data as Output frames of at most max bytes each.
+// output sends data as Output frames of at most max bytes each, at the Stream rate if one is set.
 func (c *channel) output(data []byte, max int) error {
 	for len(data) > 0 {
 		n := min(len(data), max)
+		if !c.outRate.wait(n, c.done) {
+			return errChannelDone
+		}
 		if err := c.send(session.TypeOutput, data[:n]); err != nil {
 			return err
 		}
@@ -212,14 +237,15 @@ func (c *channel) readLoop() {
 			c.shutdown("ProcessDataError")
 			return
 		}
-		select {
-		case <-c.ready:
-		default:
-			// The agent has no PTY or socket yet: like older agents, drop what arrives (§7.1).
-			continue
+		if !c.agentReady() {
+			continue // dropped, as the agent has nowhere to put it
 		}
 		switch f.Type {
 		case session.TypeInput:
+			if !c.inRate.allow(len(f.Payload), f.Created) {
+				c.shutdown("FlowExceedLimit")
+				return
+			}
 			if len(f.Payload) > 0 { // empty input is a keep-alive
 				if _, err := c.target.Write(f.Payload); err != nil {
 					c.shutdown("Exit")
@@ -235,6 +261,60 @@ func (c *channel) readLoop() {
 			return
 		}
 	}
+}
+
+// earlyInputWait is how long an agent that waits for its connection to the target holds input
+// that arrived before it (AGT-NEW port.go: 10 s).
+const earlyInputWait = 10 * time.Second
+
+// queuingAgent is the last agent version that drops port input arriving before its TCP
+// connection (AGT-578); later ones wait for the connection.
+var queuingAgent = [4]int{2, 2, 3, 578}
+
+// agentReady reports whether the agent can take a frame now. Before its PTY or TCP connection
+// exists, shell sessions and older agents drop what arrives (§7.1, §7.2 step 4); port sessions on
+// newer agents wait for the connection, up to earlyInputWait. Waiting here stops reading the
+// WebSocket, so what the client sends meanwhile queues in the socket buffers: bounded, and
+// nothing is lost.
+func (c *channel) agentReady() bool {
+	select {
+	case <-c.ready:
+		return true
+	default:
+	}
+	if c.sess.port == 0 || !agentAfter(c.sess.instance.Agent, queuingAgent) {
+		return false
+	}
+	t := time.NewTimer(earlyInputWait)
+	defer t.Stop()
+	select {
+	case <-c.ready:
+		return true
+	case <-c.done:
+	case <-t.C:
+	}
+	return false
+}
+
+// agentAfter reports whether the agent's dotted version is later than min.
+func agentAfter(a *Agent, min [4]int) bool {
+	if a == nil {
+		return false
+	}
+	parts := strings.Split(a.Version, ".")
+	for i, m := range min {
+		if i >= len(parts) {
+			return false
+		}
+		n, err := strconv.Atoi(parts[i])
+		if err != nil {
+			return false
+		}
+		if n != m {
+			return n > m
+		}
+	}
+	return len(parts) > len(min)
 }
 
 func (c *channel) idleWatch() {

@@ -1,0 +1,363 @@
+package attach
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ecsterm/ecsterm/internal/cloud"
+	"github.com/ecsterm/ecsterm/pkg/forward"
+	"github.com/ecsterm/ecsterm/pkg/session"
+)
+
+// Port sessions for forwards and ProxyCommand. One StartTerminalSession URL serves any number of
+// WebSocket connections, each its own agent channel (session-protocol.md §7.2), so Ports keeps one
+// session per (TargetServer, PortNumber) and dials it for every connection while the URL is young,
+// then mints a fresh one: the URL lives 10 minutes, and whether an old URL still admits new
+// connections is unknown, so ecsterm never relies on it. Sessions past that age are ended
+// (EndTerminalSession) once their last connection closes, and all of them on Close.
+
+// DefaultReuse is how long a session's URL is used for new connections: a minute short of the
+// URL's documented 10-minute life, so a dial never races the expiry.
+const DefaultReuse = 9 * time.Minute
+
+// queuingAgent is the last agent version known to drop input that arrives before its TCP
+// connection to the target is up (AGT-578, §7.2 step 4); later agents wait up to 10 s for it.
+var queuingAgent = []int{2, 2, 3, 578}
+
+// earlyInputHold is how long input waits for the first output on agents that drop early input:
+// long enough for the agent's local connect, far shorter than the official client's fixed 3 s,
+// and cut short by the first byte of a server that speaks first (SSH).
+const earlyInputHold = time.Second
+
+// PortOptions describe the instance whose ports are reached.
+type PortOptions struct {
+	Cloud      *cloud.Client
+	InstanceID string
+	Logger     *slog.Logger
+	// Reuse is how long a session's URL serves new connections; zero means DefaultReuse.
+	Reuse time.Duration
+}
+
+// Ports opens port sessions on one instance; its Open is a forward.Opener. Make it with NewPorts
+// and Close it when done.
+type Ports struct {
+	o   PortOptions
+	log *slog.Logger
+
+	pre    chan struct{} // closed when preflight is done
+	inst   *cloud.Instance
+	preErr error
+
+	mu     sync.Mutex
+	live   map[portKey]*portSession // the session new connections to a key use
+	all    map[*portSession]struct{}
+	closed bool
+	ending sync.WaitGroup // EndTerminalSession calls in flight
+}
+
+type portKey struct {
+	host string
+	port int
+}
+
+// portSession is one StartTerminalSession result and the connections using it.
+type portSession struct {
+	key     portKey
+	ready   chan struct{} // closed once sess or err is set
+	sess    *cloud.Session
+	err     error
+	created time.Time
+	conns   int
+	retired bool // no new connections; end when the last one closes
+	ended   bool
+	timer   *time.Timer // ends the session at the reuse age if it is idle then
+}
+
+// LimitError reports a session the service refused for a limit on sessions: one line a user can
+// act on, and forward.ErrRefused so a SOCKS client hears "connection refused".
+type LimitError struct {
+	Region bool // the region's limit; otherwise the instance's connected sessions
+	Err    error
+}
+
+func (e *LimitError) Error() string {
+	if e.Region {
+		return "connection refused: the region has reached its limit of sessions; end others or wait for them to expire"
+	}
+	return "connection refused: the instance has reached its limit of connected sessions; close another session or connection and retry"
+}
+
+func (e *LimitError) Unwrap() []error { return []error{e.Err, forward.ErrRefused} }
+
+// NewPorts starts preflight for the instance in the background and returns at once: Ready waits
+// for it, and the first Open overlaps it with StartTerminalSession and the dial.
+func NewPorts(ctx context.Context, o PortOptions) *Ports {
+	if o.Reuse <= 0 {
+		o.Reuse = DefaultReuse
+	}
+	p := &Ports{o: o, log: o.Logger, pre: make(chan struct{}), live: map[portKey]*portSession{}, all: map[*portSession]struct{}{}}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	go func() {
+		defer close(p.pre)
+		p.inst, p.preErr = o.Cloud.Preflight(ctx, o.InstanceID)
+	}()
+	return p
+}
+
+// Ready waits for preflight and returns the instance, or why it cannot take a session.
+func (p *Ports) Ready(ctx context.Context) (*cloud.Instance, error) {
+	select {
+	case <-p.pre:
+		return p.inst, p.preErr
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// HoldFor is how long input waits for the first output on an agent of this version: nothing for
+// agents that wait for their connection to the target, earlyInputHold for older or unknown ones.
+func HoldFor(inst *cloud.Instance) time.Duration {
+	if inst != nil && !inst.Windows() && versionAfter(inst.AgentVersion, queuingAgent) {
+		return 0
+	}
+	return earlyInputHold
+}
+
+// Open opens a port session to port on host (empty: the instance itself). It is a forward.Opener.
+func (p *Ports) Open(ctx context.Context, host string, port int) (*forward.Stream, error) {
+	start := time.Now()
+	key := portKey{host, port}
+	for attempt := 1; ; attempt++ {
+		ps, err := p.acquire(ctx, key)
+		if err != nil {
+			return nil, p.explain(ctx, err)
+		}
+		conn, err := session.Dial(ctx, ps.sess.URL, session.DialOptions{Token: ps.sess.Token})
+		if err != nil {
+			p.release(ps)
+			if le := asLimit(err); le != nil {
+				p.log.Debug("session refused", "session", ps.sess.ID, "err", err)
+				return nil, le
+			}
+			if attempt == 1 && ps.created.Before(start) && ctx.Err() == nil {
+				// A URL used before may have expired early or been ended: mint another, once.
+				p.log.Debug("reused session URL refused; starting a new session", "session", ps.sess.ID, "err", err)
+				p.retire(ps)
+				continue
+			}
+			return nil, p.explain(ctx, err)
+		}
+		inst, err := p.Ready(ctx)
+		if err != nil {
+			conn.Close()
+			p.release(ps)
+			return nil, err
+		}
+		return &forward.Stream{Conn: conn, HoldInput: HoldFor(inst), Release: sync.OnceFunc(func() { p.release(ps) })}, nil
+	}
+}
+
+// explain prefers preflight's reason to the API's or the gateway's: it says what to do.
+func (p *Ports) explain(ctx context.Context, err error) error {
+	if _, perr := p.Ready(ctx); perr != nil && ctx.Err() == nil {
+		return perr
+	}
+	if le := asLimit(err); le != nil {
+		return le
+	}
+	return err
+}
+
+// acquire returns the session for key with a connection counted on it, starting one if there is
+// none young enough. Concurrent callers for the same key share one StartTerminalSession call.
+func (p *Ports) acquire(ctx context.Context, key portKey) (*portSession, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, errors.New("shutting down")
+	}
+	ps := p.live[key]
+	if ps != nil && ps.sess != nil && time.Since(ps.created) >= p.o.Reuse {
+		p.retireLocked(ps)
+		ps = nil
+	}
+	if ps != nil {
+		ps.conns++
+		p.mu.Unlock()
+		select {
+		case <-ps.ready:
+		case <-ctx.Done():
+			p.release(ps)
+			return nil, ctx.Err()
+		}
+		if ps.err != nil {
+			p.release(ps)
+			return nil, ps.err
+		}
+		return ps, nil
+	}
+	ps = &portSession{key: key, ready: make(chan struct{}), conns: 1}
+	p.live[key] = ps
+	p.mu.Unlock()
+
+	sess, err := p.o.Cloud.StartSession(ctx, cloud.StartOptions{InstanceID: p.o.InstanceID, PortNumber: key.port, Target: key.host})
+	p.mu.Lock()
+	ps.sess, ps.err, ps.created = sess, err, time.Now()
+	if err != nil {
+		if p.live[key] == ps {
+			delete(p.live, key)
+		}
+	} else {
+		p.all[ps] = struct{}{}
+		p.log.Debug("port session started", "session", sess.ID, "host", key.host, "port", key.port)
+	}
+	close(ps.ready)
+	p.mu.Unlock()
+	if err != nil {
+		p.release(ps)
+		return nil, err
+	}
+	return ps, nil
+}
+
+// release gives back one connection's hold on ps, and ends ps if it was its last and ps is
+// retired, past its reuse age, or Ports is closed.
+func (p *Ports) release(ps *portSession) {
+	p.mu.Lock()
+	ps.conns--
+	if ps.conns > 0 || ps.sess == nil || ps.ended {
+		p.mu.Unlock()
+		return
+	}
+	age := time.Since(ps.created)
+	if ps.retired || p.closed || age >= p.o.Reuse {
+		p.endLocked(ps)
+		p.mu.Unlock()
+		p.end(ps)
+		return
+	}
+	if ps.timer == nil {
+		ps.timer = time.AfterFunc(p.o.Reuse-age, func() { p.expire(ps) })
+	}
+	p.mu.Unlock()
+}
+
+// expire ends ps at its reuse age if no connection uses it; otherwise the last release does.
+func (p *Ports) expire(ps *portSession) {
+	p.mu.Lock()
+	ps.timer = nil
+	if ps.conns > 0 || ps.ended {
+		p.mu.Unlock()
+		return
+	}
+	p.endLocked(ps)
+	p.mu.Unlock()
+	p.end(ps)
+}
+
+// retire stops new connections from using ps.
+func (p *Ports) retire(ps *portSession) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.retireLocked(ps)
+}
+
+func (p *Ports) retireLocked(ps *portSession) {
+	if p.live[ps.key] == ps {
+		delete(p.live, ps.key)
+	}
+	ps.retired = true
+	if ps.conns == 0 && ps.sess != nil && !ps.ended {
+		p.endLocked(ps)
+		go p.end(ps)
+	}
+}
+
+// endLocked marks ps ended and counts the EndTerminalSession call that the caller makes next.
+func (p *Ports) endLocked(ps *portSession) {
+	ps.ended = true
+	if ps.timer != nil {
+		ps.timer.Stop()
+		ps.timer = nil
+	}
+	if p.live[ps.key] == ps {
+		delete(p.live, ps.key)
+	}
+	delete(p.all, ps)
+	p.ending.Add(1)
+}
+
+func (p *Ports) end(ps *portSession) {
+	defer p.ending.Done()
+	if err := p.o.Cloud.EndSession(ps.sess.ID); err != nil {
+		p.log.Debug("EndTerminalSession failed", "session", ps.sess.ID, "err", err)
+	} else {
+		p.log.Debug("port session ended", "session", ps.sess.ID)
+	}
+}
+
+// Close ends every session that no connection uses (the rest end with their last connection)
+// and waits for the EndTerminalSession calls.
+func (p *Ports) Close() {
+	p.mu.Lock()
+	p.closed = true
+	var idle []*portSession
+	for ps := range p.all {
+		if ps.conns == 0 && !ps.ended {
+			p.endLocked(ps)
+			idle = append(idle, ps)
+		}
+	}
+	p.mu.Unlock()
+	for _, ps := range idle {
+		go p.end(ps)
+	}
+	p.ending.Wait()
+}
+
+// asLimit recognises the service's refusals for session limits, from StartTerminalSession or
+// from the gateway. The real codes are not documented; the emulator's are
+// InstanceSessionQuota.ExceedLimit and SessionQuota.ExceedLimit, so match on their stems.
+func asLimit(err error) *LimitError {
+	var le *LimitError
+	if errors.As(err, &le) {
+		return le
+	}
+	text := err.Error()
+	var ae *cloud.APIError
+	if errors.As(err, &ae) {
+		text = ae.Code
+	}
+	switch {
+	case strings.Contains(text, "InstanceSessionQuota"):
+		return &LimitError{Err: err}
+	case strings.Contains(text, "SessionQuota"):
+		return &LimitError{Region: true, Err: err}
+	}
+	return nil
+}
+
+// versionAfter reports whether dotted version v is later than min; an unparseable one is not.
+func versionAfter(v string, min []int) bool {
+	parts := strings.Split(v, ".")
+	for i, m := range min {
+		if i >= len(parts) {
+			return false
+		}
+		n, err := strconv.Atoi(parts[i])
+		if err != nil || n < 0 {
+			return false
+		}
+		if n != m {
+			return n > m
+		}
+	}
+	return len(parts) > len(min)
+}

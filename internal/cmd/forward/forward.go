@@ -1,0 +1,279 @@
+// Package forward implements `ecsterm forward`: ssh's -L and -D through port sessions.
+package forward
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ecsterm/ecsterm/internal/attach"
+	"github.com/ecsterm/ecsterm/internal/cloud"
+	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/pkg/forward"
+)
+
+// Options are forward's inputs once flags and arguments are parsed.
+type Options struct {
+	IO         *iostreams.IOStreams
+	Spec       target.Spec // the instance as given: ID, name, tag:k=v or IP
+	InstanceID string      // set when Spec is an ID, or once it is resolved
+	Locals     []forward.LocalSpec
+	Dynamics   []forward.DynamicSpec
+	JSON       bool
+	Quiet      bool
+	// Resolver resolves -L host names; nil means the system's.
+	Resolver forward.Resolver
+}
+
+// NewCmdForward builds the command. runF replaces forwardRun in tests of flag parsing.
+func NewCmdForward(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	var locals, dynamics []string
+	cmd := &cobra.Command{
+		Use:   "forward <instance> (-L [bind:]port:host:hostport | -L port:hostport | -D [bind:]port)...",
+		Short: "Forward local ports to an instance or the hosts behind it (ssh -L, -D)",
+		Long: `Forward local TCP ports through Cloud Assistant port sessions, as ssh -L and -D do. Every
+accepted connection gets its own session to the instance, so many run at once, up to the
+service's limit on connected sessions per instance (a connection beyond it is refused with a
+line saying so; the others carry on). <instance> is an ID, a name, tag:key=value or an IP,
+as for connect.
+
+-L [bind:]port:host:hostport listens on bind:port (default 127.0.0.1) and connects each client
+to host:hostport as the instance sees it: localhost is the instance itself, any other host is
+reached through it (TargetServer). -L port:hostport is short for port:localhost:hostport.
+The service takes an IP address for the host; a name is resolved on this machine at start.
+Port 0 picks a free port, which is printed. IPv6 addresses go in brackets.
+
+-D [bind:]port runs a SOCKS5 proxy (no authentication, CONNECT only): each connection reaches
+the address it asks for through the instance. Names are resolved on this machine; one that
+does not resolve is refused with "host unreachable" and a line naming it.
+
+Each listener is announced on stderr, or as one JSON line on stdout with -o json:
+  {"listen":"127.0.0.1:43127","type":"local","host":"localhost","port":80,"instance":"i-..."}
+Stdout carries nothing else. Ctrl-C (or SIGTERM, SIGHUP) closes the listeners, ends the
+sessions and exits 0.
+
+Bytes go out as soon as a client sends them when the instance's agent is later than
+2.2.3.578 (it waits for its connection to the target). Older agents drop what arrives before
+that connection exists, so there a client's first bytes wait for the server's first output
+or 1 s, whichever comes first: no wait for servers that speak first, like SSH.`,
+		Example: `  ecsterm forward web-01 -L 8080:80
+  ecsterm forward i-bp1... -L 127.0.0.1:5432:10.0.0.7:5432 -L 6379:10.0.0.8:6379
+  ecsterm forward i-bp1... -D 1080     # then: curl --socks5 127.0.0.1:1080 http://10.0.0.7/
+  ecsterm forward -o json i-bp1... -L 0:80 > fwd.jsonl &   # scripts read the port from fwd.jsonl`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, err := target.Parse(args[0])
+			if err != nil {
+				return &cmdutil.FlagError{Err: err}
+			}
+			spec.User = "" // port sessions log no one in: a user means nothing here
+			opts.Spec, opts.InstanceID = spec, ""
+			if spec.Kind == target.KindID {
+				opts.InstanceID = spec.Value
+			}
+			if len(locals) == 0 && len(dynamics) == 0 {
+				return cmdutil.FlagErrorf("nothing to forward: give -L or -D")
+			}
+			opts.Locals, opts.Dynamics = nil, nil
+			for _, l := range locals {
+				s, err := forward.ParseLocal(l)
+				if err != nil {
+					return &cmdutil.FlagError{Err: err}
+				}
+				opts.Locals = append(opts.Locals, s)
+			}
+			for _, d := range dynamics {
+				s, err := forward.ParseDynamic(d)
+				if err != nil {
+					return &cmdutil.FlagError{Err: err}
+				}
+				opts.Dynamics = append(opts.Dynamics, s)
+			}
+			cfg, err := f.Config()
+			if err != nil {
+				return err
+			}
+			opts.JSON, opts.Quiet = cfg.Output == "json", cfg.Quiet
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			client, err := f.Cloud()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+			defer stop()
+			context.AfterFunc(ctx, stop) // a second Ctrl-C during shutdown kills at once
+			return forwardRun(ctx, f, client, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&locals, "local", "L", nil, "[bind:]port:host:hostport or port:hostport: forward a local port (repeatable)")
+	fl.StringArrayVarP(&dynamics, "dynamic", "D", nil, "[bind:]port: a SOCKS5 proxy through the instance (repeatable)")
+	return cmd
+}
+
+// announcement is one listener, as -o json prints it.
+type announcement struct {
+	Listen   string `json:"listen"`
+	Type     string `json:"type"` // local or socks5
+	Host     string `json:"host,omitempty"`
+	Target   string `json:"target_ip,omitempty"` // the IP a host name resolved to
+	Port     int    `json:"port,omitempty"`
+	Instance string `json:"instance"`
+}
+
+// listener is one bound -L or -D, ready to serve.
+type listener struct {
+	ln     net.Listener
+	socks  bool
+	host   string // the Opener's host: "" for the instance itself
+	port   int
+	shown  string // host as the user wrote it
+	target string // the IP it resolved to, when it was a name
+}
+
+// forwardRun forwards until ctx ends, then closes everything and returns nil.
+func forwardRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts *Options) error {
+	ios := opts.IO
+	errOut := &lockedWriter{w: ios.ErrOut}
+	if opts.InstanceID == "" {
+		inst, err := target.One(ctx, client, opts.Spec, target.PickerFor(ios))
+		if err != nil {
+			return err
+		}
+		opts.InstanceID = inst.ID
+	}
+	ports := attach.NewPorts(ctx, attach.PortOptions{Cloud: client, InstanceID: opts.InstanceID, Logger: f.Logger()})
+	defer ports.Close()
+	inst, err := ports.Ready(ctx)
+	if err != nil {
+		return err
+	}
+	fw := &forward.Forwarder{
+		Open:     ports.Open,
+		Resolver: opts.Resolver,
+		Logger:   f.Logger(),
+		Report:   func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\n", oneLine(err.Error())) },
+	}
+	lns, err := bind(ctx, fw, opts)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(ios.Out)
+	for _, l := range lns {
+		a := announcement{Listen: l.ln.Addr().String(), Type: "local", Host: l.shown, Port: l.port, Instance: inst.ID}
+		if l.socks {
+			a.Type, a.Host, a.Port = "socks5", "", 0
+		} else if l.target != "" {
+			a.Target = l.target
+		}
+		switch {
+		case opts.JSON:
+			if err := enc.Encode(a); err != nil {
+				closeAll(lns)
+				return err
+			}
+		case opts.Quiet:
+		case l.socks:
+			fmt.Fprintf(errOut, "SOCKS5 proxy on %s via %s\n", a.Listen, inst.ID)
+		default:
+			to := forward.Describe(l.shown, l.port)
+			if l.target != "" {
+				to += " (" + l.target + ")"
+			}
+			fmt.Fprintf(errOut, "forwarding %s -> %s via %s\n", a.Listen, to, inst.ID)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, l := range lns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if l.socks {
+				_ = fw.ServeSOCKS(ctx, l.ln)
+			} else {
+				_ = fw.Serve(ctx, l.ln, l.host, l.port)
+			}
+		}()
+	}
+	wg.Wait() // Serve returns once ctx ends and its connections are closed
+	return nil
+}
+
+// bind resolves the -L hosts and opens every listener, or none.
+func bind(ctx context.Context, fw *forward.Forwarder, opts *Options) ([]listener, error) {
+	var lns []listener
+	for _, s := range opts.Locals {
+		host, err := fw.Target(ctx, s.Host)
+		if err != nil {
+			closeAll(lns)
+			return nil, fmt.Errorf("-L %s: %w", s, err)
+		}
+		l := listener{host: host, port: s.HostPort, shown: s.Host}
+		if l.shown == "" {
+			l.shown = "localhost"
+		}
+		if host != "" && host != s.Host {
+			l.target = host
+		}
+		if l.ln, err = listen(s.Listen()); err != nil {
+			closeAll(lns)
+			return nil, err
+		}
+		lns = append(lns, l)
+	}
+	for _, s := range opts.Dynamics {
+		ln, err := listen(s.Listen())
+		if err != nil {
+			closeAll(lns)
+			return nil, err
+		}
+		lns = append(lns, listener{ln: ln, socks: true})
+	}
+	return lns, nil
+}
+
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Err != nil {
+			err = oe.Err
+		}
+		return nil, fmt.Errorf("cannot listen on %s: %v", addr, err)
+	}
+	return ln, nil
+}
+
+func closeAll(lns []listener) {
+	for _, l := range lns {
+		l.ln.Close()
+	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// lockedWriter keeps lines from connections that fail at once from interleaving.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

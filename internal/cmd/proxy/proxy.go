@@ -1,0 +1,136 @@
+// Package proxy implements `ecsterm proxy`: stdin and stdout joined to a TCP port on an instance,
+// for ssh's ProxyCommand (and so scp, rsync and anything else that rides on ssh).
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ecsterm/ecsterm/internal/attach"
+	"github.com/ecsterm/ecsterm/internal/cloud"
+	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/pkg/forward"
+)
+
+// Options are proxy's inputs once flags and arguments are parsed.
+type Options struct {
+	IO         *iostreams.IOStreams
+	Spec       target.Spec // the instance as given: ID, name, tag:k=v or IP (ssh's %h)
+	InstanceID string      // set when Spec is an ID, or once it is resolved
+	Host       string      // reached through the instance; "" for the instance itself
+	Port       int
+}
+
+// NewCmdProxy builds the command. runF replaces proxyRun in tests of argument parsing.
+func NewCmdProxy(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	cmd := &cobra.Command{
+		Use:   "proxy <instance> [[host:]port]",
+		Short: "Join stdin and stdout to a port on an instance, for ssh's ProxyCommand",
+		Long: `Join stdin and stdout to a TCP port on the instance (default 22) through one Cloud Assistant
+port session, for ssh -o ProxyCommand. ssh, scp, rsync and sftp then work with no public IP
+and no open port 22; the instance still needs an SSH server and your key. <instance> is an
+ID, a name, tag:key=value or an IP, as for connect (ssh's %h).
+
+host:port reaches another host through the instance (TargetServer); the service takes an IP
+address, so a name is resolved on this machine. End of input ends the connection; the remote
+side closing it ends ecsterm with status 0. Errors go to stderr, which ssh shows.`,
+		Example: `  ssh -o ProxyCommand='ecsterm proxy %h %p' root@i-bp1eifrtpxa9tb0001
+  scp -o ProxyCommand='ecsterm proxy %h %p' ./site.tgz root@i-bp1...:/tmp/
+  rsync -e "ssh -o ProxyCommand='ecsterm proxy %h %p'" -a ./site/ root@i-bp1...:/srv/site/
+
+  # ~/.ssh/config: instance IDs, and instance names (%h is resolved like connect's target)
+  Host i-* web-* db-*
+      ProxyCommand ecsterm proxy %h %p
+      User root`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			spec, err := target.Parse(args[0])
+			if err != nil {
+				return &cmdutil.FlagError{Err: err}
+			}
+			spec.User = "" // ssh logs in; the session does not
+			opts.Spec, opts.InstanceID = spec, ""
+			if spec.Kind == target.KindID {
+				opts.InstanceID = spec.Value
+			}
+			opts.Host, opts.Port = "", 22
+			if len(args) == 2 {
+				host, port, err := parseTarget(args[1])
+				if err != nil {
+					return err
+				}
+				opts.Host, opts.Port = host, port
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			client, err := f.Cloud()
+			if err != nil {
+				return err
+			}
+			// ssh hangs up its ProxyCommand with SIGHUP when it is done; that, Ctrl-C and SIGTERM
+			// end the session cleanly.
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+			defer stop()
+			return proxyRun(ctx, f, client, opts)
+		},
+	}
+	return cmd
+}
+
+// parseTarget reads [host:]port; an IPv6 host goes in brackets.
+func parseTarget(s string) (string, int, error) {
+	host, port := "", s
+	if strings.Contains(s, ":") {
+		h, p, err := net.SplitHostPort(s)
+		if err != nil {
+			return "", 0, cmdutil.FlagErrorf("%q: want [host:]port", s)
+		}
+		host, port = h, p
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 || strings.Trim(port, "0123456789") != "" {
+		return "", 0, cmdutil.FlagErrorf("%q is not a port number (1-65535)", port)
+	}
+	return host, n, nil
+}
+
+func proxyRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts *Options) error {
+	if opts.InstanceID == "" {
+		// No picker: stdin and stdout belong to ssh, so an ambiguous name is an error listing the matches.
+		inst, err := target.One(ctx, client, opts.Spec, nil)
+		if err != nil {
+			return err
+		}
+		opts.InstanceID = inst.ID
+	}
+	ports := attach.NewPorts(ctx, attach.PortOptions{Cloud: client, InstanceID: opts.InstanceID, Logger: f.Logger()})
+	defer ports.Close()
+	fw := &forward.Forwarder{Open: ports.Open, Logger: f.Logger()}
+	host, err := fw.Target(ctx, opts.Host)
+	if err != nil {
+		return err
+	}
+	err = fw.Stdio(ctx, host, opts.Port, opts.IO.In, opts.IO.Out)
+	if ctx.Err() != nil {
+		return nil // hung up on purpose: the agent was told to close
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return fmt.Errorf("proxy %s: %w", forward.Describe(opts.Host, opts.Port), err)
+	}
+	return nil
+}

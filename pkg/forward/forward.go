@@ -1,0 +1,190 @@
+// Package forward joins byte streams to port sessions: local TCP connections (ssh -L), the
+// connections of a local SOCKS5 proxy (ssh -D), or stdin and stdout (ssh's ProxyCommand). Every
+// stream gets its own session WebSocket, which the agent treats as its own channel with its own
+// TCP connection on the far side (session-protocol.md §7.2); there is no multiplexing.
+//
+// It knows nothing of the ECS API: the caller supplies an Opener that starts or reuses a session
+// and dials its WebSocket. Listeners come from the caller too, so tests listen on port 0.
+package forward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/ecsterm/ecsterm/pkg/session"
+)
+
+// Stream is an open port session: its WebSocket, how its input must be treated, and how to give
+// it back.
+type Stream struct {
+	Conn *websocket.Conn
+	// HoldInput is session.Options.HoldInput for this stream. The opener knows the agent: older
+	// agents drop input that arrives before their TCP connection to the target exists, newer ones
+	// wait for it (§7.2 step 4).
+	HoldInput time.Duration
+	// Release is called once the stream is over; nil means nothing to do.
+	Release func()
+}
+
+// Opener opens a port session to port on host as the instance sees it. An empty host is the
+// instance itself; otherwise host is an IP address (the service's TargetServer takes one).
+type Opener func(ctx context.Context, host string, port int) (*Stream, error)
+
+// Resolver looks up host names for SOCKS requests that carry one. *net.Resolver is one.
+type Resolver interface {
+	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
+}
+
+// Forwarder serves listeners and stdio through port sessions. One Forwarder may serve any number
+// of listeners at once; its fields must not change while it serves.
+type Forwarder struct {
+	Open Opener
+	// Report is told why a connection failed, once per connection. The listener keeps serving.
+	// Nil discards the reports.
+	Report func(error)
+	// Resolver resolves SOCKS host names; nil means net.DefaultResolver.
+	Resolver Resolver
+	Logger   *slog.Logger
+
+	active atomic.Int64
+}
+
+// ConnError says which forward a failed connection belonged to, and why it failed.
+type ConnError struct {
+	Listen string // the local address, e.g. 127.0.0.1:8080
+	Remote string // host:port as the instance sees it
+	Err    error
+}
+
+func (e *ConnError) Error() string { return fmt.Sprintf("%s -> %s: %v", e.Listen, e.Remote, e.Err) }
+func (e *ConnError) Unwrap() error { return e.Err }
+
+// Active is the number of connections being served now, over all listeners (for ~#).
+func (f *Forwarder) Active() int { return int(f.active.Load()) }
+
+// Serve forwards each connection accepted on ln to port on host (empty: the instance itself),
+// each through its own session, until ctx ends; then it closes ln, waits for the connections
+// (which ctx ends too) and returns nil. A connection that fails is reported and closed; the
+// others and the listener carry on.
+func (f *Forwarder) Serve(ctx context.Context, ln net.Listener, host string, port int) error {
+	remote := Describe(host, port)
+	return f.serve(ctx, ln, func(ctx context.Context, c net.Conn) {
+		label := c.LocalAddr().String()
+		st, err := f.Open(ctx, host, port)
+		if err != nil {
+			f.report(ctx, label, remote, err)
+			return
+		}
+		f.pump(ctx, c, st, label, remote)
+	})
+}
+
+// Describe names host:port the way reports print it: an empty host is the instance itself.
+func Describe(host string, port int) string {
+	if host == "" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// serve runs the accept loop shared by Serve and ServeSOCKS.
+func (f *Forwarder) serve(ctx context.Context, ln net.Listener, handle func(context.Context, net.Conn)) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			// Out of file descriptors and the like: back off as net/http does, never give up.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			f.reportErr(ctx, fmt.Errorf("%s: accepting connections: %w", ln.Addr(), err))
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		backoff = 0
+		f.active.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer f.active.Add(-1)
+			defer c.Close()
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetNoDelay(true) // an interactive protocol (ssh) must not wait for Nagle
+			}
+			handle(ctx, c)
+		}()
+	}
+}
+
+// pump joins c to an open stream until either side ends, then releases the stream. Local end of
+// file sends Close ("1"), which ends the agent's connection to the target: the protocol has no
+// half-close (§6.3, §7.2 step 5). The remote side closing ends c (the caller closes it).
+func (f *Forwarder) pump(ctx context.Context, c net.Conn, st *Stream, label, remote string) {
+	if st.Release != nil {
+		defer st.Release()
+	}
+	err := session.Run(ctx, st.Conn, session.Options{
+		Stdin: c, Stdout: c, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger,
+	})
+	if err != nil {
+		f.report(ctx, label, remote, explain(err))
+	}
+}
+
+// Stdio joins in and out to port on host through one session, for ssh's ProxyCommand: end of
+// file on in sends Close ("1"), and the remote side closing returns nil. It returns ctx's error
+// when ctx ends first (after telling the agent to close).
+func (f *Forwarder) Stdio(ctx context.Context, host string, port int, in io.Reader, out io.Writer) error {
+	st, err := f.Open(ctx, host, port)
+	if err != nil {
+		return err
+	}
+	if st.Release != nil {
+		defer st.Release()
+	}
+	err = session.Run(ctx, st.Conn, session.Options{
+		Stdin: in, Stdout: out, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger,
+	})
+	return explain(err)
+}
+
+// explain adds what a user can check to the closes that have a likely local cause.
+func explain(err error) error {
+	var ce *session.ClosedError
+	if errors.As(err, &ce) && ce.Reason == "OpenChannelFailed" {
+		return fmt.Errorf("%w; is anything listening there?", err)
+	}
+	return err
+}
+
+func (f *Forwarder) report(ctx context.Context, listen, remote string, err error) {
+	if err != nil {
+		f.reportErr(ctx, &ConnError{Listen: listen, Remote: remote, Err: err})
+	}
+}
+
+func (f *Forwarder) reportErr(ctx context.Context, err error) {
+	if ctx.Err() != nil || f.Report == nil {
+		return // after Ctrl-C, connections end by design
+	}
+	f.Report(err)
+}
