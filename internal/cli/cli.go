@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
+	"github.com/ecsterm/ecsterm/internal/cmd/completion"
+	configcmd "github.com/ecsterm/ecsterm/internal/cmd/config"
 	"github.com/ecsterm/ecsterm/internal/cmd/connect"
 	"github.com/ecsterm/ecsterm/internal/cmd/cp"
 	"github.com/ecsterm/ecsterm/internal/cmd/demo"
@@ -99,6 +101,9 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), the
 		forward.NewCmdForward(f, nil),
 		proxy.NewCmdProxy(f, nil),
 		version.NewCmdVersion(f),
+		configcmd.NewCmdConfig(f, nil),
+		completion.NewCmdCompletion(f),
+		completion.NewCmdRefreshCache(f),
 	)
 	return root
 }

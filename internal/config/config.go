@@ -1,6 +1,7 @@
 // Package config is the only importer of viper. It resolves ecsterm's settings with one
 // precedence, flags > environment > config file > defaults, and for the region falls back to the
-// selected aliyun CLI profile's region_id.
+// selected aliyun CLI profile's region_id; Inspect also says where each value came from. Set and
+// Unset edit the config file, and WritePrivate writes every file ecsterm keeps for the user.
 package config
 
 import (
@@ -25,6 +26,35 @@ type Config struct {
 	Debug    bool
 	// File is the config file that was read, if any.
 	File string
+
+	// escape and aliases are read through Escape and Aliases, whose zero values mean "not
+	// configured": a Config still compares with ==, and one built by a test means the defaults.
+	escape  string
+	aliases *map[string]string
+}
+
+// DefaultEscape is the escape character when none is configured, as in OpenSSH.
+const DefaultEscape = "~"
+
+// Escape is the configured escape character for sessions (one character, ^X, or none), or
+// DefaultEscape. A command's -e flag overrides it.
+func (c *Config) Escape() string {
+	if c.escape == "" {
+		return DefaultEscape
+	}
+	return c.escape
+}
+
+// Aliases returns a copy of the configured target aliases (name → target); it is never nil.
+// target.ExpandAlias applies them to what a user typed.
+func (c *Config) Aliases() map[string]string {
+	out := map[string]string{}
+	if c.aliases != nil {
+		for k, v := range *c.aliases {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // env lists the environment variables for each key, first match wins. The Alibaba Cloud names
@@ -34,12 +64,23 @@ var env = map[string][]string{
 	"region":   {"ALIBABA_CLOUD_REGION_ID", "ALIBABACLOUD_REGION_ID", "ALICLOUD_REGION_ID", "ECSTERM_REGION"},
 	"endpoint": {"ECSTERM_ENDPOINT"},
 	"output":   {"ECSTERM_OUTPUT"},
+	"escape":   {"ECSTERM_ESCAPE"},
 }
 
 // Load resolves the settings. flags are the root command's persistent flags (bound by name:
 // profile, region, endpoint, output, quiet, debug). configFile overrides the default location
 // ($XDG_CONFIG_HOME/ecsterm/config.yaml or the OS equivalent); a missing file is not an error.
 func Load(flags *pflag.FlagSet, configFile string) (*Config, error) {
+	s, err := Inspect(flags, configFile)
+	if err != nil {
+		return nil, err
+	}
+	return s.Config, nil
+}
+
+// Inspect resolves the settings exactly as Load does (viper for the precedence, then the region
+// fallback and validation) and keeps where each value came from.
+func Inspect(flags *pflag.FlagSet, configFile string) (*Settings, error) {
 	v := viper.New()
 	v.SetDefault("output", "text")
 	for key, names := range env {
@@ -47,7 +88,7 @@ func Load(flags *pflag.FlagSet, configFile string) (*Config, error) {
 			return nil, err
 		}
 	}
-	for _, name := range []string{"profile", "region", "endpoint", "output", "quiet", "debug"} {
+	for _, name := range flagKeys {
 		if f := flags.Lookup(name); f != nil {
 			if err := v.BindPFlag(name, f); err != nil {
 				return nil, err
@@ -58,6 +99,7 @@ func Load(flags *pflag.FlagSet, configFile string) (*Config, error) {
 		configFile = DefaultFile()
 	}
 	cfg := &Config{}
+	s := &Settings{Config: cfg, File: configFile, sources: map[string]string{}}
 	if configFile != "" {
 		v.SetConfigFile(configFile)
 		v.SetConfigType("yaml")
@@ -70,19 +112,40 @@ func Load(flags *pflag.FlagSet, configFile string) (*Config, error) {
 			}
 		}
 	}
+	for _, key := range keys {
+		s.sources[key] = source(key, flags, v, cfg.File)
+	}
 	cfg.Profile = v.GetString("profile")
 	cfg.Region = v.GetString("region")
 	cfg.Endpoint = v.GetString("endpoint")
 	cfg.Output = v.GetString("output")
 	cfg.Quiet = v.GetBool("quiet")
 	cfg.Debug = v.GetBool("debug")
+	cfg.escape = v.GetString("escape")
 	if cfg.Output != "text" && cfg.Output != "json" {
-		return nil, fmt.Errorf("output format %q is not text or json", cfg.Output)
+		return nil, fmt.Errorf("output format %q is not text or json (%s)", cfg.Output, s.sources["output"])
+	}
+	if cfg.escape != "" {
+		if err := checkEscape(cfg.escape); err != nil {
+			return nil, fmt.Errorf("%w (%s)", err, s.sources["escape"])
+		}
+	}
+	if cfg.File != "" {
+		aliases, err := readAliases(cfg.File)
+		if err != nil {
+			return nil, err
+		}
+		if len(aliases) > 0 {
+			cfg.aliases = &aliases
+		}
 	}
 	if cfg.Region == "" {
-		cfg.Region = profileRegion(cfg.Profile)
+		if region, name := profileRegion(cfg.Profile); region != "" {
+			cfg.Region = region
+			s.sources["region"] = "profile " + name
+		}
 	}
-	return cfg, nil
+	return s, nil
 }
 
 // DefaultFile is where ecsterm's config file lives.
@@ -95,19 +158,20 @@ func DefaultFile() string {
 }
 
 // profileRegion reads region_id of the named (or current) profile in the aliyun CLI's
-// config.json, which credentials-go reads for the keys but never for the region.
-func profileRegion(name string) string {
+// config.json, which credentials-go reads for the keys but never for the region. It returns the
+// region and the profile it came from.
+func profileRegion(name string) (region, profile string) {
 	file := os.Getenv("ALIBABA_CLOUD_CONFIG_FILE")
 	if file == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return ""
+			return "", ""
 		}
 		file = filepath.Join(home, ".aliyun", "config.json")
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	var conf struct {
 		Current  string `json:"current"`
@@ -117,15 +181,15 @@ func profileRegion(name string) string {
 		} `json:"profiles"`
 	}
 	if json.Unmarshal(b, &conf) != nil {
-		return ""
+		return "", ""
 	}
 	if name == "" {
 		name = conf.Current
 	}
 	for _, p := range conf.Profiles {
 		if p.Name == name {
-			return p.RegionID
+			return p.RegionID, name
 		}
 	}
-	return ""
+	return "", ""
 }

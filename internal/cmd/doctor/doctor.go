@@ -47,16 +47,21 @@ nothing failed and 255 otherwise.`,
 		Example: `  ecsterm doctor
   ecsterm doctor web-01
   ecsterm doctor -o json i-bp1eifrtpxa9tb0001`,
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: target.CompleteTargets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, cfgErr := opts.Config()
+			if cfgErr == nil {
+				opts.JSON = cfg.Output == "json"
+			}
 			if len(args) == 1 {
 				opts.Target = args[0]
+				if cfgErr == nil {
+					opts.Target = target.ExpandAlias(opts.Target, cfg.Aliases())
+				}
 				if _, err := target.Parse(opts.Target); err != nil {
 					return cmdutil.FlagErrorf("%w", err)
 				}
-			}
-			if cfg, err := opts.Config(); err == nil {
-				opts.JSON = cfg.Output == "json"
 			}
 			opts.Pick = target.PickerFor(opts.IO)
 			if runF != nil {

@@ -1,0 +1,261 @@
+// Package config implements `ecsterm config`: ecsterm's own settings (region, profile, endpoint,
+// output, escape character, target aliases), where each value comes from, and setting them in
+// the config file.
+package config
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	cfgpkg "github.com/ecsterm/ecsterm/internal/config"
+	"github.com/ecsterm/ecsterm/internal/iostreams"
+)
+
+// Options are the inputs of every config subcommand once flags and arguments are parsed.
+type Options struct {
+	IO *iostreams.IOStreams
+	// Inspect resolves the settings with their sources, as every command sees them.
+	Inspect func() (*cfgpkg.Settings, error)
+	// File is the config file that set and unset write: --config, or the default location.
+	File  string
+	Key   string
+	Value string
+}
+
+// NewCmdConfig builds `ecsterm config` and its subcommands. runF, when not nil, replaces the
+// run of whichever subcommand is chosen (named by its first argument) in tests of parsing.
+func NewCmdConfig(f *cmdutil.Factory, runF func(ctx context.Context, sub string, opts *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	run := func(cmd *cobra.Command, sub string, fn func(*Options) error) error {
+		opts.File, opts.Inspect = fileAndInspect(cmd)
+		if runF != nil {
+			return runF(cmd.Context(), sub, opts)
+		}
+		return fn(opts)
+	}
+	cmd := &cobra.Command{
+		Use:   "config",
+		Short: "Show and change ecsterm's settings and target aliases",
+		Long: `Show ecsterm's settings, each with its value and where that value came from, and set them in
+the config file (` + "`ecsterm config path`" + ` prints where it is).
+
+Precedence, highest first: command-line flags (--profile, --region, --endpoint, -o, -q,
+--debug; -e for the escape character), environment variables, the config file, defaults. The
+region falls back to the region_id of the aliyun CLI profile in use.
+
+Keys:
+  profile    credential profile (env ALIBABA_CLOUD_PROFILE)
+  region     region ID (env ALIBABA_CLOUD_REGION_ID; default: the profile's region_id)
+  endpoint   ECS OpenAPI endpoint URL (env ECSTERM_ENDPOINT)
+  output     text or json (env ECSTERM_OUTPUT)
+  quiet      true or false
+  debug      true or false
+  escape     session escape character: one character, ^X, or none (env ECSTERM_ESCAPE; default ~)
+  alias.NAME a target that NAME stands for wherever a target goes, e.g. alias.web admin@i-bp1...
+
+An alias replaces a target that is exactly its name; a user given before it wins over one in
+the alias (root@web). Aliases do not refer to other aliases.
+
+The file is YAML, private to you (mode 0600); set and unset keep its comments.`,
+		Example: `  ecsterm config
+  ecsterm config get region
+  ecsterm config set region cn-shanghai
+  ecsterm config set escape '^]'
+  ecsterm config set alias.web admin@i-bp1eifrtpxa9tb0001
+  ecsterm connect web
+  ecsterm config unset alias.web
+  ecsterm config -o json | jq -r .region.source`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return run(cmd, "list", listRun) },
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "Show every setting with its value and source (the default)",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, args []string) error { return run(cmd, "list", listRun) },
+	}
+	get := &cobra.Command{
+		Use:   "get <key>",
+		Short: "Print one setting's value (alias.NAME for an alias, aliases for all of them)",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Key = args[0]
+			if opts.Key != "aliases" {
+				if err := cfgpkg.CheckKey(opts.Key); err != nil {
+					return &cmdutil.FlagError{Err: err}
+				}
+			}
+			return run(cmd, "get", getRun)
+		},
+		ValidArgsFunction: completeKeys(f, true),
+	}
+	set := &cobra.Command{
+		Use:   "set <key> <value>",
+		Short: "Write a setting or an alias (alias.NAME TARGET) to the config file",
+		Args:  exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Key, opts.Value = args[0], args[1]
+			if err := check(opts.Key, opts.Value); err != nil {
+				return &cmdutil.FlagError{Err: err}
+			}
+			return run(cmd, "set", setRun)
+		},
+		ValidArgsFunction: completeSet(f),
+	}
+	unset := &cobra.Command{
+		Use:   "unset <key>",
+		Short: "Remove a setting or an alias from the config file",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Key = args[0]
+			if err := cfgpkg.CheckKey(opts.Key); err != nil {
+				return &cmdutil.FlagError{Err: err}
+			}
+			return run(cmd, "unset", unsetRun)
+		},
+		ValidArgsFunction: completeKeys(f, false),
+	}
+	path := &cobra.Command{
+		Use:   "path",
+		Short: "Print the config file's path (it may not exist yet)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return run(cmd, "path", func(o *Options) error {
+				_, err := fmt.Fprintln(o.IO.Out, o.File)
+				return err
+			})
+		},
+	}
+	cmd.AddCommand(list, get, set, unset, path)
+	return cmd
+}
+
+// fileAndInspect reads the root's --config flag and persistent flags, which the factory's
+// Config also reads: `ecsterm config` shows what every other command would use.
+func fileAndInspect(cmd *cobra.Command) (string, func() (*cfgpkg.Settings, error)) {
+	var file string
+	if fl := cmd.Flag("config"); fl != nil {
+		file = fl.Value.String()
+	}
+	given := file
+	if file == "" {
+		file = cfgpkg.DefaultFile()
+	}
+	flags := cmd.Root().PersistentFlags()
+	return file, func() (*cfgpkg.Settings, error) { return cfgpkg.Inspect(flags, given) }
+}
+
+// exactArgs is cobra.ExactArgs as a usage error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return cmdutil.FlagErrorf("%s takes %d argument(s), not %d", cmd.CommandPath(), n, len(args))
+		}
+		return nil
+	}
+}
+
+func listRun(opts *Options) error {
+	s, err := opts.Inspect()
+	if err != nil {
+		return err
+	}
+	if s.Config.Output == "json" {
+		return writeJSON(opts.IO.Out, listJSON(s))
+	}
+	var rows [][3]string
+	for _, key := range cfgpkg.Keys() {
+		v, _ := s.Get(key)
+		if aliases, ok := v.(map[string]string); ok {
+			for _, name := range sorted(aliases) {
+				rows = append(rows, [3]string{"alias." + name, aliases[name], s.Source(key)})
+			}
+			continue
+		}
+		rows = append(rows, [3]string{key, text(v), s.Source(key)})
+	}
+	ios := opts.IO
+	var b bytes.Buffer
+	w := io.Writer(&b)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	if ios.IsStdoutTTY() {
+		w = tw
+		fmt.Fprintln(w, "KEY\tVALUE\tSOURCE")
+	}
+	for _, r := range rows {
+		for i := range r {
+			if r[i] == "" {
+				r[i] = "-"
+			}
+			r[i] = cmdutil.Escape(r[i])
+		}
+		fmt.Fprintln(w, strings.Join(r[:], "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err = ios.Out.Write(b.Bytes())
+	return err
+}
+
+// record is one setting in -o json.
+type record struct {
+	Value  any    `json:"value"`
+	Source string `json:"source"`
+}
+
+// listJSON is `config -o json`: one object, keyed by setting in display order, each with its
+// value (a string, a bool, or for aliases an object of name → target) and source.
+func listJSON(s *cfgpkg.Settings) json.RawMessage {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, key := range cfgpkg.Keys() {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		v, _ := s.Get(key)
+		k, _ := json.Marshal(key)
+		r, _ := json.Marshal(record{Value: v, Source: s.Source(key)})
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(r)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// text formats a value for the text output.
+func text(v any) string {
+	switch v := v.(type) {
+	case bool:
+		return strconv.FormatBool(v)
+	case string:
+		return v
+	}
+	return fmt.Sprint(v)
+}
+
+func sorted(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
