@@ -1,6 +1,10 @@
 package target
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/ecsterm/ecsterm/internal/cmdutil"
+)
 
 // ExpandAlias replaces s by its alias's target when the instance part of s (after an optional
 // user@) is exactly an alias name, as ssh's Host entries work; anything else comes back
@@ -35,4 +39,17 @@ func splitUser(s string) (user, rest string) {
 		return u, r
 	}
 	return "", s
+}
+
+// ExpandFrom is ExpandAlias with the aliases of f's configuration; without a configuration
+// (or with one that fails to load, which the command reports itself) s comes back unchanged.
+func ExpandFrom(f *cmdutil.Factory, s string) string {
+	if f == nil || f.Config == nil {
+		return s
+	}
+	cfg, err := f.Config()
+	if err != nil {
+		return s
+	}
+	return ExpandAlias(s, cfg.Aliases())
 }

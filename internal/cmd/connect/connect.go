@@ -48,9 +48,10 @@ session management (Linux later than 2.2.3.256, Windows later than 2.1.3.256).`,
   ecsterm connect admin@tag:role=bastion       # by tag, as user admin
   ecsterm connect 10.0.0.11                    # by private or public IP
   ecsterm connect i-bp1eifrtpxa9tb0001 --command 'top -d 5'`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: target.CompleteTargets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Target = args[0]
+			opts.Target = target.ExpandFrom(f, args[0])
 			if strings.HasPrefix(opts.Target, "@") {
 				return cmdutil.FlagErrorf("no user before @ in %q", opts.Target)
 			}

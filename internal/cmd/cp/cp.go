@@ -46,7 +46,8 @@ func (l Location) String() string {
 
 // Options are cp's inputs once flags and arguments are parsed.
 type Options struct {
-	IO *iostreams.IOStreams
+	expand func(string) string // target alias expansion
+	IO     *iostreams.IOStreams
 
 	Src, Dst  Location
 	User      string // -l, or the user@ of the remote side
@@ -57,7 +58,7 @@ type Options struct {
 
 // NewCmdCp builds the command. runF replaces cpRun in tests of flag parsing.
 func NewCmdCp(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams}
+	opts := &Options{IO: f.IOStreams, expand: func(s string) string { return target.ExpandFrom(f, s) }}
 	cmd := &cobra.Command{
 		Use:   "cp [-r] [-l user] <src> <dst>",
 		Short: "Copy files and directories to and from an instance, checksummed",
@@ -82,7 +83,8 @@ a usage error.`,
   ecsterm cp i-bp1eifrtpxa9tb0001:/var/log/app.log .
   ecsterm cp -r ./conf admin@i-bp1eifrtpxa9tb0001:~/conf
   ecsterm cp -r i-bp1eifrtpxa9tb0001:/etc/nginx ./backup/`,
-		Args: cobra.ExactArgs(2),
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: target.CompleteCopy(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.parseArgs(args[0], args[1]); err != nil {
 				return err
@@ -107,13 +109,29 @@ a usage error.`,
 	return cmd
 }
 
+// location parses one side, expanding a target alias in its host part.
+func (o *Options) location(arg string) (Location, error) {
+	l, err := ParseLocation(arg)
+	if err != nil || !l.Remote() || o.expand == nil {
+		return l, err
+	}
+	host := l.Instance
+	if l.User != "" {
+		host = l.User + "@" + host
+	}
+	if to := o.expand(host); to != host {
+		return ParseLocation(to + ":" + l.Path)
+	}
+	return l, nil
+}
+
 // parseArgs fills Src, Dst and User, and refuses what is not a copy to or from one instance.
 func (o *Options) parseArgs(src, dst string) error {
 	var err error
-	if o.Src, err = ParseLocation(src); err != nil {
+	if o.Src, err = o.location(src); err != nil {
 		return err
 	}
-	if o.Dst, err = ParseLocation(dst); err != nil {
+	if o.Dst, err = o.location(dst); err != nil {
 		return err
 	}
 	switch {

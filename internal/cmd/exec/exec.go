@@ -74,7 +74,8 @@ ecsterm could not run the command on an instance (the others still run).`,
   ecsterm exec tag:role=db -- df -h /data
   ecsterm exec --via run-command --target i-aaa --target i-bbb -- 'df -h /'
   ecsterm exec -o json i-aaa,i-bbb -- hostname`,
-		Args: cobra.MinimumNArgs(1),
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: target.CompleteTargets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Flags stop at the first argument (the target), so a "--" after it is still here.
 			targets, command := append(splitTargets(args[0]), extra...), args[1:]
@@ -90,7 +91,7 @@ ecsterm could not run the command on an instance (the others still run).`,
 			}
 			opts.Command = strings.Join(command, " ")
 			for _, t := range targets {
-				spec, err := target.Parse(t)
+				spec, err := target.Parse(target.ExpandFrom(f, t))
 				if err != nil {
 					return &cmdutil.FlagError{Err: err}
 				}
@@ -134,6 +135,7 @@ ecsterm could not run the command on an instance (the others still run).`,
 	cmd.Flags().SetInterspersed(false) // flags after the target belong to the remote command
 	fl := cmd.Flags()
 	fl.StringArrayVar(&extra, "target", nil, "an instance to run on (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("target", target.CompleteTargetFlag(f))
 	fl.StringVarP(&opts.User, "user", "l", "", "run as this user on the instance")
 	fl.BoolVarP(&opts.TTY, "tty", "t", false, "give the command a terminal (default when stdin and stdout are terminals)")
 	fl.BoolVarP(&opts.NoTTY, "no-tty", "T", false, "never give the command a terminal")

@@ -72,9 +72,10 @@ or 1 s, whichever comes first: no wait for servers that speak first, like SSH.`,
   ecsterm forward i-bp1... -L 127.0.0.1:5432:10.0.0.7:5432 -L 6379:10.0.0.8:6379
   ecsterm forward i-bp1... -D 1080     # then: curl --socks5 127.0.0.1:1080 http://10.0.0.7/
   ecsterm forward -o json i-bp1... -L 0:80 > fwd.jsonl &   # scripts read the port from fwd.jsonl`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: target.CompleteTargets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			spec, err := target.Parse(args[0])
+			spec, err := target.Parse(target.ExpandFrom(f, args[0]))
 			if err != nil {
 				return &cmdutil.FlagError{Err: err}
 			}

@@ -53,9 +53,10 @@ side closing it ends ecsterm with status 0. Errors go to stderr, which ssh shows
   Host i-* web-* db-*
       ProxyCommand ecsterm proxy %h %p
       User root`,
-		Args: cobra.RangeArgs(1, 2),
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: target.CompleteTargets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			spec, err := target.Parse(args[0])
+			spec, err := target.Parse(target.ExpandFrom(f, args[0]))
 			if err != nil {
 				return &cmdutil.FlagError{Err: err}
 			}
