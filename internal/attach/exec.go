@@ -29,7 +29,13 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 		defer disarm()
 		stdin, _ = o.input(t, cancel, session.EOFNothing)
 	}
-	e, err := rexec.New(rexec.Request{Command: command, TTY: tty, Stdin: stdin, Stdout: o.Stdout, Stderr: o.Stderr})
+	req := rexec.Request{Command: command, TTY: tty, Stdin: stdin, Stdout: o.Stdout, Stderr: o.Stderr}
+	if tty && o.OutFile != nil {
+		if sz, err := term.GetSize(o.OutFile); err == nil {
+			req.Rows, req.Cols = sz.Rows, sz.Cols
+		}
+	}
+	e, err := rexec.New(req)
 	if err != nil {
 		return 0, err
 	}

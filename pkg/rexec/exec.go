@@ -20,6 +20,8 @@ type Request struct {
 	// TTY runs the command on the remote terminal (ssh -t): output is terminal output, and
 	// stderr is not separate.
 	TTY bool
+	// Rows and Cols size the remote terminal before the command starts (-t only; 0 = unknown).
+	Rows, Cols uint16
 	// Stdin is the command's input; nil means none (end of file at once).
 	Stdin  io.Reader
 	Stdout io.Writer
@@ -129,7 +131,7 @@ func (e *Exec) feed() {
 	case <-e.done:
 		return
 	}
-	s := script(e.req.Command, e.nonce, e.req.TTY)
+	s := script(e.req.Command, e.nonce, e.req.TTY, e.req.Rows, e.req.Cols)
 	if _, err := e.inW.Write(append(frame(len(s)), s...)); err != nil {
 		return
 	}

@@ -25,6 +25,7 @@
 package rexec
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -47,10 +48,17 @@ func quote(s string) string {
 }
 
 // script returns the second stage for command with nonce.
-func script(command, nonce string, tty bool) string {
+// With a terminal, rows and cols (when known) size the PTY before the command starts, as ssh
+// does: a resize frame sent after the first output could otherwise arrive after the command
+// has read the size.
+func script(command, nonce string, tty bool, rows, cols uint16) string {
 	shell := `"${SHELL:-/bin/sh}" -c ` + quote(command)
 	if tty {
-		return `stty "$s";printf '\036ecsterm-go\036';` + shell + ` 3<&-;printf '\036` + nonce + ` %s 0\n' $?` + "\n"
+		size := ""
+		if rows > 0 && cols > 0 {
+			size = fmt.Sprintf("stty rows %d cols %d 2>/dev/null;", rows, cols)
+		}
+		return `stty "$s";` + size + `printf '\036ecsterm-go\036';` + shell + ` 3<&-;printf '\036` + nonce + ` %s 0\n' $?` + "\n"
 	}
 	// fd 3 keeps the PTY for the decoder: an asynchronous list's stdin would be /dev/null.
 	return strings.Join([]string{
