@@ -3,6 +3,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -112,8 +113,18 @@ func (h *harness) setenv(key, value string) {
 	h.env = out
 }
 
+// commandTimeout bounds every ecsterm run, so that a hang fails its test with the command
+// named instead of stalling the whole package until go test's own timeout.
+const commandTimeout = 2 * time.Minute
+
 func (h *harness) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(binary, args...)
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	h.t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Cancel = func() error {
+		h.t.Errorf("ecsterm %q still running after %s: killed", args, commandTimeout)
+		return cmd.Process.Kill()
+	}
 	cmd.Env = h.env
 	cmd.Dir = h.home
 	return cmd
