@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"io"
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
 	"github.com/ecsterm/ecsterm/internal/emulator"
@@ -22,50 +19,27 @@ const demoInstance = "i-emu0demo000000001"
 // checks that the terminal is exactly as it was.
 func TestConnectOnPTY(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ptmx.Close(); tty.Close() })
-	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 24, Cols: 80}); err != nil {
-		t.Fatal(err)
-	}
-	before, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-
+	tm := newTerminal(t, 24, 80)
+	before := tm.termios(t)
 	cmd := h.command("connect", demoInstance)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	scr := newScreen()
-	copied := make(chan struct{})
-	go func() { io.Copy(scr, ptmx); close(copied) }()
+	tm.start(t, cmd)
+	scr := tm.scr
 
 	at := scr.waitFor(t, 0, "@demo-web-01 ~]")
-	raw, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if raw.Lflag&(unix.ECHO|unix.ICANON|unix.ISIG) != 0 {
+	if raw := tm.termios(t); raw.Lflag&(unix.ECHO|unix.ICANON|unix.ISIG) != 0 {
 		t.Errorf("local terminal not raw during the session: lflag %#x", raw.Lflag)
 	}
 
 	// A command runs remotely and its output comes back; the arithmetic proves the shell ran it.
-	io.WriteString(ptmx, "echo hi-$((6*7))\r")
+	tm.typeIn("echo hi-$((6*7))\r")
 	at = scr.waitFor(t, at, "hi-42")
 	at = scr.waitFor(t, at, "@demo-web-01 ~]")
 
 	// The window size follows. SIGWINCH reaches ecsterm asynchronously, so keep asking the
 	// remote side until it has seen the new size.
-	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 41, Cols: 133}); err != nil {
-		t.Fatal(err)
-	}
+	tm.resize(t, 41, 133)
 	for i := 0; ; i++ {
-		io.WriteString(ptmx, "stty size\r")
+		tm.typeIn("stty size\r")
 		next := scr.waitFor(t, at, "@demo-web-01 ~]")
 		if strings.Contains(scr.String()[at:next], "41 133") {
 			break
@@ -76,16 +50,12 @@ func TestConnectOnPTY(t *testing.T) {
 		at = next
 	}
 
-	io.WriteString(ptmx, "exit\r")
+	tm.typeIn("exit\r")
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("ecsterm connect: %v\n%s", err, scr.String())
 	}
-	after, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *after != *before {
-		t.Errorf("terminal not restored:\nbefore %+v\nafter  %+v", *before, *after)
+	if after := tm.termios(t); after != before {
+		t.Errorf("terminal not restored:\nbefore %+v\nafter  %+v", before, after)
 	}
 
 	// A connect makes three API calls before the WebSocket opens and ends its session after.
@@ -126,40 +96,23 @@ func TestConnectTypeAhead(t *testing.T) {
 // remote side would keep open, and the terminal comes back as it was.
 func TestConnectEscapes(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ptmx.Close(); tty.Close() })
-	before, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tm := newTerminal(t, 24, 80)
+	before := tm.termios(t)
 	cmd := h.command("connect", demoInstance)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	scr := newScreen()
-	go io.Copy(scr, ptmx)
-	at := scr.waitFor(t, 0, "@demo-web-01 ~]")
-	io.WriteString(ptmx, "~?")
-	at = scr.waitFor(t, at, "terminate the session")
+	tm.start(t, cmd)
+	at := tm.scr.waitFor(t, 0, "@demo-web-01 ~]")
+	tm.typeIn("~?")
+	at = tm.scr.waitFor(t, at, "terminate the session")
 	// A tilde inside a line is an ordinary character.
-	io.WriteString(ptmx, "echo a~.b\r")
-	at = scr.waitFor(t, at, "a~.b\r\n")
-	io.WriteString(ptmx, "~.")
-	err = cmd.Wait()
+	tm.typeIn("echo a~.b\r")
+	at = tm.scr.waitFor(t, at, "a~.b\r\n")
+	tm.typeIn("~.")
+	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 255 {
-		t.Fatalf("after ~.: %v\n%s", err, scr.String())
+		t.Fatalf("after ~.: %v\n%s", err, tm.scr.String())
 	}
-	scr.waitFor(t, at, "ended by escape sequence")
-	after, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *after != *before {
+	tm.scr.waitFor(t, at, "ended by escape sequence")
+	if tm.termios(t) != before {
 		t.Errorf("terminal not restored after ~.")
 	}
 	if got := h.emu.Calls("EndTerminalSession"); got != 1 {
@@ -171,42 +124,21 @@ func TestConnectEscapes(t *testing.T) {
 // in another goroutine would not), leaves the terminal as it was: a watcher process restores it.
 func TestTerminalRestoredAfterKill(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ptmx.Close(); tty.Close() })
-	before, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tm := newTerminal(t, 24, 80)
+	before := tm.termios(t)
 	cmd := h.command("connect", demoInstance)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	scr := newScreen()
-	go io.Copy(scr, ptmx)
-	scr.waitFor(t, 0, "@demo-web-01 ~]")
-	raw, _ := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-	if raw.Lflag&unix.ICANON != 0 {
+	tm.start(t, cmd)
+	tm.scr.waitFor(t, 0, "@demo-web-01 ~]")
+	if raw := tm.termios(t); raw.Lflag&unix.ICANON != 0 {
 		t.Fatal("terminal not raw during the session")
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
 	// The watcher acts on its own schedule; there is nothing to wait on but the terminal itself.
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		after, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if *after == *before {
-			return
-		}
+	for tm.termios(t) != before {
 		if time.Now().After(deadline) {
-			t.Fatalf("terminal still raw 10 s after ecsterm was killed: lflag %#x", after.Lflag)
+			t.Fatalf("terminal still raw 10 s after ecsterm was killed: lflag %#x", tm.termios(t).Lflag)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -8,15 +8,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
-
-	"github.com/creack/pty"
 
 	"github.com/ecsterm/ecsterm/internal/emulator"
 )
@@ -141,25 +137,14 @@ func TestExecLongCommand(t *testing.T) {
 
 func TestExecTTY(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ptmx.Close(); tty.Close() })
+	tm := newTerminal(t, 33, 99)
 	cmd := h.command("exec", demoInstance, "--", "test -t 0 && stty size && exit 3")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	pty.Setsize(ptmx, &pty.Winsize{Rows: 33, Cols: 99})
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	scr := newScreen()
-	go io.Copy(scr, ptmx)
-	err = cmd.Wait()
+	tm.start(t, cmd)
+	err := cmd.Wait()
 	if ee, ok := err.(interface{ ExitCode() int }); !ok || ee.ExitCode() != 3 {
-		t.Fatalf("exit %v, screen %q", err, scr.String())
+		t.Fatalf("exit %v, screen %q", err, tm.scr.String())
 	}
-	scr.waitFor(t, 0, "33 99")
+	tm.scr.waitFor(t, 0, "33 99")
 }
 
 func TestExecManyTargets(t *testing.T) {

@@ -1,0 +1,62 @@
+package e2e
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// terminal is a pseudo-terminal that an ecsterm process runs on, as on a user's terminal: the
+// process's controlling terminal, with everything it shows collected on a screen.
+type terminal struct {
+	ptmx, tty *os.File
+	scr       *screen
+}
+
+func newTerminal(t *testing.T, rows, cols uint16) *terminal {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ptmx.Close(); tty.Close() })
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: rows, Cols: cols}); err != nil {
+		t.Fatal(err)
+	}
+	return &terminal{ptmx: ptmx, tty: tty, scr: newScreen()}
+}
+
+// start runs cmd with the terminal as its stdin, stdout, stderr and controlling terminal.
+func (tm *terminal) start(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tm.tty, tm.tty, tm.tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(tm.scr, tm.ptmx)
+}
+
+// termios reads the terminal's settings, as the user's shell would find them.
+func (tm *terminal) termios(t *testing.T) unix.Termios {
+	t.Helper()
+	st, err := unix.IoctlGetTermios(int(tm.tty.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *st
+}
+
+func (tm *terminal) resize(t *testing.T, rows, cols uint16) {
+	t.Helper()
+	if err := pty.Setsize(tm.ptmx, &pty.Winsize{Rows: rows, Cols: cols}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (tm *terminal) typeIn(s string) { io.WriteString(tm.ptmx, s) }
