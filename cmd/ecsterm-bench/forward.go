@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"io"
 	"net"
 	"os/exec"
-	"sort"
 	"strconv"
 	"sync"
 	"syscall"
@@ -21,19 +19,22 @@ import (
 )
 
 // The forward section: bytes from a loopback TCP source to this process, through one connection
-// and through 8 at once, along three paths in the same run: a direct TCP connection, OpenSSH's
-// ssh -L to the private sshd, and ecsterm forward -L through the emulator. Throughput is the
-// median over runs; CPU and peak RSS are the forwarding client's own (ecsterm, or ssh), from its
-// rusage, over all its runs. The server side (the emulator's gateway and agent, or sshd) runs on
-// the same two cores and is not counted.
+// and through 8 at once, along the paths of one run: a direct TCP connection, OpenSSH's ssh -L
+// to the private sshd, and ecsterm forward -L through each emulator. All forwarders stay up for
+// the whole section and take turns, run after run. Throughput is MiB/s per run; CPU and peak RSS
+// are the forwarding client's own (ecsterm, or ssh), from its rusage, over all its runs. The
+// server side (the emulator's gateway and agent, or sshd) runs on the same cores and is not
+// counted.
 
-// fwdRow is one path's figures.
-type fwdRow struct {
-	Path      string  `json:"path"`
-	One       float64 `json:"one_conn_mib_s"`
-	Eight     float64 `json:"eight_conns_mib_s"`
-	CPUPerGiB float64 `json:"cpu_s_per_gib,omitempty"` // the client process's user+system time per GiB moved
-	MaxRSSMiB float64 `json:"max_rss_mib,omitempty"`
+// fwdPath is one way to the source and its figures.
+type fwdPath struct {
+	label, kind, transport string
+	addr                   string
+	cmd                    *exec.Cmd // the forwarder; nil for the direct path
+	stopSig                syscall.Signal
+	one, eight             []float64
+	moved                  int64
+	rss                    float64 // the forwarder's peak resident set, MB
 }
 
 // source serves the benchmark's bytes: a client sends a big-endian uint64 n and reads n bytes.
@@ -107,47 +108,6 @@ func transfer(addr string, total int64, conns int) (float64, error) {
 	return float64(total/int64(conns)*int64(conns)) / (1 << 20) / time.Since(start).Seconds(), nil
 }
 
-// measurePath runs the 1- and 8-connection transfers runs times each through addr, after a warm-up.
-func measurePath(addr string, size int64, runs int) (one, eight float64, moved int64, err error) {
-	if err := pull(addr, 1<<20); err != nil { // warm-up: the first session, the first handshake
-		return 0, 0, 0, fmt.Errorf("warm-up through %s: %w", addr, err)
-	}
-	moved = 1 << 20
-	var ones, eights []float64
-	for range runs {
-		r1, err := transfer(addr, size, 1)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		r8, err := transfer(addr, size, 8)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		ones, eights = append(ones, r1), append(eights, r8)
-		moved += 2 * size
-	}
-	return median(ones), median(eights), moved, nil
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// usage fills a row's CPU and memory from a finished client process.
-func usage(r *fwdRow, cmd *exec.Cmd, moved int64) {
-	st := cmd.ProcessState
-	if st == nil {
-		return
-	}
-	r.CPUPerGiB = (st.UserTime() + st.SystemTime()).Seconds() / (float64(moved) / (1 << 30))
-	r.MaxRSSMiB = maxRSSMiB(st)
-}
-
 // stopProcess ends a forwarder and waits for it; a signal death is its normal end here.
 func stopProcess(cmd *exec.Cmd, sig syscall.Signal) {
 	_ = cmd.Process.Signal(sig)
@@ -161,54 +121,131 @@ func stopProcess(cmd *exec.Cmd, sig syscall.Signal) {
 	}
 }
 
-// forwardSection measures the three paths.
-func forwardSection(ctx context.Context, ecsterm func(args ...string) *exec.Cmd, sshd *bench.SSHD, inst string, size int64, runs int) ([]fwdRow, error) {
+func forwardSection(r *rig, rep *report) error {
 	srcPort, stop, err := startSource()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer stop()
 	src := "127.0.0.1:" + strconv.Itoa(srcPort)
-	var rows []fwdRow
-
-	one, eight, _, err := measurePath(src, size, runs)
-	if err != nil {
-		return nil, fmt.Errorf("direct: %w", err)
+	paths := []*fwdPath{{label: "direct loopback TCP", kind: "raw", addr: src}}
+	defer func() {
+		for _, p := range paths {
+			if p.cmd != nil && p.cmd.ProcessState == nil {
+				stopProcess(p.cmd, p.stopSig)
+			}
+		}
+	}()
+	for _, t := range r.trans {
+		p, err := startEcstermForward(r, t, srcPort)
+		if err != nil {
+			return err
+		}
+		paths = append(paths, p)
 	}
-	rows = append(rows, fwdRow{Path: "direct loopback TCP", One: one, Eight: eight})
+	p, err := startSSHForward(r, src)
+	if err != nil {
+		return err
+	}
+	paths = append(paths, p)
 
-	// ssh -L to the private sshd.
+	size := r.cfg.size
+	r.logf("forward: %d runs of %d MiB through 1 and through 8 connections", r.cfg.runs, size>>20)
+	for _, p := range paths {
+		if err := pull(p.addr, 1<<20); err != nil { // warm-up: the first session, the first handshake
+			return fmt.Errorf("warm-up through %s: %w", p.label, err)
+		}
+		p.moved += 1 << 20
+	}
+	for range r.cfg.runs {
+		for _, p := range paths {
+			one, err := transfer(p.addr, size, 1)
+			if err != nil {
+				return fmt.Errorf("%s: %w", p.label, err)
+			}
+			eight, err := transfer(p.addr, size, 8)
+			if err != nil {
+				return fmt.Errorf("%s, 8 connections: %w", p.label, err)
+			}
+			p.one, p.eight = append(p.one, one), append(p.eight, eight)
+			p.moved += 2 * size
+		}
+	}
+	for _, p := range paths {
+		if p.cmd != nil {
+			peak, ok := bench.PeakRSS(p.cmd.Process.Pid)
+			stopProcess(p.cmd, p.stopSig)
+			p.rss = rssMB(peak, ok, p.cmd.ProcessState)
+		}
+	}
+
+	direct, ssh := paths[0], paths[len(paths)-1]
+	mibs := func(v []float64) bench.Stats { return bench.SummariseValues("MiB/s", v) }
+	one := func(n int) string { return map[int]string{1: "1 connection", 8: "8 connections"}[n] }
+	sshCPU, sshRSS := bench.SummariseValues("s/GiB", []float64{cpuPerGiB(ssh)}), bench.SummariseValues("MB", []float64{ssh.rss})
+	for _, n := range []int{1, 8} {
+		pick := func(p *fwdPath) []float64 {
+			if n == 1 {
+				return p.one
+			}
+			return p.eight
+		}
+		refSSH, refDirect := mibs(pick(ssh)), mibs(pick(direct))
+		for _, p := range paths[1 : len(paths)-1] {
+			got := mibs(pick(p))
+			vsSSH := row{Section: "forward", Metric: "forward -L, " + one(n), Transport: p.transport, Ecsterm: got, RefName: "ssh -L", Reference: &refSSH}
+			if p.transport == "TLS" {
+				vsSSH.Aim = atLeast(1, "ssh")
+			}
+			rep.add(vsSSH)
+			rep.add(row{Section: "forward", Metric: "forward -L, " + one(n), Transport: p.transport, Ecsterm: got, RefName: "direct loopback TCP", Reference: &refDirect})
+		}
+		pn := panel{Title: fmt.Sprintf("Forward -L, %s: %d MiB per run (MiB/s, median and p10–p90)", one(n), size>>20), Unit: "MiB/s", Bars: true}
+		for _, p := range paths[1:] {
+			pn.Series = append(pn.Series, series{Label: p.label, Kind: p.kind, Values: pick(p)})
+		}
+		pn.Series = append(pn.Series, series{Label: direct.label, Kind: "raw", Values: pick(direct)})
+		rep.Panels = append(rep.Panels, pn)
+	}
+	for _, p := range paths[1 : len(paths)-1] {
+		rep.add(row{Section: "forward", Metric: "client CPU per GiB, forward -L (all runs)", Transport: p.transport,
+			Ecsterm: bench.SummariseValues("s/GiB", []float64{cpuPerGiB(p)}), RefName: "ssh -L", Reference: &sshCPU})
+		rep.Memory = append(rep.Memory, row{Section: "memory", Metric: "peak RSS, forward -L (all runs, up to 8 connections)", Transport: p.transport,
+			Ecsterm: bench.SummariseValues("MB", []float64{p.rss}), RefName: "ssh -L", Reference: &sshRSS, Aim: rssAim})
+	}
+	return nil
+}
+
+// cpuPerGiB is a finished forwarder's user and system time per GiB it moved.
+func cpuPerGiB(p *fwdPath) float64 {
+	return cpuSeconds(p.cmd.ProcessState) / (float64(p.moved) / (1 << 30))
+}
+
+func startSSHForward(r *rig, src string) (*fwdPath, error) {
 	lport, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	ssh := exec.CommandContext(ctx, "ssh", sshd.SSHArgs("-N", "-o", "ExitOnForwardFailure=yes",
-		"-L", fmt.Sprintf("127.0.0.1:%d:%s", lport, src))...)
-	ssh.Env = bench.Env()
-	if err := ssh.Start(); err != nil {
+	cmd := r.ssh([]string{"-N", "-o", "ExitOnForwardFailure=yes", "-L", fmt.Sprintf("127.0.0.1:%d:%s", lport, src)}, "")
+	cmd.Args = cmd.Args[:len(cmd.Args)-1] // -N: no remote command
+	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(lport)
-	if err := waitListening(addr); err != nil {
-		stopProcess(ssh, syscall.SIGTERM)
+	p := &fwdPath{label: "ssh -L", kind: "ssh", addr: "127.0.0.1:" + strconv.Itoa(lport), cmd: cmd, stopSig: syscall.SIGTERM}
+	if err := waitListening(p.addr); err != nil {
+		stopProcess(cmd, syscall.SIGTERM)
 		return nil, fmt.Errorf("ssh -L: %w", err)
 	}
-	one, eight, moved, err := measurePath(addr, size, runs)
-	stopProcess(ssh, syscall.SIGTERM)
-	if err != nil {
-		return nil, fmt.Errorf("ssh -L: %w", err)
-	}
-	r := fwdRow{Path: "ssh -L (OpenSSH, private sshd)", One: one, Eight: eight}
-	usage(&r, ssh, moved)
-	rows = append(rows, r)
+	return p, nil
+}
 
-	// ecsterm forward -L through the emulator.
-	fwd := ecsterm("-o", "json", "forward", inst, "-L", "0:"+strconv.Itoa(srcPort))
-	out, err := fwd.StdoutPipe()
+func startEcstermForward(r *rig, t *transport, srcPort int) (*fwdPath, error) {
+	cmd := r.ecsterm(t, "-o", "json", "forward", inst, "-L", "0:"+strconv.Itoa(srcPort))
+	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
-	if err := fwd.Start(); err != nil {
+	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	var ann struct {
@@ -219,17 +256,10 @@ func forwardSection(ctx context.Context, ecsterm func(args ...string) *exec.Cmd,
 		err = json.Unmarshal(line, &ann)
 	}
 	if err != nil {
-		stopProcess(fwd, syscall.SIGINT)
-		return nil, fmt.Errorf("ecsterm forward did not announce its listener: %w", err)
+		stopProcess(cmd, syscall.SIGINT)
+		return nil, fmt.Errorf("ecsterm forward (%s) did not announce its listener: %w", t.name, err)
 	}
-	one, eight, moved, err = measurePath(ann.Listen, size, runs)
-	stopProcess(fwd, syscall.SIGINT)
-	if err != nil {
-		return nil, fmt.Errorf("ecsterm forward: %w", err)
-	}
-	r = fwdRow{Path: "ecsterm forward -L (emulator)", One: one, Eight: eight}
-	usage(&r, fwd, moved)
-	return append(rows, r), nil
+	return &fwdPath{label: "ecsterm forward -L, " + t.name, kind: "ecsterm-" + t.name, transport: t.name, addr: ann.Listen, cmd: cmd, stopSig: syscall.SIGINT}, nil
 }
 
 func freePort() (int, error) {
@@ -253,24 +283,5 @@ func waitListening(addr string) error {
 			return fmt.Errorf("nothing listens on %s", addr)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// printForward prints the section's table and ratios.
-func printForward(rows []fwdRow, size int64, runs int) {
-	fmt.Printf("\nForward throughput: %d MiB from a loopback TCP source per measurement, through 1 connection and split over 8 at once; median of %d runs (MiB/s).\n\n", size>>20, runs)
-	fmt.Println("| path | 1 connection | 8 connections | client CPU s/GiB | client peak RSS |")
-	fmt.Println("|---|---:|---:|---:|---:|")
-	for _, r := range rows {
-		cpu, rss := "—", "—"
-		if r.CPUPerGiB > 0 {
-			cpu, rss = fmt.Sprintf("%.2f", r.CPUPerGiB), fmt.Sprintf("%.1f MiB", r.MaxRSSMiB)
-		}
-		fmt.Printf("| %s | %.0f | %.0f | %s | %s |\n", r.Path, r.One, r.Eight, cpu, rss)
-	}
-	if len(rows) == 3 {
-		d, s, e := rows[0], rows[1], rows[2]
-		fmt.Printf("\necsterm / direct: %.3f× (1 connection), %.3f× (8 connections)\n", e.One/d.One, e.Eight/d.Eight)
-		fmt.Printf("ecsterm / ssh -L: %.2f× (1 connection), %.2f× (8 connections); CPU per GiB %.2f× ssh's\n", e.One/s.One, e.Eight/s.Eight, e.CPUPerGiB/s.CPUPerGiB)
 	}
 }

@@ -1,207 +1,198 @@
-// Command ecsterm-bench measures ecsterm as a whole process against OpenSSH on this machine, in
-// one run, and prints a markdown table (and JSON with -json). It starts the emulator in-process
-// and a private sshd on loopback.
+// Command ecsterm-bench measures ecsterm as a whole process against OpenSSH and raw TCP on this
+// machine, side by side in one run, and writes one table of medians with their spread over the
+// runs, ratios to the reference and the project's aims: as markdown (stdout and -md), as JSON
+// (-json) and as an SVG chart (-svg). It builds ecsterm, starts the emulator in-process (plain
+// and over TLS, agent start-up delay zero, and once with the realistic delay) and a private
+// sshd on loopback.
 //
-//	go run ./cmd/ecsterm-bench -runs 20 -json bench.json
-//	go run ./cmd/ecsterm-bench -only forward -size 256 -fwd-runs 3
+//	go run ./cmd/ecsterm-bench -runs 10 -size 256MiB -md bench.md -json bench.json -svg bench.svg
+//	go run ./cmd/ecsterm-bench -quick                # every section, small and fast (CI)
+//	go run ./cmd/ecsterm-bench -only bulk -tls on    # one section, TLS only
+//
+// Sections: startup (exec -- true and connect's first byte vs ssh), echo (keystroke round trips
+// on a PTY vs ssh -tt), bulk (exec -- cat of -size bytes to /dev/null vs ssh and raw TCP),
+// forward (forward -L with 1 and 8 connections vs ssh -L and raw TCP). CPU seconds per GiB and
+// peak RSS come from each client process's rusage.
 package main
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
+	"strconv"
+	"strings"
 	"time"
-
-	"github.com/ecsterm/ecsterm/internal/bench"
-	"github.com/ecsterm/ecsterm/internal/emulator"
 )
 
-// row is one line of the table.
-type row struct {
-	Metric    string       `json:"metric"`
-	Ecsterm   bench.Stats  `json:"ecsterm"`
-	Reference *bench.Stats `json:"reference,omitempty"`
-	RefName   string       `json:"reference_name,omitempty"`
-	Ratio     float64      `json:"ratio,omitempty"` // ecsterm median / reference median
-	Note      string       `json:"note,omitempty"`
+func main() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// config is one run's settings, from the flags.
+type config struct {
+	runs  int
+	size  int64         // bytes per bulk or forward measurement
+	keys  int           // keystrokes per echo session per run
+	delay time.Duration // the realistic agent start-up delay
+	tls   string        // both, on or off
+	only  map[string]bool
+
+	mdOut, jsonOut, svgOut string
+	bin                    string // a prebuilt ecsterm; empty builds one
+	profDir                string // CPU profiles of every ecsterm process go here
+	from                   string // render this JSON report instead of measuring
+	args                   []string
+
+	stdout, progress io.Writer
 }
 
-func main() {
-	runs := flag.Int("runs", 20, "measurements of each kind")
-	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
-	only := flag.String("only", "", "run one section: startup or forward (default both)")
-	size := flag.Int64("size", 256, "forward section: MiB moved per measurement")
-	fwdRuns := flag.Int("fwd-runs", 3, "forward section: measurements of each kind")
-	flag.Parse()
-	if *only != "" && *only != "startup" && *only != "forward" {
-		fmt.Fprintln(os.Stderr, "ecsterm-bench: -only takes startup or forward")
-		os.Exit(2)
+var sections = []string{"startup", "echo", "bulk", "forward"}
+
+// Main parses args, runs the suite and returns the exit status.
+func Main(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
-	if err := run(*runs, *jsonOut, *only, *size<<20, *fwdRuns); err != nil {
-		fmt.Fprintln(os.Stderr, "ecsterm-bench:", err)
-		os.Exit(1)
+	if err != nil {
+		fmt.Fprintln(stderr, "ecsterm-bench:", err)
+		return 2
 	}
+	cfg.stdout, cfg.progress = stdout, stderr
+	if cfg.from != "" {
+		err = render(cfg)
+	} else {
+		_, err = run(cfg)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "ecsterm-bench:", err)
+		return 1
+	}
+	return 0
 }
 
-func run(runs int, jsonOut, only string, size int64, fwdRuns int) error {
-	ctx := context.Background()
-	os.Setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-	dir, err := os.MkdirTemp("", "ecsterm-bench-")
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("ecsterm-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := config{args: args}
+	fs.IntVar(&cfg.runs, "runs", 10, "runs of every measurement (medians and p10–p90 are over these)")
+	size := fs.String("size", "256MiB", "bytes per bulk and forward measurement: 256MiB, 64M, 1GiB or a byte count")
+	fs.IntVar(&cfg.keys, "keys", 200, "keystrokes per echo session and run")
+	fs.DurationVar(&cfg.delay, "realistic-delay", time.Second, "the real agent's PTY start-up delay, for the realistic rows")
+	fs.StringVar(&cfg.tls, "tls", "both", "emulator transport: both (plain and TLS side by side), on (TLS only) or off (plain only)")
+	only := fs.String("only", "", "comma-separated sections to run: "+strings.Join(sections, ","))
+	quick := fs.Bool("quick", false, "a fast run of every section with tiny sizes, to check that the suite works (CI); figures are not meaningful")
+	fs.StringVar(&cfg.mdOut, "md", "", "also write the markdown report to this file")
+	fs.StringVar(&cfg.jsonOut, "json", "", "write the results, raw samples included, as JSON to this file")
+	fs.StringVar(&cfg.svgOut, "svg", "", "write a chart of the latency distributions and throughputs to this SVG file")
+	fs.StringVar(&cfg.bin, "ecsterm", "", "ecsterm binary to measure (default: build ./cmd/ecsterm from this module)")
+	fs.StringVar(&cfg.from, "from", "", "measure nothing: render -md, -svg (and the table on stdout) from the -json file of an earlier run")
+	fs.StringVar(&cfg.profDir, "cpuprofile-dir", "", "write a CPU profile of every ecsterm process to this directory (ECSTERM_CPUPROFILE), named by command, emulator and sequence")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if cfg.size, err = parseSize(*size); err != nil {
+		return cfg, err
+	}
+	if *quick {
+		cfg.runs, cfg.size, cfg.keys = 2, 4<<20, 20
+	}
+	switch {
+	case cfg.runs < 1:
+		return cfg, errors.New("-runs must be at least 1")
+	case cfg.keys < 1:
+		return cfg, errors.New("-keys must be at least 1")
+	case cfg.size < 8 || cfg.size%8 != 0:
+		return cfg, errors.New("-size must be a positive multiple of 8 bytes (it is split over 8 connections)")
+	case cfg.tls != "both" && cfg.tls != "on" && cfg.tls != "off":
+		return cfg, fmt.Errorf("-tls takes both, on or off, not %q", cfg.tls)
+	}
+	cfg.only = map[string]bool{}
+	for s := range strings.SplitSeq(*only, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !isSection(s) {
+			return cfg, fmt.Errorf("-only: unknown section %q (have %s)", s, strings.Join(sections, ", "))
+		}
+		cfg.only[s] = true
+	}
+	return cfg, nil
+}
+
+func isSection(s string) bool {
+	for _, x := range sections {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// wants reports whether section runs.
+func (c config) wants(section string) bool { return len(c.only) == 0 || c.only[section] }
+
+// parseSize reads 256MiB, 256M, 1GiB, 4KiB or a plain byte count.
+func parseSize(s string) (int64, error) {
+	units := []struct {
+		suffix string
+		shift  uint
+	}{{"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"G", 30}, {"M", 20}, {"K", 10}}
+	num, shift := s, uint(0)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			num, shift = strings.TrimSuffix(s, u.suffix), u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if err != nil || n <= 0 || n > 1<<(62-shift) {
+		return 0, fmt.Errorf("size %q is not a byte count like 256MiB", s)
+	}
+	return n << shift, nil
+}
+
+// render writes the outputs of an earlier run from its JSON report.
+func render(cfg config) error {
+	b, err := os.ReadFile(cfg.from)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "ecsterm")
-	if out, err := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/ecsterm").CombinedOutput(); err != nil {
-		return fmt.Errorf("building ecsterm (run from the repository root): %v\n%s", err, out)
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s: %w", cfg.from, err)
 	}
-
-	emu, err := emulator.New(emulator.Options{})
-	if err != nil {
-		return err
-	}
-	defer emu.Close()
-	slow, err := emulator.New(emulator.Options{AgentStartDelay: time.Second})
-	if err != nil {
-		return err
-	}
-	defer slow.Close()
-	sshd, err := bench.StartSSHD(ctx)
-	if err != nil {
-		return err
-	}
-	defer sshd.Close()
-
-	envFor := func(e *emulator.Emulator) []string {
-		c := e.Credential()
-		return bench.Env("ALIBABA_CLOUD_ECS_METADATA_DISABLED=true", "ALIBABA_CLOUD_ACCESS_KEY_ID="+c.AccessKeyID,
-			"ALIBABA_CLOUD_ACCESS_KEY_SECRET="+c.AccessKeySecret, "ALIBABA_CLOUD_REGION_ID="+e.Region(),
-			"ECSTERM_ENDPOINT="+e.Endpoint(), "TERM=xterm-256color")
-	}
-	const inst = "i-emu0demo000000001"
-	ecsterm := func(e *emulator.Emulator, args ...string) func() *exec.Cmd {
-		return func() *exec.Cmd {
-			c := exec.Command(bin, args...)
-			c.Env = envFor(e)
-			return c
-		}
-	}
-	ssh := func(args ...string) func() *exec.Cmd {
-		return func() *exec.Cmd {
-			c := exec.Command("ssh", append(sshd.SSHArgs(args[:len(args)-1]...), args[len(args)-1])...)
-			c.Env = bench.Env("TERM=xterm-256color")
-			return c
-		}
-	}
-	wall := func(mk func() *exec.Cmd) func() (time.Duration, error) {
-		return func() (time.Duration, error) { return bench.WallTime(mk) }
-	}
-	first := func(mk func() *exec.Cmd) func() (time.Duration, error) {
-		return func() (time.Duration, error) { return bench.FirstByte(ctx, mk) }
-	}
-	var rows []row
-	pair := func(metric, refName string, a, b func() (time.Duration, error)) error {
-		sa, sb, err := bench.Pair(runs, a, b)
-		if err != nil {
-			return fmt.Errorf("%s: %w", metric, err)
-		}
-		ea, eb := bench.Summarise(sa), bench.Summarise(sb)
-		rows = append(rows, row{Metric: metric, Ecsterm: ea, Reference: &eb, RefName: refName, Ratio: ea.Median / eb.Median})
-		return nil
-	}
-	single := func(metric, note string, a func() (time.Duration, error)) error {
-		var s []time.Duration
-		if _, err := a(); err != nil {
-			return fmt.Errorf("%s: %w", metric, err)
-		}
-		for range runs {
-			d, err := a()
-			if err != nil {
-				return fmt.Errorf("%s: %w", metric, err)
-			}
-			s = append(s, d)
-		}
-		rows = append(rows, row{Metric: metric, Ecsterm: bench.Summarise(s), Note: note})
-		return nil
-	}
-
-	var fwdRows []fwdRow
-	if only != "startup" {
-		// Its own emulator: 8 connections at a time, run after run, need more than the default
-		// 10 connected channels while the last run's are still being unregistered.
-		fe, err := emulator.New(emulator.Options{SessionsPerInstance: 64})
-		if err != nil {
-			return err
-		}
-		defer fe.Close()
-		mk := func(args ...string) *exec.Cmd { return ecsterm(fe, args...)() }
-		if fwdRows, err = forwardSection(ctx, mk, sshd, inst, size, fwdRuns); err != nil {
-			return fmt.Errorf("forward: %w", err)
-		}
-		if only == "forward" {
-			printForward(fwdRows, size, fwdRuns)
-			return writeJSON(jsonOut, map[string]any{"cpus": runtime.NumCPU(), "go": runtime.Version(), "forward": fwdRows})
-		}
-	}
-
-	calls0 := totalCalls(emu)
-	if err := pair("exec -- true, wall time (agent delay 0)", "ssh localhost true",
-		wall(ecsterm(emu, "exec", "-T", inst, "--", "true")), wall(ssh("true"))); err != nil {
-		return err
-	}
-	perExec := float64(totalCalls(emu)-calls0) / float64(runs+1)
-	if err := pair("connect, start to first output byte (agent delay 0)", "ssh -tt localhost, first byte",
-		first(ecsterm(emu, "connect", inst)), first(ssh("-tt", "bash"))); err != nil {
-		return err
-	}
-	if err := single("exec -- true, wall time (realistic agent delay 1 s)", "the real agent starts its PTY about 1 s after the connection",
-		wall(ecsterm(slow, "exec", "-T", inst, "--", "true"))); err != nil {
-		return err
-	}
-	if err := single("connect, start to first output byte (realistic agent delay 1 s)", "",
-		first(ecsterm(slow, "connect", inst))); err != nil {
-		return err
-	}
-
-	host, _ := os.Hostname()
-	fmt.Printf("ecsterm-bench: %d runs each, %s/%s, %d CPUs, %s, host %s, %s\n\n", runs, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), host, time.Now().UTC().Format(time.RFC3339))
-	fmt.Println("| metric | ecsterm median (p10–p90) | reference | reference median (p10–p90) | ratio |")
-	fmt.Println("|---|---:|---|---:|---:|")
-	for _, r := range rows {
-		ref, refStats, ratio := "—", "—", "—"
-		if r.Reference != nil {
-			ref, refStats, ratio = r.RefName, fmtStats(*r.Reference), fmt.Sprintf("%.2f×", r.Ratio)
-		}
-		fmt.Printf("| %s | %s | %s | %s | %s |\n", r.Metric, fmtStats(r.Ecsterm), ref, refStats, ratio)
-	}
-	fmt.Printf("\nAPI calls per exec: %.1f (preflight's two in parallel with StartTerminalSession, then EndTerminalSession)\n", perExec)
-	if fwdRows != nil {
-		printForward(fwdRows, size, fwdRuns)
-	}
-	return writeJSON(jsonOut, map[string]any{"runs": runs, "cpus": runtime.NumCPU(), "go": runtime.Version(), "rows": rows, "api_calls_per_exec": perExec, "forward": fwdRows})
+	cfg.jsonOut = ""
+	return rep.write(cfg)
 }
 
-func writeJSON(file string, v any) error {
-	if file == "" {
-		return nil
+// run runs the selected sections and writes the outputs.
+func run(cfg config) (*report, error) {
+	r, err := newRig(cfg)
+	if err != nil {
+		return nil, err
 	}
-	b, _ := json.MarshalIndent(v, "", "  ")
-	return os.WriteFile(file, b, 0o644)
-}
-
-func fmtStats(s bench.Stats) string {
-	return fmt.Sprintf("%.1f ms (%.1f–%.1f)", s.Median, s.P10, s.P90)
-}
-
-func totalCalls(e *emulator.Emulator) int {
-	n := 0
-	for _, a := range []string{"DescribeInstances", "DescribeCloudAssistantStatus", "StartTerminalSession", "EndTerminalSession"} {
-		n += e.Calls(a)
+	defer r.close()
+	rep := newReport(cfg, r)
+	steps := []struct {
+		name string
+		fn   func(*rig, *report) error
+	}{{"startup", startupSection}, {"echo", echoSection}, {"bulk", bulkSection}, {"forward", forwardSection}}
+	for _, s := range steps {
+		if !cfg.wants(s.name) {
+			continue
+		}
+		start := time.Now()
+		if err := s.fn(r, rep); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		r.logf("%s done in %s", s.name, time.Since(start).Round(time.Second))
 	}
-	return n
+	rep.finish()
+	return rep, rep.write(cfg)
 }

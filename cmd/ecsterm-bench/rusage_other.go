@@ -4,5 +4,5 @@ package main
 
 import "os"
 
-// maxRSSMiB is not measured where rusage has no peak resident set.
-func maxRSSMiB(*os.ProcessState) float64 { return 0 }
+// rssMB is the peak read from the running process; rusage has no peak resident set here.
+func rssMB(peak float64, ok bool, _ *os.ProcessState) float64 { return peak }

@@ -45,6 +45,11 @@ type Options struct {
 	NoEscape bool
 	// IdleTimeout ends an interactive session after this long without input or output.
 	IdleTimeout time.Duration
+	// NoResume keeps the session to schema 1.01: a dropped connection ends it. By default it
+	// speaks 1.02 and reconnects (resume.go).
+	NoResume bool
+	// StatusOut is where the one-line reconnect status goes; nil leaves it to the debug log.
+	StatusOut io.Writer
 }
 
 func (o *Options) log() *slog.Logger {
@@ -142,6 +147,7 @@ func Interactive(ctx context.Context, o Options) error {
 			// The real agent starts its PTY about a second after the connection, then its
 			// output pump waits another second (§7.1); typed-ahead input waits for the prompt.
 			HoldInput: 3 * time.Second,
+			Resume:    resumeOptions(o.NoResume, op.sess, o.StatusOut, tty.Raw, o.log()),
 		})
 		if cause := context.Cause(ctx); errors.Is(cause, term.ErrEscapeDisconnect) {
 			return fmt.Errorf("%s: %w", op.inst.ID, cause)

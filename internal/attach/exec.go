@@ -61,7 +61,8 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 			case <-ctx.Done():
 			}
 		}()
-		opts := session.Options{Stdin: e.Input(), Stdout: e.Output(), OnEOF: session.EOFNothing, Logger: o.log()}
+		opts := session.Options{Stdin: e.Input(), Stdout: e.Output(), OnEOF: session.EOFNothing, Logger: o.log(),
+			Resume: resumeOptions(o.NoResume, op.sess, o.StatusOut, tty && t.Raw, o.log())}
 		if tty {
 			opts.Sizes = o.sizes(ctx)
 		}

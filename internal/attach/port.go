@@ -3,6 +3,7 @@ package attach
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -41,6 +42,11 @@ type PortOptions struct {
 	Logger     *slog.Logger
 	// Reuse is how long a session's URL serves new connections; zero means DefaultReuse.
 	Reuse time.Duration
+	// NoResume keeps connections to schema 1.01: a dropped WebSocket ends its connection. By
+	// default they speak 1.02 and reconnect (resume.go).
+	NoResume bool
+	// StatusOut is where reconnect status lines go, one per line; nil leaves them to the debug log.
+	StatusOut io.Writer
 }
 
 // Ports opens port sessions on one instance; its Open is a forward.Opener. Make it with NewPorts
@@ -160,7 +166,8 @@ func (p *Ports) Open(ctx context.Context, host string, port int) (*forward.Strea
 			p.release(ps)
 			return nil, err
 		}
-		return &forward.Stream{Conn: conn, HoldInput: HoldFor(inst), Release: sync.OnceFunc(func() { p.release(ps) })}, nil
+		return &forward.Stream{Conn: conn, HoldInput: HoldFor(inst), Release: sync.OnceFunc(func() { p.release(ps) }),
+			Resume: resumeOptions(p.o.NoResume, ps.sess, p.o.StatusOut, false, p.log)}, nil
 	}
 }
 

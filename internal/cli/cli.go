@@ -45,6 +45,7 @@ func Main() int {
 	if code, reexeced := guardSDKDebug(); reexeced {
 		return code
 	}
+	defer startProfile()()
 	return Run(context.Background(), iostreams.System(), os.Args[1:])
 }
 

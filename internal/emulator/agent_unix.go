@@ -12,8 +12,6 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
-
-	"github.com/ecsterm/ecsterm/pkg/session"
 )
 
 type ptyTarget struct {
@@ -93,7 +91,7 @@ func (c *channel) startShell() error {
 		go func() { defer close(exited); t.wait(c.done) }()
 		c.pumpPTY(f)
 		<-exited
-		c.shutdown("Exit")
+		c.agentEnded("Exit")
 	}()
 	return nil
 }
@@ -135,30 +133,48 @@ func (p *ptyTarget) wait(done <-chan struct{}) {
 	}
 }
 
-// pumpPTY relays PTY output until the PTY closes, never splitting a UTF-8 character.
+// pumpPTY relays PTY output until the PTY closes: frames of at most maxShellFrame bytes that
+// never split a UTF-8 character, the frames of one read sent in one write (cork.go).
 func (c *channel) pumpPTY(f *os.File) {
-	buf := make([]byte, maxShellFrame)
+	buf := make([]byte, ptyReadSize)
 	have := 0
 	for {
 		n, err := f.Read(buf[have:])
 		have += n
-		if have > 0 {
-			cut := utf8Cut(buf[:have])
-			if cut == 0 && have == len(buf) {
-				cut = have // not UTF-8 at all: send it as it is
-			}
-			if cut > 0 {
-				if c.send(session.TypeOutput, buf[:cut]) != nil {
-					return
-				}
-				have = copy(buf, buf[cut:have])
-			}
+		sent, serr := c.shellFrames(buf[:have], err != nil)
+		if serr != nil {
+			return
 		}
+		have = copy(buf, buf[sent:have])
 		if err != nil {
-			if have > 0 {
-				_ = c.send(session.TypeOutput, buf[:have])
-			}
 			return
 		}
 	}
+}
+
+// ptyReadSize is how much the pump reads from the PTY at once; Linux hands out at most about
+// 4 KiB per read.
+const ptyReadSize = 16 << 10
+
+// shellFrames sends p as Output frames of at most maxShellFrame bytes, each ending on a UTF-8
+// character boundary, and returns how many bytes it sent. A character left incomplete at the end
+// is kept back for the next read, unless last; bytes that are not UTF-8 at all go as they are.
+func (c *channel) shellFrames(p []byte, last bool) (int, error) {
+	cc := c.corkOutput()
+	sent := 0
+	var err error
+	for sent < len(p) && err == nil {
+		chunk := p[sent:min(len(p), sent+maxShellFrame)]
+		cut := utf8Cut(chunk)
+		if cut == 0 && (len(chunk) == maxShellFrame || last) {
+			cut = len(chunk)
+		}
+		if cut == 0 {
+			break
+		}
+		err = c.sendOutput(chunk[:cut])
+		sent += cut
+	}
+	_ = cc.uncork() // a failed write fails the next frame's, as a broken connection does
+	return sent, err
 }

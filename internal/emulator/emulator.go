@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -51,6 +52,19 @@ type Options struct {
 	Logger   *slog.Logger
 	// Now is the clock for signatures and expiry. Default time.Now.
 	Now func() time.Time
+	// DetachTimeout is how long a schema 1.02 channel whose WebSocket dropped stays alive,
+	// output buffered, for the client to resume it with &channelId= (resume.go). The real value
+	// is unknown. Default 60 s.
+	DetachTimeout time.Duration
+	// ReplayLimit bounds each 1.02 channel's unacknowledged output kept for replay; when full,
+	// the agent's output waits. Default 16 MiB.
+	ReplayLimit int
+	// CutAfterBytes, when positive, cuts each channel's WebSocket once (a TCP close without a
+	// close frame) after that many bytes of output payload: a fault injection for resume tests.
+	CutAfterBytes int64
+	// TLS serves the API as https and the gateway as wss, with a self-signed certificate made
+	// at start-up for 127.0.0.1 and localhost (CACertPEM). Default plain http and ws.
+	TLS bool
 }
 
 // Emulator is a running emulated region.
@@ -74,6 +88,8 @@ type Emulator struct {
 	issued   []string            // every session token handed out, for tests
 	inv      *invocationStore    // RunCommand invocations
 	wg       sync.WaitGroup      // agent sessions
+	down     atomic.Bool         // the gateway refuses WebSockets (SetGatewayDown, resume.go)
+	caPEM    []byte              // the TLS certificate clients must trust; nil for plain
 }
 
 // New starts an emulator on 127.0.0.1 (port 0 picks a free one).
@@ -103,10 +119,18 @@ func Listen(addr string, opts Options) (*Emulator, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.TLS {
+		ln := e.ln
+		if e.ln, e.caPEM, err = tlsListener(ln, e.opts.Now()); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/session", e.serveSession)
 	mux.HandleFunc("/", e.serveAPI)
 	e.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ConnState: e.trackConn}
+	e.srv.ErrorLog = slog.NewLogLogger(e.log.Handler(), slog.LevelDebug) // not the process's stderr: TLS clients that distrust the certificate are expected
 	go func() { _ = e.srv.Serve(e.ln) }()
 	return e, nil
 }
@@ -153,7 +177,7 @@ func (e *Emulator) applyDefaults() {
 }
 
 // Endpoint is the OpenAPI endpoint URL, for --endpoint or ECSTERM_ENDPOINT.
-func (e *Emulator) Endpoint() string { return "http://" + e.ln.Addr().String() }
+func (e *Emulator) Endpoint() string { return e.scheme("http") + "://" + e.ln.Addr().String() }
 
 // Region is the emulated region.
 func (e *Emulator) Region() string { return e.fleet.Region }

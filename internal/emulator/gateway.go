@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"crypto/subtle"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -33,20 +34,35 @@ import (
 //     2.2.3.578, which wait up to 10 s for their connection (§7.2 step 4) and so hold the input;
 //   - with Options.StreamRate set, a Stream status at channel open sets the client's rate, the
 //     agent's output is paced to it, and input beyond it ends the channel with FlowExceedLimit
-//     (rate.go).
+//     (rate.go);
+//   - frames carry real schema 1.02 sequence numbers unless the client has shown itself to be
+//     1.01, and a 1.02 channel survives a dropped WebSocket (resume.go).
 
 var upgrader = websocket.Upgrader{ReadBufferSize: 32 << 10, WriteBufferSize: 32 << 10}
 
-// channel is one WebSocket connection to a session: the gateway's relay plus the agent's work.
+// channel is one agent channel of a session: the gateway's relay plus the agent's work. It starts
+// with one WebSocket connection; a 1.02 client may resume it on another (resume.go).
 type channel struct {
 	e    *Emulator
 	sess *termSession
 	id   string
-	conn *websocket.Conn
 
-	wmu sync.Mutex // guards writes, seq and wbuf
-	seq int64
-	buf []byte
+	wmu  sync.Mutex      // guards conn, writes, seq, buf and the resume fields below
+	conn *websocket.Conn // nil while detached
+	seq  int64           // 1.01 frame counter
+	buf  []byte
+
+	// Resume (resume.go). Guarded by wmu unless atomic.
+	schema     atomic.Int32 // what the client's frames say: schemaUnknown, schema101, schema102
+	rp         replay       // Output frames kept until acknowledged
+	lastInSeq  atomic.Uint32
+	awaitSync  bool         // resumed: output waits for the client's Sync
+	detachT    *time.Timer  // ends a detached channel
+	endReason  string       // the agent side ended while detached: end after the replay
+	outBytes   int64        // Output payload bytes written, for CutAfterBytes
+	cut        bool         // CutAfterBytes has cut this channel
+	gapAsked   bool         // reader only: a Sync went out for a gap in the input
+	inSinceAck atomic.Int64 // input bytes received since a frame last carried the acknowledgement
 
 	lastIn  atomic.Int64 // unix nanos of the last inbound frame
 	outRate *pacer       // paces output to Options.StreamRate; nil for no limit
@@ -65,6 +81,10 @@ type agentTarget interface {
 }
 
 func (e *Emulator) serveSession(w http.ResponseWriter, r *http.Request) {
+	if e.down.Load() {
+		http.Error(w, "ServiceUnavailable: the session gateway is restarting", http.StatusServiceUnavailable)
+		return
+	}
 	q := r.URL.Query()
 	s, ok := e.lookupSession(q.Get("sessionId"))
 	if !ok {
@@ -73,6 +93,10 @@ func (e *Emulator) serveSession(w http.ResponseWriter, r *http.Request) {
 	}
 	if subtle.ConstantTimeCompare([]byte(q.Get("token")), []byte(s.token)) != 1 {
 		http.Error(w, "InvalidToken: the session token is wrong", http.StatusForbidden)
+		return
+	}
+	if q.Has("channelId") {
+		e.resumeChannel(w, r, s, q.Get("channelId"))
 		return
 	}
 	if e.opts.Now().Sub(s.created) > e.opts.URLTTL {
@@ -90,11 +114,12 @@ func (e *Emulator) serveSession(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "InstanceSessionQuota.ExceedLimit: the instance has "+strconv.Itoa(n)+" connected sessions, the most allowed", http.StatusForbidden)
 		return
 	}
-	conn, err := upgrader.Upgrade(w, r, nil)
+	conn, err := upgrader.Upgrade(corkable{w}, r, nil)
 	if err != nil {
 		return
 	}
 	c := &channel{e: e, sess: s, id: "c-" + randHex(10), conn: conn, ready: make(chan struct{}), done: make(chan struct{})}
+	c.rp.init(e.replayLimit())
 	if e.opts.StreamRate > 0 {
 		c.outRate, c.inRate = newPacer(e.opts.StreamRate), newPolicer(e.opts.StreamRate)
 	}
@@ -108,7 +133,7 @@ func (e *Emulator) serveSession(w http.ResponseWriter, r *http.Request) {
 	s.channels[c] = struct{}{}
 	s.mu.Unlock()
 	e.wg.Add(1)
-	go c.run()
+	go c.run(conn)
 }
 
 // connectedOn counts the live channels on instance id, over all its sessions.
@@ -126,7 +151,7 @@ func (e *Emulator) connectedOn(id string) int {
 	return n
 }
 
-func (c *channel) run() {
+func (c *channel) run(conn *websocket.Conn) {
 	defer c.e.wg.Done()
 	defer func() {
 		c.sess.mu.Lock()
@@ -138,7 +163,7 @@ func (c *channel) run() {
 		c.inRate.announced(time.Now())
 		_ = c.send(session.TypeStatus, session.AppendRate(nil, uint32(min(c.e.opts.StreamRate, 1<<32-1))))
 	}
-	go c.readLoop()
+	go c.readLoop(conn)
 	go c.idleWatch()
 	if a := c.sess.instance.Agent; a == nil || !a.Online {
 		select {
@@ -177,16 +202,37 @@ func (c *channel) run() {
 	<-c.done
 }
 
-// send writes one frame to the client.
+// send writes one frame other than Output to the client; while detached there is nobody to
+// send it to.
 func (c *channel) send(t session.MessageType, payload []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	if c.conn == nil {
+		return nil
+	}
+	return c.writeLocked(t, c.rp.last(), payload)
+}
+
+// writeLocked writes one frame in the client's layout (resume.go); the caller holds wmu and has
+// checked that conn is set.
+func (c *channel) writeLocked(t session.MessageType, outSeq uint32, payload []byte) error {
+	return c.writeSeqsLocked(t, c.lastInSeq.Load(), outSeq, payload)
+}
+
+// writeSeqsLocked is writeLocked with the 1.02 inputSeq given.
+func (c *channel) writeSeqsLocked(t session.MessageType, inSeq, outSeq uint32, payload []byte) error {
+	h := session.Header{Type: t, ChannelID: c.id, InstanceID: c.sess.instance.ID, Created: uint64(time.Now().UnixMilli())}
+	if c.schema.Load() == schema101 {
+		h.Seq = c.seq
+	} else {
+		h.Version, h.InputSeq, h.OutputSeq = session.V102, inSeq, outSeq
+	}
 	var err error
-	c.buf, err = session.AppendFrame(c.buf[:0], session.Header{Type: t, ChannelID: c.id, InstanceID: c.sess.instance.ID,
-		Created: uint64(time.Now().UnixMilli()), Seq: c.seq}, payload)
+	c.buf, err = session.AppendFrame(c.buf[:0], h, payload)
 	if err != nil {
 		return err
 	}
+	c.inSinceAck.Store(0)
 	c.seq++
 	_ = c.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
 	return c.conn.WriteMessage(websocket.BinaryMessage, c.buf)
@@ -199,7 +245,7 @@ func (c *channel) output(data []byte, max int) error {
 		if !c.outRate.wait(n, c.done) {
 			return errChannelDone
 		}
-		if err := c.send(session.TypeOutput, data[:n]); err != nil {
+		if err := c.sendOutput(data[:n]); err != nil {
 			return err
 		}
 		data = data[n:]
@@ -212,10 +258,22 @@ func (c *channel) shutdown(reason string) {
 	c.once.Do(func() {
 		_ = c.send(session.TypeStatus, session.AppendStatus(nil, session.StateClosed, reason))
 		c.wmu.Lock()
-		_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, reason), time.Now().Add(time.Second))
+		conn := c.conn
+		if conn != nil {
+			_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, reason), time.Now().Add(time.Second))
+		}
+		if c.detachT != nil {
+			c.detachT.Stop()
+		}
+		close(c.done) // under wmu: a resume that sees done open attaches to a live channel
 		c.wmu.Unlock()
-		close(c.done)
-		c.conn.Close()
+		if conn != nil {
+			// A lingering close: the reader drains what the client still sends until it hangs
+			// up. Closing a socket with unread data in it sends a reset, which can destroy the
+			// status and close frame above before the client reads them.
+			time.AfterFunc(lingerClose, func() { conn.Close() })
+		}
+		c.rp.shut()
 		select {
 		case <-c.ready:
 			c.target.close()
@@ -224,11 +282,27 @@ func (c *channel) shutdown(reason string) {
 	})
 }
 
-func (c *channel) readLoop() {
+// lingerClose bounds how long an ended channel's connection is drained before it is closed.
+const lingerClose = time.Second
+
+// readLoop reads one connection of the channel until it fails or is replaced.
+func (c *channel) readLoop(conn *websocket.Conn) {
 	for {
-		_, msg, err := c.conn.ReadMessage()
+		_, msg, err := conn.ReadMessage()
+		if c.isDone() {
+			if err != nil {
+				conn.Close()
+				return
+			}
+			continue // draining an ended channel's connection (shutdown)
+		}
 		if err != nil {
-			c.shutdown("Exit")
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway) && c.current(conn) {
+				c.shutdown("Exit") // the client said goodbye: nothing to resume
+				return
+			}
+			c.drop(conn)
 			return
 		}
 		c.lastIn.Store(time.Now().UnixNano())
@@ -236,6 +310,9 @@ func (c *channel) readLoop() {
 		if err != nil {
 			c.shutdown("ProcessDataError")
 			return
+		}
+		if !c.sequenced(conn, &f) {
+			continue // a duplicate, a gap, or a Sync: handled
 		}
 		if !c.agentReady() {
 			continue // dropped, as the agent has nowhere to put it
@@ -349,11 +426,16 @@ func (c *channel) startPort() error {
 	c.e.wg.Add(1) // Close waits for the relay, which ends when the target connection closes
 	go func() {
 		defer c.e.wg.Done()
-		buf := make([]byte, 2048) // the agent's port-forward frame size (§6.1)
+		buf := make([]byte, 32<<10)
 		for {
 			n, err := conn.Read(buf)
 			if n > 0 {
-				if c.output(buf[:n], 2048) != nil {
+				// Frames of the agent's port-forward size (§6.1), one write for all of them; a
+				// failed write fails the next frame's.
+				cc := c.corkOutput()
+				oerr := c.output(buf[:n], 2048)
+				_ = cc.uncork()
+				if oerr != nil {
 					break
 				}
 			}
@@ -361,7 +443,7 @@ func (c *channel) startPort() error {
 				break
 			}
 		}
-		c.shutdown("Exit")
+		c.agentEnded("Exit")
 	}()
 	return nil
 }

@@ -116,7 +116,7 @@ func (e *Emulator) startTerminalSession(r *request) (any, error) {
 	}
 	e.sessions[s.id] = s
 	e.issued = append(e.issued, s.token)
-	url := "ws://" + e.ln.Addr().String() + "/session?sessionId=" + s.id + "&token=" + s.token
+	url := e.scheme("ws") + "://" + e.ln.Addr().String() + "/session?sessionId=" + s.id + "&token=" + s.token
 	return obj{"RequestId": r.id, "SessionId": s.id, "SecurityToken": s.token, "WebSocketUrl": url}, nil
 }
 

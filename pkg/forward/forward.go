@@ -34,6 +34,8 @@ type Stream struct {
 	HoldInput time.Duration
 	// Release is called once the stream is over; nil means nothing to do.
 	Release func()
+	// Resume is session.Options.Resume for this stream: nil keeps it to schema 1.01.
+	Resume *session.ResumeOptions
 }
 
 // Opener opens a port session to port on host as the instance sees it. An empty host is the
@@ -143,7 +145,7 @@ func (f *Forwarder) pump(ctx context.Context, c net.Conn, st *Stream, label, rem
 		defer st.Release()
 	}
 	err := session.Run(ctx, st.Conn, session.Options{
-		Stdin: c, Stdout: c, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger,
+		Stdin: c, Stdout: c, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger, Resume: st.Resume,
 	})
 	if err != nil {
 		f.report(ctx, label, remote, explain(err))
@@ -162,7 +164,7 @@ func (f *Forwarder) Stdio(ctx context.Context, host string, port int, in io.Read
 		defer st.Release()
 	}
 	err = session.Run(ctx, st.Conn, session.Options{
-		Stdin: in, Stdout: out, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger,
+		Stdin: in, Stdout: out, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger, Resume: st.Resume,
 	})
 	return explain(err)
 }

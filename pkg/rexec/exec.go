@@ -269,13 +269,18 @@ func (e *Exec) output(p []byte) ([]byte, error) {
 }
 
 // partialSuffix returns the length of the longest suffix of b that is a proper prefix of pat.
-// The trailer starts with the rare byte 0x1e, so only positions holding it are tried.
+// The trailer starts with the rare byte 0x1e, so only positions holding it are tried, found with
+// IndexByte rather than a byte-by-byte loop (this runs on every Output frame).
 func partialSuffix(b, pat []byte) int {
-	from := max(0, len(b)-len(pat)+1)
-	for i := from; i < len(b); i++ {
-		if b[i] == pat[0] && bytes.HasPrefix(pat, b[i:]) {
+	for from := max(0, len(b)-len(pat)+1); from < len(b); {
+		i := bytes.IndexByte(b[from:], pat[0])
+		if i < 0 {
+			return 0
+		}
+		if i += from; bytes.HasPrefix(pat, b[i:]) {
 			return len(b) - i
 		}
+		from = i + 1
 	}
 	return 0
 }

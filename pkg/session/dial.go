@@ -30,6 +30,29 @@ type DialOptions struct {
 	HandshakeTimeout time.Duration
 }
 
+// RefusedError is a gateway's HTTP answer other than the WebSocket upgrade: an unknown or ended
+// session or channel, a wrong token, an expired URL, a limit. Message is the answer's body, with
+// any credential redacted.
+type RefusedError struct {
+	StatusCode int
+	Status     string
+	Message    string
+}
+
+func (e *RefusedError) Error() string {
+	if e.Message != "" {
+		return fmt.Sprintf("session gateway refused the connection: %s: %s", e.Status, e.Message)
+	}
+	return fmt.Sprintf("session gateway refused the connection: %s", e.Status)
+}
+
+// Permanent reports whether asking again cannot help: a 4xx answer other than 408 (timeout) and
+// 429 (too many requests). A 5xx, such as a load balancer's while the gateway restarts, is
+// transient.
+func (e *RefusedError) Permanent() bool {
+	return e.StatusCode >= 400 && e.StatusCode < 500 && e.StatusCode != http.StatusRequestTimeout && e.StatusCode != http.StatusTooManyRequests
+}
+
 // FixURL applies the official client's only rewrite of WebSocketUrl: the first "sessionid" becomes
 // "sessionId" (a fix-up for URLs with a lower-case key, §3).
 func FixURL(raw string) string {
@@ -118,10 +141,7 @@ func Dial(ctx context.Context, rawURL string, opts DialOptions) (*websocket.Conn
 					msg = strings.ReplaceAll(msg, sec, "REDACTED")
 				}
 			}
-			if msg != "" {
-				return nil, fmt.Errorf("session gateway refused the connection: %s: %s", resp.Status, msg)
-			}
-			return nil, fmt.Errorf("session gateway refused the connection: %s", resp.Status)
+			return nil, &RefusedError{StatusCode: resp.StatusCode, Status: resp.Status, Message: msg}
 		}
 		return nil, fmt.Errorf("connecting to the session gateway %s: %w", u.Host, err)
 	}

@@ -57,6 +57,11 @@ type Options struct {
 	// passed. Agents drop input that arrives before their PTY or TCP connection exists (§7.1),
 	// and a shell's first output (its prompt) says it is there. Zero sends input at once.
 	HoldInput time.Duration
+	// Resume, when set, speaks schema 1.02 and survives a dropped WebSocket: it reconnects to the
+	// same channel with &channelId=, has the gateway replay the output it missed and resends the
+	// input the gateway had not acknowledged (§15.7, §15.8; resume.go). Nil speaks 1.01, where a
+	// drop ends the session.
+	Resume *ResumeOptions
 }
 
 // ClosedError reports a session the gateway ended for a reason other than a normal exit.
@@ -109,6 +114,10 @@ func describeReason(r string) string {
 // close), a *ClosedError for any other close, an error wrapping ErrConnectionLost for a broken
 // connection, and ctx's error after a Close frame when ctx ends first. Run closes conn. A
 // goroutine blocked reading Stdin is left behind; callers that need it gone close Stdin.
+//
+// With Options.Resume, a connection that breaks (or a gateway that restarts or freezes the
+// channel) is not the end: Run reconnects and carries on, and returns an error wrapping
+// ErrConnectionLost only once it has given up.
 func Run(ctx context.Context, conn *websocket.Conn, opts Options) error {
 	s := &runner{
 		conn:     conn,
@@ -126,15 +135,18 @@ func Run(ctx context.Context, conn *websocket.Conn, opts Options) error {
 	if s.opts.WriteTimeout <= 0 {
 		s.opts.WriteTimeout = 60 * time.Second
 	}
+	if rs := opts.Resume; rs != nil && rs.Redial != nil {
+		s.initResume(*rs)
+	}
 	return s.run(ctx)
 }
 
 type runner struct {
-	conn *websocket.Conn
 	opts Options
 	log  *slog.Logger
 
-	wmu    sync.Mutex // guards writes, seq and wbuf
+	wmu    sync.Mutex      // guards conn, writes, seq, wbuf and the resume state's write side
+	conn   *websocket.Conn // nil while reconnecting
 	seq    int64
 	wbuf   []byte
 	sentAt atomic.Int64 // unix nanos of the last frame sent
@@ -143,21 +155,46 @@ type runner struct {
 	pace     pacer
 	firstOut chan struct{} // closed at the first output frame
 	done     chan struct{} // closed when run returns
+
+	v102 atomic.Bool  // speaking schema 1.02 with resume (resume.go); false: 1.01
+	r    *resumeState // non-nil when Options.Resume was given, even after a fall back to 1.01
 }
 
 // closeNow tells the agent to end the channel, closes the socket, and returns err once the
 // reader has stopped.
 func (s *runner) closeNow(readErr <-chan error, err error) error {
 	_ = s.send(TypeClose, []byte("1"))
-	s.conn.Close()
-	<-readErr
+	s.closeConn()
+	if readErr != nil {
+		<-readErr
+	}
 	return err
 }
 
-func (s *runner) run(ctx context.Context) error {
-	defer close(s.done)
+// closeConn closes the current connection, if there is one.
+func (s *runner) closeConn() {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.conn != nil {
+		s.conn.Close()
+	}
+}
+
+// startReader reads conn in a new goroutine; its result arrives on the returned channel.
+func (s *runner) startReader(conn *websocket.Conn) <-chan error {
 	readErr := make(chan error, 1)
-	go func() { readErr <- s.readLoop() }()
+	go func() { readErr <- s.readLoop(conn) }()
+	return readErr
+}
+
+func (s *runner) run(ctx context.Context) error {
+	defer func() {
+		close(s.done)
+		if s.r != nil {
+			s.r.q.shut() // senders waiting for room in the queue give up
+		}
+	}()
+	readErr := s.startReader(s.conn)
 	if s.opts.Stdin != nil {
 		// Input held by the pacer must end with the session, not only with the caller's ctx.
 		ictx, stop := context.WithCancel(ctx)
@@ -179,11 +216,27 @@ func (s *runner) run(ctx context.Context) error {
 		defer idleT.Stop()
 		idle = idleT.C
 	}
+	var kick <-chan struct{}
+	if s.r != nil {
+		kick = s.r.kick
+	}
 	for {
 		select {
 		case err := <-readErr:
-			s.conn.Close()
+			if s.r != nil && err != nil {
+				next, rerr := s.recover(ctx, err)
+				if next != nil {
+					readErr = next
+					continue
+				}
+				err = rerr
+			}
+			s.closeConn()
 			return err
+		case <-kick:
+			s.pending()
+		case <-s.syncWait():
+			s.syncTimedOut()
 		case <-ctx.Done():
 			return s.closeNow(readErr, ctx.Err())
 		case <-idle:
@@ -204,8 +257,19 @@ func (s *runner) run(ctx context.Context) error {
 
 // send writes one frame. It is the only writer of the connection.
 func (s *runner) send(t MessageType, payload []byte) error {
+	if s.v102.Load() {
+		return s.send102(t, payload)
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	return s.send101Locked(t, payload)
+}
+
+// send101Locked writes a 1.01 frame; the caller holds wmu.
+func (s *runner) send101Locked(t MessageType, payload []byte) error {
+	if s.conn == nil {
+		return ErrConnectionLost
+	}
 	var err error
 	s.wbuf, err = AppendFrame(s.wbuf[:0], Header{Type: t, Created: uint64(time.Now().UnixMilli()), Seq: s.seq}, payload)
 	if err != nil {
@@ -220,12 +284,12 @@ func (s *runner) send(t MessageType, payload []byte) error {
 	return nil
 }
 
-func (s *runner) readLoop() error {
+func (s *runner) readLoop(conn *websocket.Conn) error {
 	// One buffer for every message: Decode aliases it and Stdout.Write must not keep it (the
 	// io.Writer contract), so nothing is allocated per frame once it has grown.
 	var buf []byte
 	for {
-		_, r, err := s.conn.NextReader()
+		_, r, err := conn.NextReader()
 		if err != nil {
 			return s.closeError(err)
 		}
@@ -236,8 +300,17 @@ func (s *runner) readLoop() error {
 		if err != nil {
 			return fmt.Errorf("malformed frame from the session gateway: %w", err)
 		}
+		v102 := s.v102.Load()
+		if v102 {
+			if err := s.r.arrived(&f); err != nil {
+				return err
+			}
+		}
 		switch f.Type {
 		case TypeOutput:
+			if v102 && !s.outputArrived(&f) {
+				continue // a duplicate, or past a gap that a Sync asks the gateway to fill
+			}
 			select {
 			case <-s.firstOut:
 			default:
@@ -247,12 +320,22 @@ func (s *runner) readLoop() error {
 			if _, err := s.opts.Stdout.Write(f.Payload); err != nil {
 				return fmt.Errorf("writing output: %w", err)
 			}
+			if v102 {
+				s.outputDelivered(len(f.Payload))
+			}
+		case TypeSync:
+			if v102 {
+				s.syncArrived(&f)
+			}
 		case TypeStatus:
 			st, err := ParseStatus(&f)
 			if err != nil {
 				return fmt.Errorf("malformed status from the session gateway: %w", err)
 			}
 			s.log.Debug("status", "state", st.State.String(), "reason", st.Reason, "rate", st.Rate)
+			if v102 && st.State == StateOpened {
+				s.opened()
+			}
 			switch st.State {
 			case StateClosed, StateExited:
 				if st.Reason == "Exit" || st.Reason == "" || st.Reason == "Ok" {
@@ -282,7 +365,8 @@ func (s *runner) closeError(err error) error {
 		return nil
 	default:
 	}
-	return fmt.Errorf("%w: %v", ErrConnectionLost, err)
+	// Both wrapped: callers test for ErrConnectionLost, and resume needs the close code.
+	return fmt.Errorf("%w: %w", ErrConnectionLost, err)
 }
 
 func (s *runner) inputLoop(ctx context.Context) {
@@ -335,11 +419,17 @@ func (s *runner) inputLoop(ctx context.Context) {
 }
 
 // resizeLoop sends the latest size once output has started, then every change (§6.2).
+// After a resume, the gateway's Opened (or the first Output) asks for the size again (§15.13).
 func (s *runner) resizeLoop() {
 	var latest, sent Size
 	have := false
 	started := s.firstOut
+	var reopened <-chan struct{}
+	if s.r != nil {
+		reopened = s.r.reopened
+	}
 	for {
+		again := false
 		select {
 		case <-s.done:
 			return
@@ -350,8 +440,10 @@ func (s *runner) resizeLoop() {
 			latest, have = sz, true
 		case <-started:
 			started = nil // now sizes go out as they come
+		case <-reopened:
+			again = true
 		}
-		if started == nil && have && latest != sent {
+		if started == nil && have && (latest != sent || again) {
 			if err := s.send(TypeResize, AppendResize(nil, latest.Rows, latest.Cols)); err != nil {
 				return
 			}

@@ -29,6 +29,7 @@ type Options struct {
 	CommandLine string
 	EscapeChar  string
 	IdleTimeout time.Duration
+	NoResume    bool
 }
 
 // NewCmdConnect builds the command. runF replaces connectRun in tests of flag parsing.
@@ -85,6 +86,7 @@ session management (Linux later than 2.2.3.256, Windows later than 2.1.3.256).`,
 	cmd.Flags().StringVar(&opts.CommandLine, "command", "", "run this program instead of the login shell (at most 512 characters)")
 	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", 0, "end the session after this long without input or output (default: never; keep-alives hold it open)")
 	cmd.Flags().StringVarP(&opts.EscapeChar, "escape", "e", "~", "escape character for ~. (end), ~? (help)...: one character, ^X, or none")
+	cmd.Flags().BoolVar(&opts.NoResume, "no-resume", false, "speak session schema 1.01 only: a dropped connection ends the session instead of reconnecting to it")
 	return cmd
 }
 
@@ -102,6 +104,7 @@ func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 	esc, escOn, _ := term.ParseEscapeChar(opts.EscapeChar)
 	err = attach.Interactive(ctx, attach.Options{
 		Escape: esc, NoEscape: !escOn, Stderr: ios.ErrOut, IdleTimeout: opts.IdleTimeout,
+		NoResume: opts.NoResume, StatusOut: ios.ErrOut,
 		Cloud:       client,
 		InstanceID:  opts.InstanceID,
 		Username:    opts.User,

@@ -54,6 +54,7 @@ type Options struct {
 	Recursive bool
 	Quiet     bool // no progress bar
 	JSON      bool
+	NoResume  bool
 }
 
 // NewCmdCp builds the command. runF replaces cpRun in tests of flag parsing.
@@ -106,6 +107,7 @@ a usage error.`,
 	fl := cmd.Flags()
 	fl.BoolVarP(&opts.Recursive, "recursive", "r", false, "copy directories and their contents")
 	fl.StringVarP(&opts.User, "user", "l", "", "the user on the instance")
+	fl.BoolVar(&opts.NoResume, "no-resume", false, "speak session schema 1.01 only: a dropped connection ends the session instead of reconnecting to it")
 	return cmd
 }
 

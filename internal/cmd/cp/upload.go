@@ -43,7 +43,17 @@ func (c *copier) exec(ctx context.Context, script string, stdin io.Reader, stdou
 	return attach.Exec(ctx, attach.Options{
 		Cloud: client, InstanceID: c.remote().Instance, Username: c.opts.User,
 		Stdin: stdin, Stdout: stdout, Stderr: stderr, Logger: c.log,
+		NoResume: c.opts.NoResume, StatusOut: c.statusOut(),
 	}, script, false)
+}
+
+// statusOut is where reconnect status lines go: stderr, unless -q. (The script's stderr is not
+// the place: it carries the checksums.)
+func (c *copier) statusOut() io.Writer {
+	if c.opts.Quiet || c.opts.IO == nil {
+		return nil
+	}
+	return c.opts.IO.ErrOut
 }
 
 // newMeter returns the copy's meter: it draws only on a terminal, and not with -q.

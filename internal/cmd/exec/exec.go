@@ -39,6 +39,7 @@ type Options struct {
 	Parallel   int
 	JSON       bool
 	EscapeChar string
+	NoResume   bool
 }
 
 // NewCmdExec builds the command. runF replaces execRun in tests of flag parsing.
@@ -145,6 +146,7 @@ ecsterm could not run the command on an instance (the others still run).`,
 	fl.DurationVar(&opts.Timeout, "timeout", time.Minute, "with --via run-command: how long the command may run")
 	fl.IntVar(&opts.Parallel, "parallel", 16, "how many instances run at once")
 	fl.StringVarP(&opts.EscapeChar, "escape", "e", "~", "with -t: escape character for ~. and ~?, or none")
+	fl.BoolVar(&opts.NoResume, "no-resume", false, "speak session schema 1.01 only: a dropped connection ends the session instead of reconnecting to it")
 	return cmd
 }
 
@@ -216,6 +218,7 @@ func execRun(ctx context.Context, f *cmdutil.Factory, opts *Options, cfg *config
 			Cloud: client, InstanceID: opts.Targets[0], Username: opts.User, Escape: esc, NoEscape: !escOn,
 			Stdin: stdin, Stdout: ios.Out, Stderr: ios.ErrOut,
 			InFile: ios.InFile, OutFile: ios.OutFile, SetRaw: ios.SetRaw, Logger: f.Logger(),
+			NoResume: opts.NoResume, StatusOut: ios.ErrOut,
 		}, opts.Command, tty)
 		if err != nil {
 			return err
@@ -223,6 +226,15 @@ func execRun(ctx context.Context, f *cmdutil.Factory, opts *Options, cfg *config
 		return exitWith(status)
 	}
 	return fanOut(ctx, f, client, opts)
+}
+
+// statusOut is where a fanned-out session's reconnect status goes: beside its stderr, except with
+// -o json, where stderr is part of the record.
+func statusOut(json bool, stderr io.Writer) io.Writer {
+	if json {
+		return nil
+	}
+	return stderr
 }
 
 func exitWith(status int) error {
@@ -262,6 +274,7 @@ func fanOut(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts 
 			status, err := attach.Exec(ctx, attach.Options{
 				Cloud: client, InstanceID: id, Username: opts.User,
 				Stdout: stdout, Stderr: stderr, Logger: f.Logger(),
+				NoResume: opts.NoResume, StatusOut: statusOut(opts.JSON, stderr),
 			}, opts.Command, false)
 			if po != nil {
 				po.Flush()

@@ -32,6 +32,7 @@ type Options struct {
 	Dynamics   []forward.DynamicSpec
 	JSON       bool
 	Quiet      bool
+	NoResume   bool
 	// Resolver resolves -L host names; nil means the system's.
 	Resolver forward.Resolver
 }
@@ -123,6 +124,7 @@ or 1 s, whichever comes first: no wait for servers that speak first, like SSH.`,
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&locals, "local", "L", nil, "[bind:]port:host:hostport or port:hostport: forward a local port (repeatable)")
 	fl.StringArrayVarP(&dynamics, "dynamic", "D", nil, "[bind:]port: a SOCKS5 proxy through the instance (repeatable)")
+	fl.BoolVar(&opts.NoResume, "no-resume", false, "speak session schema 1.01 only: a dropped connection ends the session instead of reconnecting to it")
 	return cmd
 }
 
@@ -157,7 +159,7 @@ func forwardRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, o
 		}
 		opts.InstanceID = inst.ID
 	}
-	ports := attach.NewPorts(ctx, attach.PortOptions{Cloud: client, InstanceID: opts.InstanceID, Logger: f.Logger()})
+	ports := attach.NewPorts(ctx, attach.PortOptions{Cloud: client, InstanceID: opts.InstanceID, Logger: f.Logger(), NoResume: opts.NoResume})
 	defer ports.Close()
 	inst, err := ports.Ready(ctx)
 	if err != nil {

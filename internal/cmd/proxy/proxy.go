@@ -29,6 +29,7 @@ type Options struct {
 	InstanceID string      // set when Spec is an ID, or once it is resolved
 	Host       string      // reached through the instance; "" for the instance itself
 	Port       int
+	NoResume   bool
 }
 
 // NewCmdProxy builds the command. runF replaces proxyRun in tests of argument parsing.
@@ -87,6 +88,7 @@ side closing it ends ecsterm with status 0. Errors go to stderr, which ssh shows
 			return proxyRun(ctx, f, client, opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.NoResume, "no-resume", false, "speak session schema 1.01 only: a dropped connection ends the session instead of reconnecting to it")
 	return cmd
 }
 
@@ -116,7 +118,8 @@ func proxyRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opt
 		}
 		opts.InstanceID = inst.ID
 	}
-	ports := attach.NewPorts(ctx, attach.PortOptions{Cloud: client, InstanceID: opts.InstanceID, Logger: f.Logger()})
+	ports := attach.NewPorts(ctx, attach.PortOptions{Cloud: client, InstanceID: opts.InstanceID, Logger: f.Logger(),
+		NoResume: opts.NoResume, StatusOut: opts.IO.ErrOut})
 	defer ports.Close()
 	fw := &forward.Forwarder{Open: ports.Open, Logger: f.Logger()}
 	host, err := fw.Target(ctx, opts.Host)

@@ -1,0 +1,103 @@
+package emulator
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"testing"
+	"time"
+)
+
+// recordConn is a net.Conn that records each Write, and fails them once fail is set.
+type recordConn struct {
+	net.Conn
+	writes [][]byte
+	fail   error
+	closed bool
+}
+
+func (r *recordConn) Write(p []byte) (int, error) {
+	if r.fail != nil {
+		return 0, r.fail
+	}
+	r.writes = append(r.writes, append([]byte(nil), p...))
+	return len(p), nil
+}
+
+func (r *recordConn) Close() error                     { r.closed = true; return nil }
+func (r *recordConn) SetWriteDeadline(time.Time) error { return nil }
+
+func TestCorkHoldsWritesUntilUncorked(t *testing.T) {
+	rc := &recordConn{}
+	c := &corkConn{Conn: rc}
+	c.Write([]byte("a"))
+	if len(rc.writes) != 1 {
+		t.Fatalf("uncorked write: %d writes, want it through at once", len(rc.writes))
+	}
+	c.cork()
+	for _, s := range []string{"b", "cc", "ddd"} {
+		if n, err := c.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("corked Write(%q) = %d, %v", s, n, err)
+		}
+	}
+	if len(rc.writes) != 1 {
+		t.Fatalf("corked writes went out: %q", rc.writes)
+	}
+	if err := c.uncork(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.writes) != 2 || string(rc.writes[1]) != "bccddd" {
+		t.Fatalf("after uncork: %q, want one write of bccddd", rc.writes)
+	}
+	c.Write([]byte("e"))
+	if len(rc.writes) != 3 {
+		t.Fatalf("write after uncork held: %q", rc.writes)
+	}
+	var nilCork *corkConn
+	if err := nilCork.uncork(); err != nil {
+		t.Errorf("nil uncork: %v", err)
+	}
+}
+
+func TestCorkBoundsWhatItHolds(t *testing.T) {
+	rc := &recordConn{}
+	c := &corkConn{Conn: rc}
+	c.cork()
+	big := bytes.Repeat([]byte("x"), maxHeld-1)
+	c.Write(big)
+	c.Write([]byte("yz")) // would pass maxHeld: what is held goes, then this
+	if len(rc.writes) != 2 || len(rc.writes[0]) != maxHeld-1 || string(rc.writes[1]) != "yz" {
+		t.Fatalf("writes of %d bytes, want the held %d then yz", len(rc.writes), maxHeld-1)
+	}
+}
+
+func TestCorkFailedFlushFailsLaterWrites(t *testing.T) {
+	rc := &recordConn{}
+	c := &corkConn{Conn: rc}
+	c.cork()
+	c.Write([]byte("held"))
+	broken := errors.New("connection reset")
+	rc.fail = broken
+	if err := c.uncork(); !errors.Is(err, broken) {
+		t.Fatalf("uncork = %v, want the write's error", err)
+	}
+	rc.fail = nil // even if the connection seemed to recover, the stream has a hole now
+	c.cork()
+	if _, err := c.Write([]byte("next")); !errors.Is(err, broken) {
+		t.Fatalf("Write after a failed flush = %v, want the same error", err)
+	}
+	if len(rc.writes) != 0 {
+		t.Fatalf("bytes went out after a failed write: %q", rc.writes)
+	}
+}
+
+func TestCorkCloseSendsWhatIsHeld(t *testing.T) {
+	rc := &recordConn{}
+	c := &corkConn{Conn: rc}
+	c.cork()
+	c.Write([]byte("status+close"))
+	c.Close()
+	if !rc.closed || len(rc.writes) != 1 || string(rc.writes[0]) != "status+close" {
+		t.Fatalf("Close: closed %v, writes %q; want the held bytes sent, then the close", rc.closed, rc.writes)
+	}
+}
