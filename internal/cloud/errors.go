@@ -47,6 +47,9 @@ var hints = map[string]string{
 	"InvalidInstanceId.NotFound":   "check the instance ID and --region",
 	"Forbidden.RAM":                "the RAM user lacks permission for this action",
 	"InvalidSecurityToken.Expired": "the STS token has expired: refresh the credentials",
+	// The session quotas' real codes are undocumented; these are the emulator's.
+	"InstanceSessionQuota.ExceedLimit": "end another session to this instance, or wait for one to end",
+	"SessionQuota.ExceedLimit":         "the region's session quota is used up: end idle sessions or wait",
 }
 
 // transient reports whether an error is worth retrying: throttling, server-side failures and
