@@ -104,6 +104,30 @@ func TestProxySSH(t *testing.T) {
 		}
 	})
 
+	t.Run("rsync", func(t *testing.T) {
+		if _, err := exec.LookPath("rsync"); err != nil {
+			t.Skip("rsync is not installed (Debian: apt-get install rsync)")
+		}
+		src, dst := t.TempDir(), filepath.Join(t.TempDir(), "copy")
+		data, want := randomBytes(1 << 20)
+		if err := os.MkdirAll(filepath.Join(src, "sub"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, "sub", "f.bin"), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sshCmd := fmt.Sprintf("ssh -F /dev/null -i %s -p %d -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o BatchMode=yes -o '%s'",
+			key, sshd.Port, proxyCommand())
+		_, stderr, err := h.runTool("rsync", "-a", "-e", sshCmd, src+"/", "root@"+demoInstance+":"+dst+"/")
+		if err != nil {
+			t.Fatalf("rsync: %v, stderr %q", err, stderr)
+		}
+		got, err := os.ReadFile(filepath.Join(dst, "sub", "f.bin"))
+		if err != nil || sha(got) != want {
+			t.Fatalf("rsync of 1 MiB: %d bytes arrived, %v", len(got), err)
+		}
+	})
+
 	t.Run("ssh_config", func(t *testing.T) {
 		cfg := filepath.Join(t.TempDir(), "config")
 		block := fmt.Sprintf(`Host i-* demo-*
