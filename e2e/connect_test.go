@@ -58,8 +58,9 @@ func TestConnectOnPTY(t *testing.T) {
 		t.Errorf("terminal not restored:\nbefore %+v\nafter  %+v", before, after)
 	}
 
-	// A connect makes three API calls before the WebSocket opens and ends its session after.
-	for action, want := range map[string]int{"DescribeInstances": 1, "DescribeCloudAssistantStatus": 1, "StartTerminalSession": 1, "EndTerminalSession": 1} {
+	// A connect makes four API calls before the WebSocket opens, all at once (preflight's three
+	// alongside StartTerminalSession), and ends its session after.
+	for action, want := range map[string]int{"DescribeUserBusinessBehavior": 1, "DescribeInstances": 1, "DescribeCloudAssistantStatus": 1, "StartTerminalSession": 1, "EndTerminalSession": 1} {
 		if got := h.emu.Calls(action); got != want {
 			t.Errorf("%s called %d times, want %d", action, got, want)
 		}

@@ -136,3 +136,15 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionsDisabledForAccount: the account switch the official client checks is part of
+// preflight, and its failure says how to turn it on.
+func TestSessionsDisabledForAccount(t *testing.T) {
+	fleet := emulator.DefaultFleet()
+	fleet.SessionManager = "disabled"
+	h := newHarness(t, emulator.Options{Fleet: fleet})
+	r := h.run("", "connect", demoInstance)
+	if r.code != 255 || !strings.Contains(r.stderr, "session management is disabled for this account") || !strings.Contains(r.stderr, "ModifyUserBusinessBehavior") {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -45,9 +45,10 @@ var (
 	minWindowsAgent = []int{2, 1, 3, 256}
 )
 
-// Preflight checks that instance id can take a session: it exists, is Running, and its Cloud
-// Assistant agent is online, supports session management and is new enough. The two API calls
-// do not depend on each other and run in parallel.
+// Preflight checks that instance id can take a session: session management is enabled for the
+// account, the instance exists and is Running, and its Cloud Assistant agent is online, supports
+// session management and is new enough. The three API calls do not depend on each other and
+// run in parallel.
 func (c *Client) Preflight(ctx context.Context, id string) (*Instance, error) {
 	var (
 		wg             sync.WaitGroup
@@ -55,7 +56,15 @@ func (c *Client) Preflight(ctx context.Context, id string) (*Instance, error) {
 		agent          *ecs.DescribeCloudAssistantStatusResponseBodyInstanceCloudAssistantStatusSetInstanceCloudAssistantStatus
 		errInst, errAg error
 	)
-	wg.Add(2)
+	var enabled, errEnabled = true, error(nil)
+	wg.Add(3)
+	go func() {
+		// The account switch the official client checks before every session (§2). An error
+		// here (a RAM user without this permission, say) does not block the session: the
+		// switch only explains a refusal, and the other checks still run.
+		defer wg.Done()
+		enabled, errEnabled = c.SessionsEnabled(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		ids, _ := json.Marshal([]string{id})
@@ -86,6 +95,12 @@ func (c *Client) Preflight(ctx context.Context, id string) (*Instance, error) {
 	wg.Wait()
 	if errInst != nil {
 		return nil, errInst
+	}
+	if errEnabled != nil {
+		c.log.Debug("could not read the account's session switch", "err", errEnabled)
+	} else if !enabled {
+		return nil, &NotReadyError{id, "session management is disabled for this account",
+			"enable it in the ECS console (Cloud Assistant, Session Management) or with ModifyUserBusinessBehavior"}
 	}
 	if inst == nil {
 		return nil, &NotReadyError{id, "no such instance in region " + c.region, "check the ID, or pick the region with --region"}
