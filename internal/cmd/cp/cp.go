@@ -251,21 +251,12 @@ var errSessionOver = errors.New("the session ended")
 
 // remoteError explains a non-zero status of a cp script from what it printed on stderr.
 func remoteError(instance string, status int, stderr []byte) error {
-	msg := oneLine(printable(stderr))
+	msg := cmdutil.OneLine(string(stderr))
 	if msg == "" {
 		msg = fmt.Sprintf("the copy failed on the instance (exit status %d)", status)
 	}
 	return fmt.Errorf("%s: %s", instance, msg)
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// printable keeps remote text free of control characters.
-func printable(b []byte) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
-			return -1
-		}
-		return r
-	}, string(b))
-}
+// printable shows remote text with its control characters escaped (see cmdutil.Escape).
+func printable(b []byte) string { return cmdutil.Escape(string(b)) }

@@ -1,6 +1,8 @@
 package cp
 
 import (
+	"github.com/ecsterm/ecsterm/internal/cmdutil"
+
 	"fmt"
 	"sort"
 	"strings"
@@ -44,7 +46,7 @@ func parseSums(b []byte) (sums, error) {
 			line = line[1:]
 		}
 		if len(line) < 66 || !isHexSum(line[:64]) || line[64] != ' ' || (line[65] != ' ' && line[65] != '*') {
-			return nil, fmt.Errorf("malformed checksum line %q", oneLine(printable([]byte(line))))
+			return nil, fmt.Errorf("malformed checksum line %q", cmdutil.OneLine(line))
 		}
 		name := line[66:]
 		if escaped {
