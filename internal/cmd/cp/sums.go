@@ -1,11 +1,11 @@
 package cp
 
 import (
-	"github.com/ecsterm/ecsterm/internal/cmdutil"
-
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/ecsterm/ecsterm/internal/cmdutil"
 )
 
 // sums maps a file's slash-separated path, relative to the copied directory, to its SHA-256
