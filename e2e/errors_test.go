@@ -148,3 +148,28 @@ func TestSessionsDisabledForAccount(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestInstallAgent: --install-agent installs a missing agent only with a confirmation (--yes
+// here, as there is no terminal), and says the instance must reboot; until it has, the agent
+// is reported offline.
+func TestInstallAgent(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	const noAgent = "i-emu0noagent000003"
+	r := h.run("", "connect", "--install-agent", noAgent)
+	if r.code != 2 || !strings.Contains(r.stderr, "--yes") || h.emu.Calls("InstallCloudAssistant") != 0 {
+		t.Fatalf("without --yes and no terminal: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = h.run("", "connect", "--install-agent", "--yes", noAgent)
+	if r.code != 255 || !strings.Contains(r.stderr, "agent installed") || !strings.Contains(r.stderr, "reboot") || h.emu.Calls("InstallCloudAssistant") != 1 {
+		t.Fatalf("with --yes: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = h.run("", "connect", noAgent)
+	if r.code != 255 || !strings.Contains(r.stderr, "offline") {
+		t.Fatalf("after installing, before a reboot: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// An instance that has its agent is not touched.
+	h.run("exit\n", "connect", "--install-agent", "--yes", demoInstance)
+	if h.emu.Calls("InstallCloudAssistant") != 1 {
+		t.Fatal("InstallCloudAssistant called for an instance that has an agent")
+	}
+}

@@ -25,6 +25,9 @@ type Instance struct {
 	SessionManager bool
 }
 
+// AgentMissing reports whether the instance has no Cloud Assistant agent at all.
+func (in *Instance) AgentMissing() bool { return in.AgentVersion == "" && !in.AgentOnline }
+
 // Windows reports whether the instance runs Windows.
 func (in *Instance) Windows() bool { return strings.EqualFold(in.OSType, "windows") }
 
@@ -131,8 +134,8 @@ func (in *Instance) Ready() error {
 	switch {
 	case in.Status != "Running":
 		return &NotReadyError{in.ID, "instance is " + in.Status + ", not Running", "start it first (console or `aliyun ecs StartInstance`)"}
-	case in.AgentVersion == "" && !in.AgentOnline:
-		return &NotReadyError{in.ID, "Cloud Assistant agent is not installed", "install it (InstallCloudAssistant, then reboot the instance)"}
+	case in.AgentMissing():
+		return &NotReadyError{in.ID, "Cloud Assistant agent is not installed", "install it with --install-agent (InstallCloudAssistant), then reboot the instance"}
 	case !in.AgentOnline:
 		return &NotReadyError{in.ID, "Cloud Assistant agent " + in.AgentVersion + " is offline", "check that the agent service runs on the instance and can reach Alibaba Cloud"}
 	}

@@ -169,6 +169,9 @@ func (e *Emulator) describeCloudAssistantStatus(r *request) (any, error) {
 	for _, in := range match[start:end] {
 		st := obj{"InstanceId": in.ID, "OSType": in.OS, "CloudAssistantStatus": "false", "CloudAssistantVersion": "",
 			"SupportSessionManager": false, "ActiveTaskCount": 0, "InvocationCount": 0}
+		if in.Agent == nil && e.pendingAgent(in.ID) {
+			st["CloudAssistantVersion"], st["SupportSessionManager"] = installedVersion, true
+		}
 		if a := in.Agent; a != nil {
 			st["CloudAssistantVersion"] = a.Version
 			st["SupportSessionManager"] = a.SessionManager

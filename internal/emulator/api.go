@@ -91,6 +91,7 @@ var actions = map[string]actionFunc{
 	"StartTerminalSession":         (*Emulator).startTerminalSession,
 	"EndTerminalSession":           (*Emulator).endTerminalSession,
 	"DescribeTerminalSessions":     (*Emulator).describeTerminalSessions,
+	"InstallCloudAssistant":        (*Emulator).installCloudAssistant,
 	"RunCommand":                   (*Emulator).runCommand,
 	"DescribeInvocationResults":    (*Emulator).describeInvocationResults,
 }

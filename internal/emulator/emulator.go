@@ -81,15 +81,16 @@ type Emulator struct {
 	cmu   sync.Mutex
 	fresh map[net.Conn]struct{} // connections that have not sent a request yet
 
-	mu       sync.Mutex
-	sessions map[string]*termSession
-	faults   map[string][]string // action → error codes to answer with, one per call
-	calls    map[string]int      // action → calls answered, for tests
-	issued   []string            // every session token handed out, for tests
-	inv      *invocationStore    // RunCommand invocations
-	wg       sync.WaitGroup      // agent sessions
-	down     atomic.Bool         // the gateway refuses WebSockets (SetGatewayDown, resume.go)
-	caPEM    []byte              // the TLS certificate clients must trust; nil for plain
+	mu        sync.Mutex
+	sessions  map[string]*termSession
+	faults    map[string][]string // action → error codes to answer with, one per call
+	calls     map[string]int      // action → calls answered, for tests
+	issued    []string            // every session token handed out, for tests
+	installed map[string]bool     // InstallCloudAssistant: agents awaiting a reboot
+	inv       *invocationStore    // RunCommand invocations
+	wg        sync.WaitGroup      // agent sessions
+	down      atomic.Bool         // the gateway refuses WebSockets (SetGatewayDown, resume.go)
+	caPEM     []byte              // the TLS certificate clients must trust; nil for plain
 }
 
 // New starts an emulator on 127.0.0.1 (port 0 picks a free one).

@@ -2,6 +2,7 @@
 package connect
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"strings"
@@ -30,6 +31,9 @@ type Options struct {
 	EscapeChar  string
 	IdleTimeout time.Duration
 	NoResume    bool
+
+	InstallAgent bool // install a missing Cloud Assistant agent (after a confirmation or --yes)
+	Yes          bool
 }
 
 // NewCmdConnect builds the command. runF replaces connectRun in tests of flag parsing.
@@ -86,6 +90,8 @@ session management (Linux later than 2.2.3.256, Windows later than 2.1.3.256).`,
 	cmd.Flags().StringVar(&opts.CommandLine, "command", "", "run this program instead of the login shell (at most 512 characters)")
 	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", 0, "end the session after this long without input or output (default: never; keep-alives hold it open)")
 	cmd.Flags().StringVarP(&opts.EscapeChar, "escape", "e", "~", "escape character for ~. (end), ~? (help)...: one character, ^X, or none")
+	cmd.Flags().BoolVar(&opts.InstallAgent, "install-agent", false, "if the instance has no Cloud Assistant agent, install it (InstallCloudAssistant; the instance must then be rebooted)")
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "with --install-agent: do not ask for confirmation")
 	cmd.Flags().BoolVar(&opts.NoResume, "no-resume", false, "speak session schema 1.01 only: a dropped connection ends the session instead of reconnecting to it")
 	return cmd
 }
@@ -101,6 +107,11 @@ func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 		return err
 	}
 	opts.InstanceID = inst.ID
+	if opts.InstallAgent {
+		if done, err := installAgent(ctx, client, opts); done || err != nil {
+			return err
+		}
+	}
 	esc, escOn, _ := term.ParseEscapeChar(opts.EscapeChar)
 	err = attach.Interactive(ctx, attach.Options{
 		Escape: esc, NoEscape: !escOn, Stderr: ios.ErrOut, IdleTimeout: opts.IdleTimeout,
@@ -120,4 +131,29 @@ func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 		return fmt.Errorf("connect: %w", err)
 	}
 	return nil
+}
+
+// installAgent installs the Cloud Assistant agent when preflight finds none, after the user
+// confirms on a terminal (or with --yes). done is true when it acted: the session cannot open
+// until the instance has rebooted, which ecsterm does not do on its own.
+func installAgent(ctx context.Context, client *cloud.Client, opts *Options) (done bool, err error) {
+	in, _ := client.Preflight(ctx, opts.InstanceID)
+	if in == nil || !in.AgentMissing() {
+		return false, nil // nothing to install; the session's own preflight reports the rest
+	}
+	ios := opts.IO
+	if !opts.Yes {
+		if !ios.IsStdinTTY() || !ios.IsStderrTTY() {
+			return true, cmdutil.FlagErrorf("%s has no Cloud Assistant agent: --install-agent needs --yes when there is no terminal to confirm on", in.ID)
+		}
+		fmt.Fprintf(ios.ErrOut, "Install the Cloud Assistant agent on %s (%s)? The instance must be rebooted before it works. [y/N] ", in.ID, cmdutil.Escape(in.Name))
+		answer, _ := bufio.NewReader(ios.In).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			return true, fmt.Errorf("%s: not installing the agent; no session without it", in.ID)
+		}
+	}
+	if err := client.InstallAgent(ctx, in.ID); err != nil {
+		return true, err
+	}
+	return true, fmt.Errorf("%s: Cloud Assistant agent installed; reboot the instance (aliyun ecs RebootInstance --InstanceId %s) and connect again", in.ID, in.ID)
 }
