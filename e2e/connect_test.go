@@ -167,3 +167,42 @@ func TestConnectIdleTimeout(t *testing.T) {
 		t.Fatalf("stderr %q does not say why the session ended", errb.String())
 	}
 }
+
+// TestConnectSuspend: ~^Z stops ecsterm with the terminal back to its own settings, as a
+// shell's ^Z would, and fg continues the session raw. It runs under a job-control shell: the
+// kernel discards stop signals for a process with no shell to continue it.
+func TestConnectSuspend(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	tm := newTerminal(t, 24, 80)
+	before := tm.termios(t)
+	cmd := h.command("connect", demoInstance)
+	shell := exec.Command("bash", "--norc", "--noprofile", "-m", "-c",
+		`"$@"; echo ecsterm-stopped; fg; echo ecsterm-exited-$?`, "bash")
+	shell.Args = append(shell.Args, cmd.Args...)
+	shell.Env = cmd.Env
+	tm.start(t, shell)
+	at := tm.scr.waitFor(t, 0, "@demo-web-01 ~]")
+	tm.typeIn("~\x1a")
+	at = tm.scr.waitFor(t, at, "ecsterm-stopped")
+	if tm.termios(t).Lflag&unix.ICANON == 0 {
+		t.Error("terminal still raw while ecsterm is stopped")
+	}
+	// After fg, ecsterm makes the terminal raw again; only the terminal itself can tell when.
+	deadline := time.Now().Add(10 * time.Second)
+	for tm.termios(t).Lflag&unix.ICANON != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("terminal not raw again after fg")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tm.typeIn("echo back-$((1+1))\r")
+	at = tm.scr.waitFor(t, at, "back-2")
+	tm.typeIn("exit\r")
+	tm.scr.waitFor(t, at, "ecsterm-exited-0")
+	if err := shell.Wait(); err != nil {
+		t.Fatalf("shell: %v\n%s", err, tm.scr.String())
+	}
+	if tm.termios(t) != before {
+		t.Error("terminal not restored at the end")
+	}
+}

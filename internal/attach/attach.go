@@ -136,7 +136,7 @@ func Interactive(ctx context.Context, o Options) error {
 		defer o.raw(tty, false)
 		ctx, cancel := context.WithCancelCause(ctx)
 		defer cancel(nil)
-		stdin, onEOF := o.input(tty, cancel, session.EOFCtrlD)
+		stdin, onEOF := o.input(func() context.Context { return ctx }, tty, cancel, session.EOFCtrlD)
 		err := session.Run(ctx, op.conn, session.Options{
 			Stdin:       stdin,
 			Stdout:      o.Stdout,
@@ -162,7 +162,8 @@ func Interactive(ctx context.Context, o Options) error {
 // input is the session's input: on a raw terminal, keystrokes pass through the escape reader
 // (whose ~. cancels the session with ErrEscapeDisconnect as the cause), and the terminal never
 // reaches end of file, so nothing is sent for one.
-func (o *Options) input(t term.TTY, cancel context.CancelCauseFunc, onEOF session.EOFAction) (io.Reader, session.EOFAction) {
+// safeCtx returns the context term.TTY.Safe gave the session, which ~^Z needs to suspend.
+func (o *Options) input(safeCtx func() context.Context, t term.TTY, cancel context.CancelCauseFunc, onEOF session.EOFAction) (io.Reader, session.EOFAction) {
 	if !t.Raw || o.NoEscape || o.Stdin == nil {
 		return o.Stdin, onEOF
 	}
@@ -173,6 +174,11 @@ func (o *Options) input(t term.TTY, cancel context.CancelCauseFunc, onEOF sessio
 	return term.NewEscapeReader(o.Stdin, esc, term.EscapeActions{
 		Help:       func(s string) { fmt.Fprint(o.helpOut(), s) },
 		Disconnect: func() { cancel(term.ErrEscapeDisconnect) },
+		Suspend: func() {
+			if err := term.Suspend(safeCtx()); err != nil {
+				fmt.Fprintf(o.helpOut(), "ecsterm: %v\r\n", err)
+			}
+		},
 	}), session.EOFNothing
 }
 

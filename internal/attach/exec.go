@@ -23,11 +23,13 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 	defer cancel(nil)
 	stdin := o.Stdin
 	var t term.TTY
+	var safeCtx context.Context
 	if tty {
 		var disarm func()
 		t, disarm = o.guardedTTY()
 		defer disarm()
-		stdin, _ = o.input(t, cancel, session.EOFNothing)
+		// Set inside Safe, before any key is read: the reader runs only once the command started.
+		stdin, _ = o.input(func() context.Context { return safeCtx }, t, cancel, session.EOFNothing)
 	}
 	req := rexec.Request{Command: command, TTY: tty, Stdin: stdin, Stdout: o.Stdout, Stderr: o.Stderr}
 	if tty && o.OutFile != nil {
@@ -71,6 +73,7 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 	var runErr error
 	if tty {
 		runErr = t.Safe(ctx, func(ctx context.Context) error {
+			safeCtx = ctx
 			o.raw(t, true)
 			defer o.raw(t, false)
 			return run(ctx)

@@ -38,11 +38,14 @@ type TTY struct {
 // With t.Raw set, Safe also turns on escape-sequence processing for Out on Windows consoles.
 // Failing to restore the terminal is reported joined to the result.
 func (t TTY) Safe(ctx context.Context, fn func(ctx context.Context) error) (err error) {
-	undo, err := t.enter()
+	undo, suspend, err := t.enter()
 	if err != nil {
 		return err
 	}
 	restore := sync.OnceValue(undo)
+	if suspend != nil {
+		ctx = context.WithValue(ctx, suspendKey{}, suspend)
+	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -65,7 +68,7 @@ func (t TTY) Safe(ctx context.Context, fn func(ctx context.Context) error) (err 
 }
 
 // enter puts the terminal into the state a session wants and returns how to undo exactly that.
-func (t TTY) enter() (undo func() error, err error) {
+func (t TTY) enter() (undo, suspend func() error, err error) {
 	var undos []func() error
 	if t.Raw && IsTerminal(t.In) {
 		var disarm func()
@@ -77,7 +80,19 @@ func (t TTY) enter() (undo func() error, err error) {
 			if disarm != nil {
 				disarm()
 			}
-			return nil, fmt.Errorf("make terminal raw: %w", err)
+			return nil, nil, fmt.Errorf("make terminal raw: %w", err)
+		}
+		suspend = func() error {
+			if err := restore(t.In, st); err != nil {
+				return err
+			}
+			if err := stopSelf(); err != nil {
+				_, rerr := makeRaw(t.In)
+				return errors.Join(err, rerr)
+			}
+			// Continued (fg): raw again, from the same saved state for the final restore.
+			_, err := makeRaw(t.In)
+			return err
 		}
 		undos = append(undos, func() error {
 			err := restore(t.In, st)
@@ -98,7 +113,25 @@ func (t TTY) enter() (undo func() error, err error) {
 			errs = append(errs, undos[i]())
 		}
 		return errors.Join(errs...)
-	}, nil
+	}, suspend, nil
+}
+
+// ErrNoSuspend is returned by Suspend outside Safe, without a raw terminal, or on Windows.
+var ErrNoSuspend = errors.New("suspending is not supported here")
+
+type suspendKey struct{}
+
+// Suspend stops the process as a shell's ^Z would (OpenSSH's ~^Z): the terminal goes back to
+// its own settings while the process is stopped, and raw again when the shell continues it.
+// It works with the context Safe passed to fn, when Safe made the terminal raw.
+func Suspend(ctx context.Context) error {
+	if ctx == nil {
+		return ErrNoSuspend
+	}
+	if s, ok := ctx.Value(suspendKey{}).(func() error); ok && s != nil {
+		return s()
+	}
+	return ErrNoSuspend
 }
 
 // interrupt turns the first termination signal into a restore and a cancel, the way kubectl's

@@ -42,3 +42,6 @@ func prepareOutput(out *os.File) (undo func() error) {
 	})
 	return undo
 }
+
+// stopSelf cannot stop a Windows process the way job control does.
+func stopSelf() error { return ErrNoSuspend }
