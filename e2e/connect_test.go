@@ -177,7 +177,7 @@ func TestConnectSuspend(t *testing.T) {
 	before := tm.termios(t)
 	cmd := h.command("connect", demoInstance)
 	shell := exec.Command("bash", "--norc", "--noprofile", "-m", "-c",
-		`"$@"; echo ecsterm-stopped; fg; echo ecsterm-exited-$?`, "bash")
+		`"$@"; echo ecsterm-stopped; read -r _; fg; echo ecsterm-exited-$?`, "bash")
 	shell.Args = append(shell.Args, cmd.Args...)
 	shell.Env = cmd.Env
 	tm.start(t, shell)
@@ -187,6 +187,7 @@ func TestConnectSuspend(t *testing.T) {
 	if tm.termios(t).Lflag&unix.ICANON == 0 {
 		t.Error("terminal still raw while ecsterm is stopped")
 	}
+	tm.typeIn("\n") // the shell waits for this before fg, so the check above saw the stopped state
 	// After fg, ecsterm makes the terminal raw again; only the terminal itself can tell when.
 	deadline := time.Now().Add(10 * time.Second)
 	for tm.termios(t).Lflag&unix.ICANON != 0 {
