@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command ecsterm-load holds many concurrent sessions open through the emulator, each driven by
 // its own ecsterm process, and reports ecsterm's peak memory per session and how quota refusals
 // read. It builds ecsterm, starts the emulator in-process with a fleet large enough for -n
