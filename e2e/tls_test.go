@@ -84,6 +84,9 @@ func TestTLSUntrusted(t *testing.T) {
 		if r.stdout != "" {
 			t.Errorf("%s without SSL_CERT_FILE: stdout %q", args[0], r.stdout)
 		}
+		if strings.Contains(r.stderr, "attempts") {
+			t.Errorf("%s without SSL_CERT_FILE: a certificate error was retried: %q", args[0], r.stderr)
+		}
 	}
 	if n := h.emu.Calls("StartTerminalSession"); n != 0 {
 		t.Errorf("StartTerminalSession answered %d times to clients that could not verify the server", n)

@@ -91,6 +91,11 @@ func apiError(action string, err error) error {
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return err
 		}
+		// A certificate that does not verify will not verify on the next try either: say so
+		// once. The SDK flattens the error, so the text is what is left to recognise it by.
+		if msg := err.Error(); strings.Contains(msg, "x509: ") || strings.Contains(msg, "tls: failed to verify") {
+			return fmt.Errorf("%s: TLS verification failed: %s", action, firstLine(msg))
+		}
 		// Network errors: the SDK's text can include the request URL, which holds no secret for
 		// V3 signatures (they travel in headers), but keep the line short and stable.
 		return fmt.Errorf("%s: %w: %s", action, errNetwork, firstLine(err.Error()))
