@@ -2,7 +2,9 @@ package cmdutil
 
 import (
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -38,4 +40,17 @@ func Escape(s string) string {
 
 func unsafe(r rune) bool {
 	return r != ' ' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == unicode.ReplacementChar)
+}
+
+// LockedWriter serialises writes to W, so that lines written at the same moment from several
+// goroutines (forwarded connections failing together) do not interleave.
+type LockedWriter struct {
+	mu sync.Mutex
+	W  io.Writer
+}
+
+func (l *LockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.W.Write(p)
 }

@@ -14,9 +14,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -58,7 +58,20 @@ type Forwarder struct {
 	Resolver Resolver
 	Logger   *slog.Logger
 
-	active atomic.Int64
+	mu    sync.Mutex
+	conns map[*Conn]struct{} // being served now, for ~#
+	seq   int                // the last Conn.ID given out
+}
+
+// Conn describes a forwarded connection being served, for the ~# escape: which listener took
+// it, from whom, and where it goes.
+type Conn struct {
+	ID     int    // 1 for the first connection a Forwarder accepted, then counting up
+	SOCKS  bool   // accepted by a -D listener rather than a -L one
+	Listen string // the local listener's address
+	From   string // the client's address
+	To     string // host:port as the instance sees it; empty while a SOCKS client is asking
+	Since  time.Time
 }
 
 // ConnError says which forward a failed connection belonged to, and why it failed.
@@ -71,8 +84,48 @@ type ConnError struct {
 func (e *ConnError) Error() string { return fmt.Sprintf("%s -> %s: %v", e.Listen, e.Remote, e.Err) }
 func (e *ConnError) Unwrap() error { return e.Err }
 
-// Active is the number of connections being served now, over all listeners (for ~#).
-func (f *Forwarder) Active() int { return int(f.active.Load()) }
+// Active is the number of connections being served now, over all listeners.
+func (f *Forwarder) Active() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.conns)
+}
+
+// Conns lists the connections being served now, over all listeners, oldest first.
+func (f *Forwarder) Conns() []Conn {
+	f.mu.Lock()
+	list := make([]Conn, 0, len(f.conns))
+	for c := range f.conns {
+		list = append(list, *c)
+	}
+	f.mu.Unlock()
+	slices.SortFunc(list, func(a, b Conn) int { return a.ID - b.ID })
+	return list
+}
+
+// track registers a connection accepted on ln and returns how to unregister it.
+func (f *Forwarder) track(ln net.Listener, c net.Conn, socks bool, to string) (*Conn, func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.conns == nil {
+		f.conns = map[*Conn]struct{}{}
+	}
+	f.seq++
+	tc := &Conn{ID: f.seq, SOCKS: socks, Listen: ln.Addr().String(), From: c.RemoteAddr().String(), To: to, Since: time.Now()}
+	f.conns[tc] = struct{}{}
+	return tc, func() {
+		f.mu.Lock()
+		delete(f.conns, tc)
+		f.mu.Unlock()
+	}
+}
+
+// setTo records where a SOCKS connection goes, once its client has said.
+func (f *Forwarder) setTo(tc *Conn, to string) {
+	f.mu.Lock()
+	tc.To = to
+	f.mu.Unlock()
+}
 
 // Serve forwards each connection accepted on ln to port on host (empty: the instance itself),
 // each through its own session, until ctx ends; then it closes ln, waits for the connections
@@ -80,7 +133,7 @@ func (f *Forwarder) Active() int { return int(f.active.Load()) }
 // others and the listener carry on.
 func (f *Forwarder) Serve(ctx context.Context, ln net.Listener, host string, port int) error {
 	remote := Describe(host, port)
-	return f.serve(ctx, ln, func(ctx context.Context, c net.Conn) {
+	return f.serve(ctx, ln, false, remote, func(ctx context.Context, c net.Conn, _ *Conn) {
 		label := c.LocalAddr().String()
 		st, err := f.Open(ctx, host, port)
 		if err != nil {
@@ -100,7 +153,8 @@ func Describe(host string, port int) string {
 }
 
 // serve runs the accept loop shared by Serve and ServeSOCKS.
-func (f *Forwarder) serve(ctx context.Context, ln net.Listener, handle func(context.Context, net.Conn)) error {
+// socks and to describe the connections for Conns.
+func (f *Forwarder) serve(ctx context.Context, ln net.Listener, socks bool, to string, handle func(context.Context, net.Conn, *Conn)) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
@@ -123,16 +177,16 @@ func (f *Forwarder) serve(ctx context.Context, ln net.Listener, handle func(cont
 			continue
 		}
 		backoff = 0
-		f.active.Add(1)
+		tc, untrack := f.track(ln, c, socks, to)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer f.active.Add(-1)
+			defer untrack()
 			defer c.Close()
 			if tc, ok := c.(*net.TCPConn); ok {
 				_ = tc.SetNoDelay(true) // an interactive protocol (ssh) must not wait for Nagle
 			}
-			handle(ctx, c)
+			handle(ctx, c, tc)
 		}()
 	}
 }

@@ -37,10 +37,10 @@ const socksHandshakeTimeout = 30 * time.Second
 // ServeSOCKS runs a SOCKS5 proxy on ln until ctx ends: each CONNECT opens its own session to the
 // address asked for. Like Serve, a failed connection is reported and the others carry on.
 func (f *Forwarder) ServeSOCKS(ctx context.Context, ln net.Listener) error {
-	return f.serve(ctx, ln, f.socks)
+	return f.serve(ctx, ln, true, "", f.socks)
 }
 
-func (f *Forwarder) socks(ctx context.Context, c net.Conn) {
+func (f *Forwarder) socks(ctx context.Context, c net.Conn, tc *Conn) {
 	label := "SOCKS " + c.LocalAddr().String()
 	_ = c.SetDeadline(time.Now().Add(socksHandshakeTimeout))
 	req, err := readSOCKSRequest(c)
@@ -63,6 +63,7 @@ func (f *Forwarder) socks(ctx context.Context, c net.Conn) {
 	if req.ip == nil && host != "" {
 		remote = fmt.Sprintf("%s (%s)", remote, host)
 	}
+	f.setTo(tc, remote)
 	st, err := f.Open(ctx, host, req.port)
 	if err != nil {
 		code := byte(socksGeneralFailure)

@@ -4,13 +4,8 @@ package forward
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os/signal"
-	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -138,20 +133,10 @@ type announcement struct {
 	Instance string `json:"instance"`
 }
 
-// listener is one bound -L or -D, ready to serve.
-type listener struct {
-	ln     net.Listener
-	socks  bool
-	host   string // the Opener's host: "" for the instance itself
-	port   int
-	shown  string // host as the user wrote it
-	target string // the IP it resolved to, when it was a name
-}
-
 // forwardRun forwards until ctx ends, then closes everything and returns nil.
 func forwardRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts *Options) error {
 	ios := opts.IO
-	errOut := &lockedWriter{w: ios.ErrOut}
+	errOut := &cmdutil.LockedWriter{W: ios.ErrOut}
 	if opts.InstanceID == "" {
 		inst, err := target.One(ctx, client, opts.Spec, target.PickerFor(ios))
 		if err != nil {
@@ -169,114 +154,31 @@ func forwardRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, o
 		Open:     ports.Open,
 		Resolver: opts.Resolver,
 		Logger:   f.Logger(),
-		Report:   func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\n", oneLine(err.Error())) },
+		Report:   func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\n", cmdutil.OneLine(err.Error())) },
 	}
-	lns, err := bind(ctx, fw, opts)
+	lns, err := fw.Bind(ctx, opts.Locals, opts.Dynamics)
 	if err != nil {
 		return err
 	}
 	enc := json.NewEncoder(ios.Out)
 	for _, l := range lns {
-		a := announcement{Listen: l.ln.Addr().String(), Type: "local", Host: l.shown, Port: l.port, Instance: inst.ID}
-		if l.socks {
+		a := announcement{Listen: l.Addr().String(), Type: "local", Host: l.Shown, Port: l.Port, Target: l.Target, Instance: inst.ID}
+		if l.SOCKS {
 			a.Type, a.Host, a.Port = "socks5", "", 0
-		} else if l.target != "" {
-			a.Target = l.target
 		}
 		switch {
 		case opts.JSON:
 			if err := enc.Encode(a); err != nil {
-				closeAll(lns)
+				forward.CloseAll(lns)
 				return err
 			}
 		case opts.Quiet:
-		case l.socks:
+		case l.SOCKS:
 			fmt.Fprintf(errOut, "SOCKS5 proxy on %s via %s\n", a.Listen, inst.ID)
 		default:
-			to := forward.Describe(l.shown, l.port)
-			if l.target != "" {
-				to += " (" + l.target + ")"
-			}
-			fmt.Fprintf(errOut, "forwarding %s -> %s via %s\n", a.Listen, to, inst.ID)
+			fmt.Fprintf(errOut, "forwarding %s -> %s via %s\n", a.Listen, l.To(), inst.ID)
 		}
 	}
-	var wg sync.WaitGroup
-	for _, l := range lns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if l.socks {
-				_ = fw.ServeSOCKS(ctx, l.ln)
-			} else {
-				_ = fw.Serve(ctx, l.ln, l.host, l.port)
-			}
-		}()
-	}
-	wg.Wait() // Serve returns once ctx ends and its connections are closed
+	fw.ServeAll(ctx, lns) // returns once ctx ends and the connections are closed
 	return nil
-}
-
-// bind resolves the -L hosts and opens every listener, or none.
-func bind(ctx context.Context, fw *forward.Forwarder, opts *Options) ([]listener, error) {
-	var lns []listener
-	for _, s := range opts.Locals {
-		host, err := fw.Target(ctx, s.Host)
-		if err != nil {
-			closeAll(lns)
-			return nil, fmt.Errorf("-L %s: %w", s, err)
-		}
-		l := listener{host: host, port: s.HostPort, shown: s.Host}
-		if l.shown == "" {
-			l.shown = "localhost"
-		}
-		if host != "" && host != s.Host {
-			l.target = host
-		}
-		if l.ln, err = listen(s.Listen()); err != nil {
-			closeAll(lns)
-			return nil, err
-		}
-		lns = append(lns, l)
-	}
-	for _, s := range opts.Dynamics {
-		ln, err := listen(s.Listen())
-		if err != nil {
-			closeAll(lns)
-			return nil, err
-		}
-		lns = append(lns, listener{ln: ln, socks: true})
-	}
-	return lns, nil
-}
-
-func listen(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		var oe *net.OpError
-		if errors.As(err, &oe) && oe.Err != nil {
-			err = oe.Err
-		}
-		return nil, fmt.Errorf("cannot listen on %s: %v", addr, err)
-	}
-	return ln, nil
-}
-
-func closeAll(lns []listener) {
-	for _, l := range lns {
-		l.ln.Close()
-	}
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// lockedWriter keeps lines from connections that fail at once from interleaving.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
