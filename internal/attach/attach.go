@@ -50,6 +50,9 @@ type Options struct {
 	NoResume bool
 	// StatusOut is where the one-line reconnect status goes; nil leaves it to the debug log.
 	StatusOut io.Writer
+	// ListForwards returns what ~# shows (lines ending in \r\n): the session's forwarded
+	// ports and connections. Nil means the session forwards nothing.
+	ListForwards func() string
 }
 
 func (o *Options) log() *slog.Logger {
@@ -173,6 +176,7 @@ func (o *Options) input(safeCtx func() context.Context, t term.TTY, cancel conte
 	}
 	return term.NewEscapeReader(o.Stdin, esc, term.EscapeActions{
 		Help:       func(s string) { fmt.Fprint(o.helpOut(), s) },
+		List:       o.listForwards(),
 		Disconnect: func() { cancel(term.ErrEscapeDisconnect) },
 		Suspend: func() {
 			if err := term.Suspend(safeCtx()); err != nil {
@@ -180,6 +184,15 @@ func (o *Options) input(safeCtx func() context.Context, t term.TTY, cancel conte
 			}
 		},
 	}), session.EOFNothing
+}
+
+// listForwards is the ~# action: nil, so the escape reader says there is nothing to list,
+// when the session forwards nothing.
+func (o *Options) listForwards() func() {
+	if o.ListForwards == nil {
+		return nil
+	}
+	return func() { fmt.Fprint(o.helpOut(), o.ListForwards()) }
 }
 
 func (o *Options) helpOut() io.Writer {

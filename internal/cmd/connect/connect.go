@@ -15,6 +15,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/pkg/forward"
 	"github.com/ecsterm/ecsterm/pkg/term"
 )
 
@@ -31,6 +32,9 @@ type Options struct {
 	EscapeChar  string
 	IdleTimeout time.Duration
 	NoResume    bool
+	// Locals and Dynamics are -L and -D forwards that live as long as the session.
+	Locals   []forward.LocalSpec
+	Dynamics []forward.DynamicSpec
 
 	InstallAgent bool // install a missing Cloud Assistant agent (after a confirmation or --yes)
 	Yes          bool
@@ -39,6 +43,7 @@ type Options struct {
 // NewCmdConnect builds the command. runF replaces connectRun in tests of flag parsing.
 func NewCmdConnect(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams, Cloud: f.Cloud}
+	var locals, dynamics []string
 	cmd := &cobra.Command{
 		Use:   "connect [user@]<instance>",
 		Short: "Open an interactive shell on an instance",
@@ -47,12 +52,18 @@ ssh opens one on a host. The local terminal is in raw mode for the session, foll
 resizes, and is restored exactly when the session ends.
 
 The instance must be Running, with a Cloud Assistant agent that is online and supports
-session management (Linux later than 2.2.3.256, Windows later than 2.1.3.256).`,
+session management (Linux later than 2.2.3.256, Windows later than 2.1.3.256).
+
+-L and -D forward local ports for as long as the shell lasts, as with ssh and as
+'ecsterm forward' does (see its help for the syntax). Each connection is its own port
+session; ~# lists the ports and the open connections. A port that cannot be bound stops
+the connect before the session opens. When the shell ends, open connections are closed.`,
 		Example: `  ecsterm connect i-bp1eifrtpxa9tb0001
   ecsterm connect web-01                       # by name; web-* picks from the matches on a terminal
   ecsterm connect admin@tag:role=bastion       # by tag, as user admin
   ecsterm connect 10.0.0.11                    # by private or public IP
-  ecsterm connect i-bp1eifrtpxa9tb0001 --command 'top -d 5'`,
+  ecsterm connect i-bp1eifrtpxa9tb0001 --command 'top -d 5'
+  ecsterm connect web-01 -L 8080:80 -D 1080     # a shell, plus forwards while it lasts`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: target.CompleteTargets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -80,6 +91,21 @@ session management (Linux later than 2.2.3.256, Windows later than 2.1.3.256).`,
 			if _, _, err := term.ParseEscapeChar(opts.EscapeChar); err != nil {
 				return cmdutil.FlagErrorf("-e: %v", err)
 			}
+			opts.Locals, opts.Dynamics = nil, nil
+			for _, l := range locals {
+				s, err := forward.ParseLocal(l)
+				if err != nil {
+					return &cmdutil.FlagError{Err: err}
+				}
+				opts.Locals = append(opts.Locals, s)
+			}
+			for _, d := range dynamics {
+				s, err := forward.ParseDynamic(d)
+				if err != nil {
+					return &cmdutil.FlagError{Err: err}
+				}
+				opts.Dynamics = append(opts.Dynamics, s)
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -92,6 +118,8 @@ session management (Linux later than 2.2.3.256, Windows later than 2.1.3.256).`,
 	cmd.Flags().StringVarP(&opts.EscapeChar, "escape", "e", "~", "escape character for ~. (end), ~? (help)...: one character, ^X, or none")
 	cmd.Flags().BoolVar(&opts.InstallAgent, "install-agent", false, "if the instance has no Cloud Assistant agent, install it (InstallCloudAssistant; the instance must then be rebooted)")
 	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "with --install-agent: do not ask for confirmation")
+	cmd.Flags().StringArrayVarP(&locals, "local", "L", nil, "[bind:]port:host:hostport or port:hostport: forward a local port while the session lasts (repeatable)")
+	cmd.Flags().StringArrayVarP(&dynamics, "dynamic", "D", nil, "[bind:]port: a SOCKS5 proxy through the instance while the session lasts (repeatable)")
 	cmd.Flags().BoolVar(&opts.NoResume, "no-resume", false, "speak session schema 1.01 only: a dropped connection ends the session instead of reconnecting to it")
 	return cmd
 }
@@ -112,20 +140,30 @@ func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 			return err
 		}
 	}
+	var list func() string
+	if len(opts.Locals)+len(opts.Dynamics) > 0 {
+		fwd, err := startForwards(ctx, f, client, opts)
+		if err != nil {
+			return err
+		}
+		defer fwd.stop()
+		list = fwd.list
+	}
 	esc, escOn, _ := term.ParseEscapeChar(opts.EscapeChar)
 	err = attach.Interactive(ctx, attach.Options{
 		Escape: esc, NoEscape: !escOn, Stderr: ios.ErrOut, IdleTimeout: opts.IdleTimeout,
 		NoResume: opts.NoResume, StatusOut: ios.ErrOut,
-		Cloud:       client,
-		InstanceID:  opts.InstanceID,
-		Username:    opts.User,
-		CommandLine: opts.CommandLine,
-		Stdin:       ios.In,
-		Stdout:      ios.Out,
-		InFile:      ios.InFile,
-		OutFile:     ios.OutFile,
-		SetRaw:      ios.SetRaw,
-		Logger:      f.Logger(),
+		Cloud:        client,
+		InstanceID:   opts.InstanceID,
+		Username:     opts.User,
+		CommandLine:  opts.CommandLine,
+		Stdin:        ios.In,
+		Stdout:       ios.Out,
+		InFile:       ios.InFile,
+		OutFile:      ios.OutFile,
+		SetRaw:       ios.SetRaw,
+		Logger:       f.Logger(),
+		ListForwards: list,
 	})
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
