@@ -137,6 +137,9 @@ func Interactive(ctx context.Context, o Options) error {
 	return tty.Safe(ctx, func(ctx context.Context) error {
 		o.raw(tty, true)
 		defer o.raw(tty, false)
+		if injectFaults != nil {
+			injectFaults()
+		}
 		ctx, cancel := context.WithCancelCause(ctx)
 		defer cancel(nil)
 		stdin, onEOF := o.input(func() context.Context { return ctx }, tty, cancel, session.EOFCtrlD)
