@@ -167,17 +167,26 @@ func Interactive(ctx context.Context, o Options) error {
 
 // input is the session's input: on a raw terminal, keystrokes pass through the escape reader
 // (whose ~. cancels the session with ErrEscapeDisconnect as the cause), and the terminal never
-// reaches end of file, so nothing is sent for one.
+// reaches end of file, so nothing is sent for one. The raw terminal is read through
+// term.ConsoleInput: the file itself on Unix, and on a Windows console a reader that also hands
+// window resizes to o.sizes.
 // safeCtx returns the context term.TTY.Safe gave the session, which ~^Z needs to suspend.
 func (o *Options) input(safeCtx func() context.Context, t term.TTY, cancel context.CancelCauseFunc, onEOF session.EOFAction) (io.Reader, session.EOFAction) {
-	if !t.Raw || o.NoEscape || o.Stdin == nil {
+	if !t.Raw || o.Stdin == nil {
 		return o.Stdin, onEOF
+	}
+	stdin := o.Stdin
+	if f, ok := stdin.(*os.File); ok && f == o.InFile {
+		stdin = term.ConsoleInput(f)
+	}
+	if o.NoEscape {
+		return stdin, onEOF
 	}
 	esc := o.Escape
 	if esc == 0 {
 		esc = '~'
 	}
-	return term.NewEscapeReader(o.Stdin, esc, term.EscapeActions{
+	return term.NewEscapeReader(stdin, esc, term.EscapeActions{
 		Help:       func(s string) { fmt.Fprint(o.helpOut(), s) },
 		List:       o.listForwards(),
 		Disconnect: func() { cancel(term.ErrEscapeDisconnect) },

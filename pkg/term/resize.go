@@ -3,11 +3,15 @@ package term
 import (
 	"context"
 	"os"
+	"sync"
+	"time"
 )
 
 // WatchSize returns a channel that first yields f's current size, then every change, until ctx is
 // done (then it is closed), so a session can send the remote side one resize per change. On Unix
-// it is driven by SIGWINCH, with no polling; on Windows, which has no such signal, it polls.
+// it is driven by SIGWINCH, with no polling. Windows has no such signal: there it follows the
+// resize records that the reader from ConsoleInput finds among the keys, with a slow poll as a
+// backstop, and polls faster while no such reader runs.
 //
 // The signal path never waits for the consumer: if the consumer is slow, only the latest size is
 // kept, and a size equal to the one the consumer last received is not sent again. Sizes that
@@ -72,4 +76,91 @@ func (q *latest) offer(s Size) {
 func (q *latest) taken() {
 	q.sent, q.hasSent = q.pending, true
 	q.owed = false
+}
+
+// resizeHub passes the news that the window may have changed from the console input reader, which
+// finds resize records among the keys, to the size watchers, which want nothing else from that
+// queue. It also gives each watcher a poll, fast while no reader is running (nothing else would
+// tell of a change) and slow, a backstop, while one is. Windows keeps one per process, as a
+// process has one console; tests make their own.
+type resizeHub struct {
+	mu      sync.Mutex
+	readers int // console readers still able to report resizes
+	subs    map[chan<- struct{}]struct{}
+}
+
+func (h *resizeHub) readerStarted() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.readers++
+}
+
+func (h *resizeHub) readerStopped() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.readers--
+}
+
+// resized tells every watcher to read the size again. It never blocks the reader that calls it:
+// a watcher that has not yet taken the previous notice has one pending, which will do.
+func (h *resizeHub) resized() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.subs {
+		notify(c)
+	}
+}
+
+// interval is how long a watcher waits before reading the size unprompted.
+func (h *resizeHub) interval(poll, backstop time.Duration) time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.readers > 0 {
+		return backstop
+	}
+	return poll
+}
+
+// subscribe returns the events for one watcher: every resize, and a tick after each interval.
+// The interval is chosen again at every tick, so it does not matter whether the reader or the
+// watcher starts first. stop ends the ticks and the subscription, and returns once they have.
+func (h *resizeHub) subscribe(poll, backstop time.Duration) (events <-chan struct{}, stop func()) {
+	c := make(chan struct{}, 1)
+	h.mu.Lock()
+	if h.subs == nil {
+		h.subs = make(map[chan<- struct{}]struct{})
+	}
+	h.subs[c] = struct{}{}
+	h.mu.Unlock()
+
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTimer(h.interval(poll, backstop))
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				notify(c)
+				t.Reset(h.interval(poll, backstop))
+			case <-done:
+				return
+			}
+		}
+	}()
+	return c, func() {
+		h.mu.Lock()
+		delete(h.subs, c)
+		h.mu.Unlock()
+		close(done)
+		<-exited
+	}
+}
+
+// notify leaves one notice in c unless one is already waiting there.
+func notify(c chan<- struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }

@@ -3,6 +3,7 @@ package term
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestLatest(t *testing.T) {
@@ -39,4 +40,67 @@ func TestLatest(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestResizeHub(t *testing.T) {
+	const never = time.Hour // an interval no test waits for
+
+	t.Run("a resize reaches every watcher", func(t *testing.T) {
+		var hub resizeHub
+		hub.readerStarted()
+		a, stopA := hub.subscribe(never, never)
+		defer stopA()
+		b, stopB := hub.subscribe(never, never)
+		defer stopB()
+		hub.resized()
+		<-a
+		<-b
+	})
+
+	t.Run("notices fold into one and never block the reader", func(t *testing.T) {
+		var hub resizeHub
+		events, stop := hub.subscribe(never, never)
+		defer stop()
+		for range 3 {
+			hub.resized() // nobody receives: this must not block
+		}
+		<-events
+		select {
+		case <-events:
+			t.Error("a second notice for resizes the watcher had not yet taken")
+		default:
+		}
+	})
+
+	t.Run("without a reader the poll ticks", func(t *testing.T) {
+		var hub resizeHub
+		events, stop := hub.subscribe(time.Millisecond, never)
+		defer stop()
+		<-events
+		<-events
+	})
+
+	t.Run("with a reader the backstop ticks", func(t *testing.T) {
+		var hub resizeHub
+		hub.readerStarted()
+		events, stop := hub.subscribe(never, time.Millisecond)
+		defer stop()
+		<-events
+		<-events
+	})
+
+	t.Run("stop unsubscribes", func(t *testing.T) {
+		var hub resizeHub
+		events, stop := hub.subscribe(never, never)
+		stop()
+		hub.resized()
+		select {
+		case <-events:
+			t.Error("a notice after stop")
+		default:
+		}
+		if len(hub.subs) != 0 {
+			t.Errorf("%d subscriptions left after stop", len(hub.subs))
+		}
+	})
 }

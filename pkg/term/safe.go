@@ -35,7 +35,8 @@ type TTY struct {
 // naming the signal and wrapping fn's error, if any, so the caller can exit with 128+n as shells
 // do. Signal handling is installed only for the duration of Safe, with or without raw mode.
 //
-// With t.Raw set, Safe also turns on escape-sequence processing for Out on Windows consoles.
+// With t.Raw set, Safe also turns on escape-sequence processing for Out on Windows consoles, and
+// resize records in In's input queue (see ConsoleInput).
 // Failing to restore the terminal is reported joined to the result.
 func (t TTY) Safe(ctx context.Context, fn func(ctx context.Context) error) (err error) {
 	undo, suspend, err := t.enter()

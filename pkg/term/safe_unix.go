@@ -18,6 +18,9 @@ var interruptSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP}
 // raw mode on In covers output processing for the same device.
 func prepareOutput(*os.File) (undo func() error) { return nil }
 
+// reportResizes has nothing to do on Unix, where window changes come as SIGWINCH.
+func reportResizes(uintptr) {}
+
 // stopSelf stops this process with SIGTSTP, as OpenSSH's ~^Z does, and returns once it has been
 // continued. Go's runtime takes the signal on its own thread and only then lets it stop the
 // process, so kill returns before the stop: without waiting for the SIGCONT that follows it, the

@@ -43,5 +43,19 @@ func prepareOutput(out *os.File) (undo func() error) {
 	return undo
 }
 
+// reportResizes turns on ENABLE_WINDOW_INPUT for the console input fd: without it the console
+// puts no WINDOW_BUFFER_SIZE_EVENT records in the input queue, and the reader from ConsoleInput
+// has no resizes to report. A console starts without it, and golang.org/x/term's raw mode leaves
+// it as it was. It is done as part of raw mode so that the saved mode, put back on restore,
+// undoes it. A console that refuses it still works: WatchSize's backstop poll sees the change,
+// only later.
+func reportResizes(fd uintptr) {
+	h := windows.Handle(fd)
+	var mode uint32
+	if windows.GetConsoleMode(h, &mode) == nil {
+		_ = windows.SetConsoleMode(h, mode|windows.ENABLE_WINDOW_INPUT)
+	}
+}
+
 // stopSelf cannot stop a Windows process the way job control does.
 func stopSelf() error { return ErrNoSuspend }

@@ -1,7 +1,8 @@
 // Package term owns the local terminal for the length of a session: raw mode exists only inside
 // TTY.Safe, which puts the terminal back exactly as it found it however the session ends, and
-// WatchSize turns window changes into a channel of sizes. It knows nothing of the wire protocol;
-// the command that runs a session adapts between the two.
+// WatchSize turns window changes into a channel of sizes. On a Windows console, ConsoleInput reads
+// the keystrokes, and with them the resize events WatchSize follows. It knows nothing of the wire
+// protocol; the command that runs a session adapts between the two.
 package term
 
 import (
@@ -44,12 +45,16 @@ func GetSize(f *os.File) (Size, error) {
 	return Size{Rows: uint16(rows), Cols: uint16(cols)}, nil
 }
 
-// makeRaw puts f into raw mode and returns the state it had before.
+// makeRaw puts f into raw mode and returns the state it had before. On Windows, raw mode also
+// asks the console for resize records (reportResizes), so that restoring the state undoes that
+// too.
 func makeRaw(f *os.File) (*xterm.State, error) {
 	var st *xterm.State
 	err := withFd(f, func(fd uintptr) error {
 		var err error
-		st, err = xterm.MakeRaw(int(fd))
+		if st, err = xterm.MakeRaw(int(fd)); err == nil {
+			reportResizes(fd)
+		}
 		return err
 	})
 	return st, err
