@@ -5,6 +5,7 @@
 package cloud
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -146,20 +147,82 @@ func credential(cfg Config) (credentials.Credential, error) {
 	}
 	profile := cfg.Profile
 	if profile == "" {
-		return credentials.NewCredential(nil)
+		// What credentials.NewCredential(nil) builds, serialized.
+		return credentials.FromCredentialsProvider("default", &lockedProvider{p: providers.NewDefaultCredentialsProvider()}), nil
 	}
-	// The providers' own messages are not shown: they can quote file contents.
+	// The providers' own messages are not shown: they can quote file contents. An STS call that
+	// failed (a RamRoleArn profile) is the exception, reduced to its code or network error.
+	var stsErr error
 	if p, err := providers.NewCLIProfileCredentialsProviderBuilder().WithProfileName(profile).Build(); err == nil {
-		if _, err := p.GetCredentials(); err == nil {
-			return credentials.FromCredentialsProvider("cli_profile", p), nil
+		_, err := p.GetCredentials()
+		if err == nil {
+			return credentials.FromCredentialsProvider("cli_profile", &lockedProvider{p: p}), nil
 		}
+		stsErr = stsFailure(err)
 	}
 	if p, err := providers.NewProfileCredentialsProviderBuilder().WithProfileName(profile).Build(); err == nil {
-		if _, err := p.GetCredentials(); err == nil {
-			return credentials.FromCredentialsProvider("profile", p), nil
+		_, err := p.GetCredentials()
+		if err == nil {
+			return credentials.FromCredentialsProvider("profile", &lockedProvider{p: p}), nil
+		}
+		if stsErr == nil {
+			stsErr = stsFailure(err)
 		}
 	}
+	if stsErr != nil {
+		return nil, fmt.Errorf("%w for profile %q: %w", ErrNoCredentials, profile, stsErr)
+	}
 	return nil, fmt.Errorf("%w for profile %q in ~/.aliyun/config.json or ~/.alibabacloud/credentials", ErrNoCredentials, profile)
+}
+
+// stsFailure recognises, in a credential provider's error, a RamRoleArn profile's AssumeRole that
+// STS refused (credentials-go quotes the answer's body) or that never got an answer, and returns
+// it as an *APIError or a network error naming only the URL's host: the URL's query carries the
+// signature and, for a role chained from STS credentials, the security token. Otherwise nil.
+func stsFailure(err error) error {
+	const refused = "refresh session token failed: " // providers/ram_role_arn.go
+	if i := strings.Index(err.Error(), refused); i >= 0 {
+		var body struct{ Code, Message, RequestId string }
+		if json.Unmarshal([]byte(err.Error()[i+len(refused):]), &body) != nil || body.Code == "" {
+			return errors.New("AssumeRole failed: STS answered with something other than an API error")
+		}
+		msg := body.Message
+		if j := strings.Index(msg, "server string to sign is"); j >= 0 {
+			msg = strings.TrimSpace(msg[:j])
+		}
+		return &APIError{Action: "AssumeRole", Code: body.Code, Message: firstLine(msg), RequestID: body.RequestId}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		where := "the credential service"
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			where = u.Scheme + "://" + u.Host
+		}
+		return fmt.Errorf("requesting credentials from %s: %w: %s", where, errNetwork, firstLine(ue.Err.Error()))
+	}
+	return nil
+}
+
+// lockedProvider serializes a credential provider. credentials-go's renewing providers (RamRoleArn,
+// the ECS RAM role, the default chain) keep their state without a lock, and the SDK asks for
+// credentials before every call, so calls made in parallel (Preflight's) when credentials are due
+// for renewal race: each renews, and one can read another's new AccessKey ID with a third's token.
+// Serialized, the first renews and the others use its result.
+type lockedProvider struct {
+	mu sync.Mutex
+	p  providers.CredentialsProvider
+}
+
+func (l *lockedProvider) GetCredentials() (*providers.Credentials, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.p.GetCredentials()
+}
+
+func (l *lockedProvider) GetProviderName() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.p.GetProviderName()
 }
 
 // ParseEndpoint turns an endpoint URL into the SDK's host[:port] and protocol. Plain http is
