@@ -77,7 +77,13 @@ type harness struct {
 
 func newHarness(t *testing.T, opts emulator.Options) *harness {
 	t.Helper()
-	emu, err := emulator.New(opts)
+	return newHarnessAt(t, "127.0.0.1:0", opts)
+}
+
+// newHarnessAt is newHarness with the emulator on a given loopback address.
+func newHarnessAt(t *testing.T, addr string, opts emulator.Options) *harness {
+	t.Helper()
+	emu, err := emulator.Listen(addr, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, r, reqID, newAPIError("InvalidParameter", "unreadable body"))
 		return
 	}
-	params, _, err := e.verifier.verify(r, body)
+	params, signer, err := e.verifier.verify(r, body)
 	if err != nil {
 		var ae *apiError
 		if !errors.As(err, &ae) {
@@ -119,6 +119,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	e.log.Debug("api", "action", action, "request", reqID)
 	e.mu.Lock()
 	e.calls[action]++
+	e.signers[action] = append(e.signers[action], signer)
 	var fault string
 	if q := e.faults[action]; len(q) > 0 {
 		fault, e.faults[action] = q[0], q[1:]
@@ -126,6 +127,10 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	e.mu.Unlock()
 	if fault != "" {
 		writeAPIError(w, r, reqID, newAPIError(fault, ""))
+		return
+	}
+	if params.Get("Version") == stsVersion {
+		e.serveSTS(w, r, &request{action: action, params: params, id: reqID}, signer)
 		return
 	}
 	fn, ok := actions[action]
@@ -157,12 +162,16 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 // writeAPIError answers in Alibaba's JSON error shape.
 func writeAPIError(w http.ResponseWriter, r *http.Request, reqID string, ae *apiError) {
 	host := r.Host
+	product := "Ecs"
+	if r.URL.Query().Get("Version") == stsVersion {
+		product = "Sts"
+	}
 	writeJSON(w, ae.Status, map[string]string{
 		"RequestId": reqID,
 		"HostId":    host,
 		"Code":      ae.Code,
 		"Message":   ae.Message,
-		"Recommend": "https://api.alibabacloud.com/troubleshoot?q=" + url.QueryEscape(ae.Code) + "&product=Ecs&requestId=" + reqID,
+		"Recommend": "https://api.alibabacloud.com/troubleshoot?q=" + url.QueryEscape(ae.Code) + "&product=" + product + "&requestId=" + reqID,
 	})
 }
 

@@ -65,6 +65,14 @@ type Options struct {
 	// TLS serves the API as https and the gateway as wss, with a self-signed certificate made
 	// at start-up for 127.0.0.1 and localhost (CACertPEM). Default plain http and ws.
 	TLS bool
+	// TLSNames are more DNS names for that certificate, for tests that route a real host name
+	// to the emulator (sts.go: the STS endpoint credentials-go hard-codes).
+	TLSNames []string
+	// Roles are the RAM role ARNs STS AssumeRole grants (sts.go). Default: DefaultRoleARN.
+	Roles []string
+	// STSLifetime, when positive, is how long AssumeRole's credentials last whatever
+	// DurationSeconds asked for: at 180 s or less credentials-go renews them before every use.
+	STSLifetime time.Duration
 }
 
 // Emulator is a running emulated region.
@@ -91,6 +99,8 @@ type Emulator struct {
 	wg        sync.WaitGroup      // agent sessions
 	down      atomic.Bool         // the gateway refuses WebSockets (SetGatewayDown, resume.go)
 	caPEM     []byte              // the TLS certificate clients must trust; nil for plain
+	signers   map[string][]string // action → AccessKey ID of each verified call, for tests
+	sts       stsStore            // credentials issued by AssumeRole (sts.go)
 }
 
 // New starts an emulator on 127.0.0.1 (port 0 picks a free one).
@@ -107,7 +117,7 @@ func Listen(addr string, opts Options) (*Emulator, error) {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return nil, fmt.Errorf("the emulator listens on loopback only, not %s", host)
 	}
-	e := &Emulator{opts: opts, sessions: map[string]*termSession{}, faults: map[string][]string{}, calls: map[string]int{}, inv: newInvocationStore()}
+	e := &Emulator{opts: opts, sessions: map[string]*termSession{}, faults: map[string][]string{}, calls: map[string]int{}, signers: map[string][]string{}, inv: newInvocationStore()}
 	e.applyDefaults()
 	if e.opts.StateDir == "" {
 		dir, err := os.MkdirTemp("", "ecsterm-emulator-")
@@ -122,7 +132,7 @@ func Listen(addr string, opts Options) (*Emulator, error) {
 	}
 	if opts.TLS {
 		ln := e.ln
-		if e.ln, e.caPEM, err = tlsListener(ln, e.opts.Now()); err != nil {
+		if e.ln, e.caPEM, err = tlsListener(ln, e.opts.Now(), e.opts.TLSNames); err != nil {
 			ln.Close()
 			return nil, err
 		}
@@ -174,7 +184,15 @@ func (e *Emulator) applyDefaults() {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	e.verifier = newVerifier(func(id string) (Credential, bool) { c, ok := e.creds[id]; return c, ok }, o.Now)
+	if len(o.Roles) == 0 {
+		o.Roles = []string{DefaultRoleARN}
+	}
+	e.verifier = newVerifier(func(id string) (Credential, bool) {
+		if c, ok := e.creds[id]; ok {
+			return c, true
+		}
+		return e.sts.lookup(id)
+	}, o.Now)
 }
 
 // Endpoint is the OpenAPI endpoint URL, for --endpoint or ECSTERM_ENDPOINT.

@@ -36,6 +36,7 @@ type Credential struct {
 	AccessKeyID     string
 	AccessKeySecret string
 	SecurityToken   string
+	Expires         time.Time // STS credentials are refused from then on; zero: never
 }
 
 // apiError is an error in Alibaba's shape; Status is the HTTP status.
@@ -177,7 +178,7 @@ func (v *verifier) verifyV3(r *http.Request, auth string, query url.Values, body
 	if err != nil || !hmac.Equal(got, want) {
 		return "", signatureMismatch(v3StringToSign(canonical))
 	}
-	if terr := checkToken(cred, headers.Get("x-acs-security-token")); terr != nil {
+	if terr := checkToken(cred, headers.Get("x-acs-security-token"), now); terr != nil {
 		return "", terr
 	}
 	if !v.nonces.use(akID+"\x00"+headers.Get("x-acs-signature-nonce"), ts.Add(v3Window), now) {
@@ -218,7 +219,7 @@ func (v *verifier) verifyRPC(method string, params url.Values) (string, error) {
 	if err != nil || !hmac.Equal(got, want) {
 		return "", signatureMismatch(stringToSign)
 	}
-	if terr := checkToken(cred, params.Get("SecurityToken")); terr != nil {
+	if terr := checkToken(cred, params.Get("SecurityToken"), now); terr != nil {
 		return "", terr
 	}
 	if !v.nonces.use(akID+"\x00"+params.Get("SignatureNonce"), ts.Add(rpcWindow), now) {
@@ -264,8 +265,9 @@ func checkTimestamp(name, value string, window time.Duration, now time.Time) (ti
 	return ts, nil
 }
 
-// checkToken enforces that STS credentials come with their exact token and permanent ones with none.
-func checkToken(cred Credential, token string) *apiError {
+// checkToken enforces that STS credentials come with their exact token and permanent ones with
+// none, and that STS credentials have not expired.
+func checkToken(cred Credential, token string, now time.Time) *apiError {
 	switch {
 	case cred.SecurityToken == "" && token == "":
 		return nil
@@ -276,6 +278,8 @@ func checkToken(cred Credential, token string) *apiError {
 	case subtle.ConstantTimeCompare([]byte(token), []byte(cred.SecurityToken)) != 1:
 		return badRequest("InvalidSecurityToken.MismatchWithAccessKey",
 			"Specified SecurityToken mismatch with the AccessKey.")
+	case !cred.Expires.IsZero() && !now.Before(cred.Expires):
+		return badRequest("InvalidSecurityToken.Expired", "Specified SecurityToken is expired.")
 	}
 	return nil
 }

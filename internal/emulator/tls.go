@@ -20,9 +20,9 @@ import (
 // SDK's transport and the WebSocket dialer use the system roots). Verification is never turned
 // off: a client that does not trust the certificate fails, as it would against a wrong server.
 
-// selfSigned makes a fresh ECDSA P-256 certificate for loopback names and returns it with its
-// PEM encoding.
-func selfSigned(now time.Time) (tls.Certificate, []byte, error) {
+// selfSigned makes a fresh ECDSA P-256 certificate for loopback names and any extra DNS names,
+// and returns it with its PEM encoding.
+func selfSigned(now time.Time, names []string) (tls.Certificate, []byte, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, nil, err
@@ -40,7 +40,7 @@ func selfSigned(now time.Time) (tls.Certificate, []byte, error) {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
+		DNSNames:              append([]string{"localhost"}, names...),
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -57,8 +57,8 @@ func selfSigned(now time.Time) (tls.Certificate, []byte, error) {
 
 // tlsListener wraps ln in TLS with a fresh self-signed certificate. HTTP/1.1 only: the gateway's
 // WebSocket upgrade needs it, and the SDK's transport speaks nothing else to a custom endpoint.
-func tlsListener(ln net.Listener, now time.Time) (net.Listener, []byte, error) {
-	cert, certPEM, err := selfSigned(now)
+func tlsListener(ln net.Listener, now time.Time, names []string) (net.Listener, []byte, error) {
+	cert, certPEM, err := selfSigned(now, names)
 	if err != nil {
 		return nil, nil, err
 	}
