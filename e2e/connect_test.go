@@ -135,14 +135,7 @@ func TestTerminalRestoredAfterKill(t *testing.T) {
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	// The watcher acts on its own schedule; there is nothing to wait on but the terminal itself.
-	deadline := time.Now().Add(10 * time.Second)
-	for tm.termios(t) != before {
-		if time.Now().After(deadline) {
-			t.Fatalf("terminal still raw 10 s after ecsterm was killed: lflag %#x", tm.termios(t).Lflag)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	tm.waitRestored(t, before, "ecsterm was killed")
 }
 
 // TestConnectIdleTimeout: keep-alives hold a quiet session open, so ending one on purpose takes

@@ -140,7 +140,12 @@ type result struct {
 
 func (h *harness) run(stdin string, args ...string) result {
 	h.t.Helper()
-	cmd := h.command(args...)
+	return h.runCmd(h.command(args...), stdin)
+}
+
+// runCmd runs an ecsterm command made by h.command (perhaps wrapped) to its end.
+func (h *harness) runCmd(cmd *exec.Cmd, stdin string) result {
+	h.t.Helper()
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

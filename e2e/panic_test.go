@@ -8,7 +8,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -61,14 +60,7 @@ func TestTerminalRestoredAfterGoroutinePanic(t *testing.T) {
 		t.Errorf("exit %v, want status 2 (a Go panic)", err)
 	}
 	tm.scr.waitFor(t, at, "panic: ecsterm_faults: panic injected in a goroutine")
-	// The watcher acts on its own schedule; there is nothing to wait on but the terminal itself.
-	deadline := time.Now().Add(10 * time.Second)
-	for tm.termios(t) != before {
-		if time.Now().After(deadline) {
-			t.Fatalf("terminal still raw 10 s after the panic: lflag %#x\n%s", tm.termios(t).Lflag, tm.scr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	tm.waitRestored(t, before, "the panic")
 	if s := tm.scr.String(); !strings.Contains(s[at:], "goroutine") {
 		t.Errorf("no goroutine trace after the panic:\n%s", s[at:])
 	}

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
@@ -50,6 +51,20 @@ func (tm *terminal) termios(t *testing.T) unix.Termios {
 		t.Fatal(err)
 	}
 	return *st
+}
+
+// waitRestored waits until the terminal's settings are before again, as the ttyguard watcher
+// leaves them after ecsterm died without restoring them (what says how it died). The watcher acts
+// on its own schedule; there is nothing to wait on but the terminal itself.
+func (tm *terminal) waitRestored(t *testing.T, before unix.Termios, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for tm.termios(t) != before {
+		if time.Now().After(deadline) {
+			t.Fatalf("terminal still raw 10 s after %s: lflag %#x\n%s", what, tm.termios(t).Lflag, tm.scr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 func (tm *terminal) resize(t *testing.T, rows, cols uint16) {

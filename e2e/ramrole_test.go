@@ -97,18 +97,7 @@ func (ic *stsInterception) wrap(cmd *exec.Cmd) *exec.Cmd {
 // runIntercepted is harness.run with the STS host mapped to the emulator.
 func (h *harness) runIntercepted(ic *stsInterception, args ...string) result {
 	h.t.Helper()
-	cmd := ic.wrap(h.command(args...))
-	var out, errb strings.Builder
-	cmd.Stdin = strings.NewReader("")
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		h.t.Fatalf("running ecsterm: %v", err)
-	}
-	return result{code, out.String(), errb.String()}
+	return h.runCmd(ic.wrap(h.command(args...)), "")
 }
 
 const (

@@ -41,6 +41,28 @@ func (s LocalSpec) String() string {
 	return bracket(bindField(s.Bind)) + ":" + strconv.Itoa(s.Port) + ":" + bracket(host) + ":" + strconv.Itoa(s.HostPort)
 }
 
+// ParseSpecs parses the -L and -D arguments of one command line, stopping at the first that is
+// wrong.
+func ParseSpecs(locals, dynamics []string) ([]LocalSpec, []DynamicSpec, error) {
+	var ls []LocalSpec
+	for _, l := range locals {
+		s, err := ParseLocal(l)
+		if err != nil {
+			return nil, nil, err
+		}
+		ls = append(ls, s)
+	}
+	var ds []DynamicSpec
+	for _, d := range dynamics {
+		s, err := ParseDynamic(d)
+		if err != nil {
+			return nil, nil, err
+		}
+		ds = append(ds, s)
+	}
+	return ls, ds, nil
+}
+
 // ParseLocal reads ssh's -L syntax, [bind:]port:host:hostport, and the short port:hostport
 // (host: the instance itself). IPv6 addresses go in brackets. The bind address defaults to
 // 127.0.0.1; an empty one or "*" means every interface, as in ssh.

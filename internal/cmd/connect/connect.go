@@ -91,20 +91,8 @@ the connect before the session opens. When the shell ends, open connections are 
 			if _, _, err := term.ParseEscapeChar(opts.EscapeChar); err != nil {
 				return cmdutil.FlagErrorf("-e: %v", err)
 			}
-			opts.Locals, opts.Dynamics = nil, nil
-			for _, l := range locals {
-				s, err := forward.ParseLocal(l)
-				if err != nil {
-					return &cmdutil.FlagError{Err: err}
-				}
-				opts.Locals = append(opts.Locals, s)
-			}
-			for _, d := range dynamics {
-				s, err := forward.ParseDynamic(d)
-				if err != nil {
-					return &cmdutil.FlagError{Err: err}
-				}
-				opts.Dynamics = append(opts.Dynamics, s)
+			if opts.Locals, opts.Dynamics, err = forward.ParseSpecs(locals, dynamics); err != nil {
+				return &cmdutil.FlagError{Err: err}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)

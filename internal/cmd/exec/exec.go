@@ -248,8 +248,8 @@ func exitWith(status int) error {
 func fanOut(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts *Options) error {
 	ios := opts.IO
 	results := make([]result, len(opts.Targets))
-	out := &lockedWriter{w: ios.Out}
-	errOut := &lockedWriter{w: ios.ErrOut}
+	out := &cmdutil.LockedWriter{W: ios.Out}
+	errOut := &cmdutil.LockedWriter{W: ios.ErrOut}
 	sem := make(chan struct{}, opts.Parallel)
 	var wg sync.WaitGroup
 	for i, id := range opts.Targets {
@@ -316,16 +316,4 @@ func finish(opts *Options, ios *iostreams.IOStreams, results []result) error {
 		}
 	}
 	return exitWith(worst)
-}
-
-// lockedWriter serialises whole writes from several instances.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -83,20 +83,8 @@ or 1 s, whichever comes first: no wait for servers that speak first, like SSH.`,
 			if len(locals) == 0 && len(dynamics) == 0 {
 				return cmdutil.FlagErrorf("nothing to forward: give -L or -D")
 			}
-			opts.Locals, opts.Dynamics = nil, nil
-			for _, l := range locals {
-				s, err := forward.ParseLocal(l)
-				if err != nil {
-					return &cmdutil.FlagError{Err: err}
-				}
-				opts.Locals = append(opts.Locals, s)
-			}
-			for _, d := range dynamics {
-				s, err := forward.ParseDynamic(d)
-				if err != nil {
-					return &cmdutil.FlagError{Err: err}
-				}
-				opts.Dynamics = append(opts.Dynamics, s)
+			if opts.Locals, opts.Dynamics, err = forward.ParseSpecs(locals, dynamics); err != nil {
+				return &cmdutil.FlagError{Err: err}
 			}
 			cfg, err := f.Config()
 			if err != nil {
