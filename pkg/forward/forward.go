@@ -198,9 +198,18 @@ func (f *Forwarder) pump(ctx context.Context, c net.Conn, st *Stream, label, rem
 	if st.Release != nil {
 		defer st.Release()
 	}
+	// Port frames carry at most 2 KiB; written one by one they cost a system call each here and
+	// another in the reader of c. The coalescer writes what gathered during its previous write.
+	out := session.NewCoalescer(c)
 	err := session.Run(ctx, st.Conn, session.Options{
-		Stdin: c, Stdout: c, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger, Resume: st.Resume,
+		Stdin: c, Stdout: out, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger, Resume: st.Resume,
 	})
+	if ctx.Err() != nil {
+		c.Close() // the user is leaving: a write stuck on a client that stopped reading must end
+	}
+	if cerr := out.Close(); err == nil && cerr != nil && ctx.Err() == nil {
+		err = cerr
+	}
 	if err != nil {
 		f.report(ctx, label, remote, explain(err))
 	}
@@ -217,9 +226,13 @@ func (f *Forwarder) Stdio(ctx context.Context, host string, port int, in io.Read
 	if st.Release != nil {
 		defer st.Release()
 	}
+	co := session.NewCoalescer(out)
 	err = session.Run(ctx, st.Conn, session.Options{
-		Stdin: in, Stdout: out, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger, Resume: st.Resume,
+		Stdin: in, Stdout: co, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger, Resume: st.Resume,
 	})
+	if cerr := co.Close(); err == nil {
+		err = cerr
+	}
 	return explain(err)
 }
 
