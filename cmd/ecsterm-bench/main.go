@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +62,14 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cfg.stdout, cfg.progress = stdout, stderr
+	if cfg.profDir != "" && cfg.from == "" {
+		stop, err := profileSelf(filepath.Join(cfg.profDir, "bench.prof"))
+		if err != nil {
+			fmt.Fprintln(stderr, "ecsterm-bench:", err)
+			return 1
+		}
+		defer stop()
+	}
 	if cfg.from != "" {
 		err = render(cfg)
 	} else {
@@ -88,7 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.svgOut, "svg", "", "write a chart of the latency distributions and throughputs to this SVG file")
 	fs.StringVar(&cfg.bin, "ecsterm", "", "ecsterm binary to measure (default: build ./cmd/ecsterm from this module)")
 	fs.StringVar(&cfg.from, "from", "", "measure nothing: render -md, -svg (and the table on stdout) from the -json file of an earlier run")
-	fs.StringVar(&cfg.profDir, "cpuprofile-dir", "", "write a CPU profile of every ecsterm process to this directory (ECSTERM_CPUPROFILE), named by command, emulator and sequence")
+	fs.StringVar(&cfg.profDir, "cpuprofile-dir", "", "write a CPU profile of every ecsterm process to this directory (ECSTERM_CPUPROFILE), named by command, emulator and sequence, and one of this process (the emulators, sources and sinks) as bench.prof")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -195,4 +205,22 @@ func run(cfg config) (*report, error) {
 	}
 	rep.finish()
 	return rep, rep.write(cfg)
+}
+
+// profileSelf writes a CPU profile of this process, which hosts the emulators (gateway and
+// agents), the TCP source and the sinks: the server side of every ecsterm figure, which shares
+// the machine with the client and so bounds what the client can show.
+func profileSelf(path string) (stop func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
