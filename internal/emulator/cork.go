@@ -26,6 +26,30 @@ type corkConn struct {
 	corked bool
 	held   []byte
 	err    error // the first failed write
+	// gorilla sets the write deadline before every frame; while corked, nothing is written, so
+	// the last deadline waits here and is set once, before the write that sends the frames.
+	deadline    time.Time
+	deadlineSet bool
+}
+
+// SetWriteDeadline defers the deadline while corked (see deadline), and sets it otherwise.
+func (c *corkConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corked {
+		c.deadline, c.deadlineSet = t, true
+		return nil
+	}
+	c.deadlineSet = false
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// applyDeadlineLocked sets a deferred deadline before a write.
+func (c *corkConn) applyDeadlineLocked() {
+	if c.deadlineSet {
+		c.deadlineSet = false
+		_ = c.Conn.SetWriteDeadline(c.deadline)
+	}
 }
 
 // maxHeld bounds what a cork holds before it writes anyway. Held frames are not yet with the
@@ -46,6 +70,7 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	if err := c.flushLocked(); err != nil {
 		return 0, err
 	}
+	c.applyDeadlineLocked()
 	n, err := c.Conn.Write(p)
 	if err != nil {
 		c.err = err
@@ -57,6 +82,7 @@ func (c *corkConn) flushLocked() error {
 	if len(c.held) == 0 || c.err != nil {
 		return c.err
 	}
+	c.applyDeadlineLocked()
 	_, c.err = c.Conn.Write(c.held)
 	c.held = c.held[:0]
 	return c.err
@@ -84,6 +110,7 @@ func (c *corkConn) uncork() error {
 func (c *corkConn) Close() error {
 	c.mu.Lock()
 	if len(c.held) > 0 && c.err == nil {
+		c.deadlineSet = false // this second replaces any deadline deferred for the held frames
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
 		_ = c.flushLocked()
 	}

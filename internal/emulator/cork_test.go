@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net"
+	"slices"
 	"testing"
 	"time"
 )
@@ -14,6 +15,7 @@ type recordConn struct {
 	writes [][]byte
 	fail   error
 	closed bool
+	events []string // "write" and "deadline <t>", in order
 }
 
 func (r *recordConn) Write(p []byte) (int, error) {
@@ -21,11 +23,45 @@ func (r *recordConn) Write(p []byte) (int, error) {
 		return 0, r.fail
 	}
 	r.writes = append(r.writes, append([]byte(nil), p...))
+	r.events = append(r.events, "write")
 	return len(p), nil
 }
 
-func (r *recordConn) Close() error                     { r.closed = true; return nil }
-func (r *recordConn) SetWriteDeadline(time.Time) error { return nil }
+func (r *recordConn) Close() error { r.closed = true; return nil }
+func (r *recordConn) SetWriteDeadline(t time.Time) error {
+	r.events = append(r.events, "deadline "+t.Format(time.StampMilli))
+	return nil
+}
+
+// TestCorkDefersWriteDeadlines: gorilla sets a deadline before every frame; while corked they
+// are not passed on, and the last one is set once, just before the write that sends the frames.
+func TestCorkDefersWriteDeadlines(t *testing.T) {
+	rc := &recordConn{}
+	c := &corkConn{Conn: rc}
+	t0 := time.Date(2026, 11, 28, 1, 0, 0, 0, time.UTC)
+	c.cork()
+	for i := range 3 {
+		_ = c.SetWriteDeadline(t0.Add(time.Duration(i) * time.Second))
+		_, _ = c.Write([]byte("frame"))
+	}
+	if len(rc.events) != 0 {
+		t.Fatalf("while corked the connection saw %q, want nothing", rc.events)
+	}
+	if err := c.uncork(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"deadline " + t0.Add(2*time.Second).Format(time.StampMilli), "write"}
+	if !slices.Equal(rc.events, want) {
+		t.Errorf("after uncork: %q, want %q", rc.events, want)
+	}
+	// Uncorked, a deadline goes straight through, and a deferred one is not applied later.
+	_ = c.SetWriteDeadline(t0.Add(time.Minute))
+	_, _ = c.Write([]byte("x"))
+	want = append(want, "deadline "+t0.Add(time.Minute).Format(time.StampMilli), "write")
+	if !slices.Equal(rc.events, want) {
+		t.Errorf("uncorked: %q, want %q", rc.events, want)
+	}
+}
 
 func TestCorkHoldsWritesUntilUncorked(t *testing.T) {
 	rc := &recordConn{}
