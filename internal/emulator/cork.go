@@ -70,6 +70,10 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	if err := c.flushLocked(); err != nil {
 		return 0, err
 	}
+	if c.corked && len(p) <= maxHeld {
+		c.held = append(c.held, p...) // starts the next batch rather than going alone
+		return len(p), nil
+	}
 	c.applyDeadlineLocked()
 	n, err := c.Conn.Write(p)
 	if err != nil {

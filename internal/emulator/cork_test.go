@@ -101,9 +101,23 @@ func TestCorkBoundsWhatItHolds(t *testing.T) {
 	c.cork()
 	big := bytes.Repeat([]byte("x"), maxHeld-1)
 	c.Write(big)
-	c.Write([]byte("yz")) // would pass maxHeld: what is held goes, then this
-	if len(rc.writes) != 2 || len(rc.writes[0]) != maxHeld-1 || string(rc.writes[1]) != "yz" {
-		t.Fatalf("writes of %d bytes, want the held %d then yz", len(rc.writes), maxHeld-1)
+	c.Write([]byte("yz")) // would pass maxHeld: what is held goes, and this starts the next batch
+	if len(rc.writes) != 1 || len(rc.writes[0]) != maxHeld-1 {
+		t.Fatalf("%d writes, want the held %d bytes alone", len(rc.writes), maxHeld-1)
+	}
+	c.Write([]byte("!"))
+	if err := c.uncork(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.writes) != 2 || string(rc.writes[1]) != "yz!" {
+		t.Fatalf("writes %q after uncork, want the second batch yz! in one", rc.writes[1:])
+	}
+	// A write larger than a cork holds goes at once, after what was held.
+	c.cork()
+	c.Write([]byte("a"))
+	c.Write(bytes.Repeat([]byte("b"), maxHeld+1))
+	if len(rc.writes) != 4 || string(rc.writes[2]) != "a" || len(rc.writes[3]) != maxHeld+1 {
+		t.Fatalf("a write over maxHeld: %d writes, want a then it", len(rc.writes))
 	}
 }
 
