@@ -201,12 +201,17 @@ func (f *Forwarder) pump(ctx context.Context, c net.Conn, st *Stream, label, rem
 	// Port frames carry at most 2 KiB; written one by one they cost a system call each here and
 	// another in the reader of c. The coalescer writes what gathered during its previous write.
 	out := session.NewCoalescer(c)
+	// When the user leaves, a client that stopped reading must not hold ecsterm: without this,
+	// the coalescer's write would wait on c, the session's reader on the coalescer, and Run on
+	// its reader, for ever.
+	stop := context.AfterFunc(ctx, func() {
+		out.Abort()
+		c.Close()
+	})
+	defer stop()
 	err := session.Run(ctx, st.Conn, session.Options{
 		Stdin: c, Stdout: out, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger, Resume: st.Resume,
 	})
-	if ctx.Err() != nil {
-		c.Close() // the user is leaving: a write stuck on a client that stopped reading must end
-	}
 	if cerr := out.Close(); err == nil && cerr != nil && ctx.Err() == nil {
 		err = cerr
 	}
@@ -227,10 +232,11 @@ func (f *Forwarder) Stdio(ctx context.Context, host string, port int, in io.Read
 		defer st.Release()
 	}
 	co := session.NewCoalescer(out)
+	defer context.AfterFunc(ctx, co.Abort)() // as in pump: a stuck stdout must not hold ecsterm
 	err = session.Run(ctx, st.Conn, session.Options{
 		Stdin: in, Stdout: co, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger, Resume: st.Resume,
 	})
-	if cerr := co.Close(); err == nil {
+	if cerr := co.Close(); err == nil && ctx.Err() == nil {
 		err = cerr
 	}
 	return explain(err)

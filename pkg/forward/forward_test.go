@@ -274,3 +274,42 @@ func TestStdio(t *testing.T) {
 		}
 	})
 }
+
+// TestServeReturnsWithStalledClient: a client that stops reading while the target keeps sending
+// must not hold the forward once the user leaves. Backpressure runs back from the client through
+// ecsterm and the gateway to the target; once the target's own writes stall, everything between
+// is full, and cancelling must still end Serve.
+func TestServeReturnsWithStalledClient(t *testing.T) {
+	g := newGateway(t)
+	stalled := make(chan struct{})
+	var once sync.Once
+	port := serveTarget(t, func(c net.Conn) {
+		block := make([]byte, 64<<10)
+		for {
+			// A write that cannot finish within the deadline means the pipe is full.
+			_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			_, err := c.Write(block)
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				once.Do(func() { close(stalled) })
+				continue
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	r := startLocal(t, g, "", port)
+	c := dial(t, r.addr)
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetReadBuffer(4096) // the client reads nothing; a small window fills sooner
+	}
+	select {
+	case <-stalled:
+	case <-time.After(patience):
+		t.Fatal("the target's writes never stalled behind a client that does not read")
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err) // "Serve did not return after cancel"
+	}
+}

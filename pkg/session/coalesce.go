@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"io"
 	"sync"
 )
@@ -10,16 +11,20 @@ import (
 // arrive meanwhile gather into the next, so a stream of small frames becomes a few large writes
 // without delaying any of them (an idle writer takes the next frame at once).
 type Coalescer struct {
-	w    io.Writer
-	mu   sync.Mutex
-	more *sync.Cond // the writer waits for data
-	room *sync.Cond // Write waits for room; Flush waits for empty
-	buf  []byte     // accumulated, not yet being written
-	busy bool       // the writer is writing
-	err  error
-	done bool
-	exit chan struct{}
+	w       io.Writer
+	mu      sync.Mutex
+	more    *sync.Cond // the writer waits for data
+	room    *sync.Cond // Write waits for room; Flush waits for empty
+	buf     []byte     // accumulated, not yet being written
+	busy    bool       // the writer is writing
+	err     error
+	done    bool
+	aborted bool
+	exit    chan struct{}
 }
+
+// ErrAborted is what a Coalescer's Write, Flush and Close return after Abort.
+var ErrAborted = errors.New("output aborted")
 
 // coalesceMax bounds what accumulates: Write then waits, so a slow destination slows the source.
 const coalesceMax = 64 << 10
@@ -84,13 +89,33 @@ func (c *Coalescer) Flush() error {
 	return c.err
 }
 
-// Close flushes and stops the goroutine.
+// Close flushes and stops the goroutine. After Abort it does not wait for a write that is stuck
+// in the destination: that write ends when the destination does, and the goroutine with it.
 func (c *Coalescer) Close() error {
 	err := c.Flush()
 	c.mu.Lock()
 	c.done = true
 	c.more.Signal()
+	stuck := c.aborted && c.busy
 	c.mu.Unlock()
-	<-c.exit
+	if !stuck {
+		<-c.exit
+	}
 	return err
+}
+
+// Abort gives up on the output at once: what is gathered is dropped, and Write, Flush and Close
+// stop waiting (for room, or for the destination) and return ErrAborted. It is for leaving when
+// the destination has stopped reading: the caller should also close the destination, so that a
+// write already in it ends too. Abort may be called from any goroutine, more than once.
+func (c *Coalescer) Abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.aborted = true
+	if c.err == nil {
+		c.err = ErrAborted
+	}
+	c.buf = c.buf[:0]
+	c.room.Broadcast()
+	c.more.Signal()
 }

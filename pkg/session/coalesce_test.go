@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -59,5 +60,48 @@ func TestCoalescerErrors(t *testing.T) {
 	}
 	if err := c.Close(); !errors.Is(err, broken) {
 		t.Fatalf("Close = %v", err)
+	}
+}
+
+// blockedWriter never returns from Write until released: a destination that stopped reading.
+type blockedWriter struct {
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (w *blockedWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.entered) })
+	<-w.release
+	return 0, errors.New("closed")
+}
+
+// TestCoalescerAbortUnblocks: with the destination stuck, Write waits for room once the limit is
+// gathered; Abort releases it and Close returns without waiting for the stuck write.
+func TestCoalescerAbortUnblocks(t *testing.T) {
+	w := &blockedWriter{entered: make(chan struct{}), release: make(chan struct{})}
+	defer close(w.release) // lets the goroutine end, as closing the connection would
+	c := NewCoalescer(w)
+	c.Write([]byte("x"))
+	<-w.entered // the writer is stuck in the destination now
+	wrote := make(chan error, 1)
+	go func() {
+		var err error
+		for err == nil { // fills the limit, then waits for room that never comes
+			_, err = c.Write(make([]byte, 4096))
+		}
+		wrote <- err
+	}()
+	for full := false; !full; runtime.Gosched() { // until the writer above must wait for room
+		c.mu.Lock()
+		full = len(c.buf) >= coalesceMax
+		c.mu.Unlock()
+	}
+	c.Abort()
+	if err := <-wrote; !errors.Is(err, ErrAborted) {
+		t.Errorf("Write after Abort = %v, want ErrAborted", err)
+	}
+	if err := c.Close(); !errors.Is(err, ErrAborted) {
+		t.Errorf("Close after Abort = %v, want ErrAborted", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -129,18 +130,21 @@ func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 		}
 	}
 	var list func() string
+	var stderr io.Writer = ios.ErrOut
 	if len(opts.Locals)+len(opts.Dynamics) > 0 {
 		fwd, err := startForwards(ctx, f, client, opts)
 		if err != nil {
 			return err
 		}
 		defer fwd.stop()
-		list = fwd.list
+		// One lock for every line on stderr: failed connections report from their own
+		// goroutines, and ~# or a status line must not interleave with them.
+		list, stderr = fwd.list, fwd.errOut
 	}
 	esc, escOn, _ := term.ParseEscapeChar(opts.EscapeChar)
 	err = attach.Interactive(ctx, attach.Options{
-		Escape: esc, NoEscape: !escOn, Stderr: ios.ErrOut, IdleTimeout: opts.IdleTimeout,
-		NoResume: opts.NoResume, StatusOut: ios.ErrOut,
+		Escape: esc, NoEscape: !escOn, Stderr: stderr, IdleTimeout: opts.IdleTimeout,
+		NoResume: opts.NoResume, StatusOut: stderr,
 		Cloud:        client,
 		InstanceID:   opts.InstanceID,
 		Username:     opts.User,

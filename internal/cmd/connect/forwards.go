@@ -70,10 +70,12 @@ func (fd *forwards) stop() {
 }
 
 // formatForwards writes the listeners and the open connections, one per line, for a raw terminal.
+// A SOCKS client names its target, so every field is escaped: a name with control characters
+// must not drive the user's terminal.
 func formatForwards(lns []*forward.Listener, conns []forward.Conn, now time.Time) string {
 	var b strings.Builder
 	for _, l := range lns {
-		fmt.Fprintf(&b, "forwarding %s -> %s\r\n", l.Addr(), l.To())
+		fmt.Fprintf(&b, "forwarding %s -> %s\r\n", l.Addr(), cmdutil.Escape(l.To()))
 	}
 	if len(conns) == 0 {
 		b.WriteString("no forwarded connections open\r\n")
@@ -88,7 +90,7 @@ func formatForwards(lns []*forward.Listener, conns []forward.Conn, now time.Time
 		case c.SOCKS:
 			to = "SOCKS5 " + to
 		}
-		fmt.Fprintf(&b, "  #%d %s -> %s -> %s, %s\r\n", c.ID, c.From, c.Listen, to, now.Sub(c.Since).Round(time.Second))
+		fmt.Fprintf(&b, "  #%d %s -> %s -> %s, %s\r\n", c.ID, cmdutil.Escape(c.From), cmdutil.Escape(c.Listen), cmdutil.Escape(to), now.Sub(c.Since).Round(time.Second))
 	}
 	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +76,11 @@ func TestFormatForwards(t *testing.T) {
 		"  #5 127.0.0.1:50008 -> 127.0.0.1:1080 -> SOCKS5 (request not read yet), 0s\r\n"
 	if got := formatForwards(lns, conns, now); got != want {
 		t.Errorf("with connections:\n%q\nwant\n%q", got, want)
+	}
+	// A SOCKS client chose this name: it is shown escaped, never sent to the terminal as is.
+	evil := []forward.Conn{{ID: 9, SOCKS: true, Listen: "127.0.0.1:1080", From: "127.0.0.1:50009", To: "x\x1b]0;pwned\x07:80", Since: now}}
+	if got := formatForwards(nil, evil, now); strings.ContainsAny(got, "\x1b\x07") || !strings.Contains(got, `x\x1b]0;pwned\x07:80`) {
+		t.Errorf("a hostile target name reached the terminal unescaped: %q", got)
 	}
 }
 
