@@ -177,7 +177,9 @@ func (o *Options) input(safeCtx func() context.Context, t term.TTY, cancel conte
 	}
 	stdin := o.Stdin
 	if f, ok := stdin.(*os.File); ok && f == o.InFile {
-		stdin = term.ConsoleInput(f)
+		var release func()
+		stdin, release = term.ConsoleInput(f)
+		context.AfterFunc(safeCtx(), release) // the session is over when Safe's context is
 	}
 	if o.NoEscape {
 		return stdin, onEOF

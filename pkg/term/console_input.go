@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"io"
 	"os"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -19,16 +20,19 @@ import (
 // so the bytes are the ones an xterm would send. It also sends ^Z on, where reading the console as
 // a file would take it for end of file.
 //
-// Make one per session and read it from one goroutine. Like a read of the console file, a read
-// blocks until the console has input and cannot be interrupted.
-func ConsoleInput(f *os.File) io.Reader {
+// Make one per session, read it from one goroutine, and call release when the session is over:
+// from then on size watchers no longer count on it for resizes. release closes nothing (f stays
+// open, and a read in progress still ends only with input); it may be called more than once.
+// Like a read of the console file, a read blocks until the console has input and cannot be
+// interrupted.
+func ConsoleInput(f *os.File) (r io.Reader, release func()) {
 	if f == nil {
-		return nil
+		return nil, func() {}
 	}
-	if r := consoleInput(f); r != nil {
-		return r
+	if cr := consoleInput(f); cr != nil {
+		return cr, cr.release
 	}
-	return f
+	return f, func() {}
 }
 
 // Event types of an input record (INPUT_RECORD.EventType), as in wincon.h and
@@ -105,7 +109,8 @@ type consoleReader struct {
 	dec  keyDecoder
 	buf  []byte // decoded input; buf[off:] is not yet returned
 	off  int
-	err  error // the read failed: returned once buf is drained, and from then on
+	err  error     // the read failed: returned once buf is drained, and from then on
+	gone sync.Once // the reader has left the hub: read failed, or released
 }
 
 // newConsoleReader registers the reader with hub at once, before its first read, so a size
@@ -114,6 +119,9 @@ func newConsoleReader(read func([]inputRecord) (int, error), hub *resizeHub) *co
 	hub.readerStarted()
 	return &consoleReader{read: read, hub: hub, recs: make([]inputRecord, recordsPerRead)}
 }
+
+// release takes the reader off the hub, once: size watchers go back to polling.
+func (r *consoleReader) release() { r.gone.Do(r.hub.readerStopped) }
 
 // Read returns the bytes typed so far. It reads records until some of them carry text, so it
 // does not return 0 bytes for a batch of key releases or resizes.
@@ -134,8 +142,7 @@ func (r *consoleReader) Read(p []byte) (int, error) {
 		}
 		if err != nil {
 			r.err = err
-			// No more resize records will come from here: size watchers go back to polling.
-			r.hub.readerStopped()
+			r.release() // no more resize records will come from here
 		}
 	}
 	n := copy(p, r.buf[r.off:])

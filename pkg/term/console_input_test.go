@@ -272,6 +272,27 @@ func TestConsoleReaderRegistersWithHub(t *testing.T) {
 	if got := hub.interval(poll, backstop); got != poll {
 		t.Errorf("interval after the reader failed = %v, want the poll %v again", got, poll)
 	}
+	r.release() // after a failure, releasing too must not count the reader out twice
+	newConsoleReader(fc.read, &hub)
+	if got := hub.interval(poll, backstop); got != backstop {
+		t.Errorf("interval with a second reader = %v, want the backstop %v", got, backstop)
+	}
+}
+
+// TestConsoleReaderRelease: a session that ends without a read error releases its reader, and
+// watchers go back to the fast poll.
+func TestConsoleReaderRelease(t *testing.T) {
+	const poll, backstop = time.Millisecond, time.Hour
+	var hub resizeHub
+	r := newConsoleReader((&fakeConsole{batches: [][]inputRecord{typed("x")}}).read, &hub)
+	if got := hub.interval(poll, backstop); got != backstop {
+		t.Fatalf("interval with a reader = %v, want the backstop %v", got, backstop)
+	}
+	r.release()
+	r.release()
+	if got := hub.interval(poll, backstop); got != poll {
+		t.Errorf("interval after release = %v, want the poll %v", got, poll)
+	}
 }
 
 func TestConsoleInputOfNonConsole(t *testing.T) {
@@ -280,10 +301,15 @@ func TestConsoleInputOfNonConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if got := ConsoleInput(r); got != io.Reader(r) {
+	got, release := ConsoleInput(r)
+	if got != io.Reader(r) {
 		t.Errorf("ConsoleInput(pipe) = %T, want the file itself", got)
 	}
-	if got := ConsoleInput(nil); got != nil {
+	release() // closes nothing
+	if _, err := r.Stat(); err != nil {
+		t.Errorf("the file after release: %v", err)
+	}
+	if got, _ := ConsoleInput(nil); got != nil {
 		t.Errorf("ConsoleInput(nil) = %#v, want nil", got)
 	}
 }

@@ -2,11 +2,8 @@
 
 package term
 
-import (
-	"io"
-	"os"
-)
+import "os"
 
 // consoleInput has no reader to offer on Unix: a terminal is read as the file it is, and window
 // changes come as SIGWINCH.
-func consoleInput(*os.File) io.Reader { return nil }
+func consoleInput(*os.File) *consoleReader { return nil }

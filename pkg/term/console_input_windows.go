@@ -4,7 +4,6 @@ package term
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"syscall"
 	"unsafe"
@@ -34,7 +33,7 @@ func _() {
 
 // consoleInput returns a record reader for f when f is a console input handle, and nil otherwise
 // (a pipe, a file, a console output handle), which leaves f to be read as it is.
-func consoleInput(f *os.File) io.Reader {
+func consoleInput(f *os.File) *consoleReader {
 	if !isConsoleInput(f) || procReadConsoleInputW.Find() != nil {
 		return nil
 	}
