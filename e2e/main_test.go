@@ -1,4 +1,7 @@
+//go:build linux
+
 // Package e2e drives the built ecsterm binary through the emulator over real sockets and PTYs.
+// It is Linux-only (PTY ioctls, network and mount namespaces); elsewhere it builds to nothing.
 package e2e
 
 import (
