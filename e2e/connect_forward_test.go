@@ -79,3 +79,51 @@ func TestConnectForwardPortInUse(t *testing.T) {
 		t.Errorf("%d sessions started for a connect that could not bind its forward", n)
 	}
 }
+
+// TestConnectCommandLineForwards: ~C adds a forward to a session that started without one, as
+// OpenSSH's command line does; the forward works at once, ~# shows it, and -KL cancels it.
+func TestConnectCommandLineForwards(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	tm := newTerminal(t, 24, 80)
+	port := strconv.Itoa(tcpServer(t, echoConn))
+	cmd := h.command("connect", demoInstance)
+	tm.start(t, cmd)
+	scr := tm.scr
+	at := scr.waitFor(t, 0, "@demo-web-01 ~]")
+	if n := h.emu.Calls("StartTerminalSession"); n != 1 {
+		t.Errorf("%d sessions before any forward, want the shell's only", n)
+	}
+
+	tm.typeIn("\r~C")
+	at = scr.waitFor(t, at, "ecsterm> ")
+	tm.typeIn("-L 0:" + port + "\r")
+	at = scr.waitFor(t, at, " -> localhost:"+port)
+	m := regexp.MustCompile(`forwarding (127\.0\.0\.1:(\d+)) -> localhost:` + port).FindStringSubmatch(scr.String())
+	if m == nil {
+		t.Fatalf("~C -L did not say where it listens:\n%s", scr.String())
+	}
+	c := dialTCP(t, m[1])
+	if err := echoRoundTrip(t, c, 64<<10); err != nil {
+		t.Fatalf("through the forward added with ~C: %v", err)
+	}
+	tm.typeIn("\r~#")
+	at = scr.waitFor(t, at, "#1 "+c.LocalAddr().String()+" -> "+m[1])
+	c.Close()
+
+	tm.typeIn("\r~C-KL " + m[2] + "\r")
+	at = scr.waitFor(t, at, "cancelled "+m[1])
+	if c, err := net.Dial("tcp", m[1]); err == nil {
+		c.Close()
+		t.Error("the cancelled forward still accepts connections")
+	}
+	// Nothing typed on the command lines reached the shell, which still works.
+	tm.typeIn("echo after-$((6*7))\r")
+	scr.waitFor(t, at, "after-42")
+	tm.typeIn("exit\r")
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("ecsterm connect: %v\n%s", err, scr.String())
+	}
+	if strings.Contains(scr.String(), "command not found") {
+		t.Errorf("a command line reached the remote shell:\n%s", scr.String())
+	}
+}

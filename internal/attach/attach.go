@@ -53,6 +53,9 @@ type Options struct {
 	// ListForwards returns what ~# shows (lines ending in \r\n): the session's forwarded
 	// ports and connections. Nil means the session forwards nothing.
 	ListForwards func() string
+	// Command runs a line typed after ~C and returns what to show (lines ending in \r\n). Nil
+	// means the session takes no commands.
+	Command func(line string) string
 }
 
 func (o *Options) log() *slog.Logger {
@@ -191,6 +194,7 @@ func (o *Options) input(safeCtx func() context.Context, t term.TTY, cancel conte
 	return term.NewEscapeReader(stdin, esc, term.EscapeActions{
 		Help:       func(s string) { fmt.Fprint(o.helpOut(), s) },
 		List:       o.listForwards(),
+		Command:    o.Command,
 		Disconnect: func() { cancel(term.ErrEscapeDisconnect) },
 		Suspend: func() {
 			if err := term.Suspend(safeCtx()); err != nil {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"unicode/utf8"
 )
 
 // ErrEscapeDisconnect is returned by an EscapeReader when the user typed the escape character
@@ -18,6 +20,9 @@ type EscapeActions struct {
 	Help func(text string)
 	// List shows the session's forwarded connections (~#).
 	List func()
+	// Command runs a line typed after ~C (OpenSSH's command line: -L, -D, -KL, -KD) and returns
+	// what to show, lines ending in \r\n. It runs on the reading goroutine, so it must be quick.
+	Command func(line string) string
 	// Suspend stops ecsterm until it is continued (~^Z).
 	Suspend func()
 	// Disconnect is called at once when ~. is typed, before Read reports it.
@@ -36,7 +41,15 @@ type EscapeReader struct {
 	out     []byte
 	buf     []byte
 	done    bool
+	cmd     bool   // reading a ~C command line: keys are edited here, not sent
+	line    []byte // the command line so far
 }
+
+// commandPrompt opens the ~C command line, as OpenSSH's "ssh> " does.
+const commandPrompt = "\r\necsterm> "
+
+// maxCommandLine bounds a ~C line; keys beyond it are dropped.
+const maxCommandLine = 512
 
 // NewEscapeReader wraps r. esc is the escape character.
 func NewEscapeReader(r io.Reader, esc byte, act EscapeActions) *EscapeReader {
@@ -83,6 +96,10 @@ func (e *EscapeReader) Read(p []byte) (int, error) {
 }
 
 func (e *EscapeReader) feed(b byte) {
+	if e.cmd {
+		e.editCommand(b)
+		return
+	}
 	if e.pending {
 		e.pending = false
 		switch b {
@@ -102,6 +119,14 @@ func (e *EscapeReader) feed(b byte) {
 			} else {
 				e.help("no forwarded connections in this session\r\n")
 			}
+			return
+		case 'C':
+			if e.act.Command == nil {
+				e.help("commands (~C) are not supported here\r\n")
+				return
+			}
+			e.cmd, e.line = true, e.line[:0]
+			e.help(commandPrompt)
 			return
 		case 0x1a: // ^Z
 			if e.act.Suspend != nil {
@@ -123,6 +148,36 @@ func (e *EscapeReader) feed(b byte) {
 	e.emit(b)
 }
 
+// editCommand takes one key of a ~C command line. The terminal is raw, so the line is echoed
+// here: printable keys are added, backspace removes a character, Enter runs the line, and ^C,
+// or ^D on an empty line, abandons it. Other control keys are ignored. Nothing reaches the
+// remote side; the remote line is as empty as it was when ~ began it.
+func (e *EscapeReader) editCommand(b byte) {
+	switch {
+	case b == '\r' || b == '\n':
+		e.cmd = false
+		e.help("\r\n")
+		if line := strings.TrimSpace(string(e.line)); line != "" {
+			e.help(e.act.Command(line))
+		}
+		e.atStart = true
+	case b == 0x03 || (b == 0x04 && len(e.line) == 0):
+		e.cmd = false
+		e.help("\r\n")
+		e.atStart = true
+	case b == 0x7f || b == 0x08:
+		if len(e.line) == 0 {
+			return
+		}
+		_, size := utf8.DecodeLastRune(e.line)
+		e.line = e.line[:len(e.line)-size]
+		e.help("\b \b")
+	case b >= 0x20 && len(e.line) < maxCommandLine:
+		e.line = append(e.line, b)
+		e.help(string(b))
+	}
+}
+
 func (e *EscapeReader) emit(b byte) {
 	e.out = append(e.out, b)
 	e.atStart = b == '\r' || b == '\n'
@@ -142,6 +197,7 @@ func (e *EscapeReader) helpText() string {
 	return "Supported escape sequences:\r\n" +
 		" " + c + ".   - terminate the session\r\n" +
 		" " + c + "#   - list forwarded connections\r\n" +
+		" " + c + "C   - open a command line: -L or -D adds a forward, -KL or -KD cancels one\r\n" +
 		" " + c + "^Z  - suspend ecsterm\r\n" +
 		" " + c + "?   - this message\r\n" +
 		" " + c + c + "   - send the escape character by typing it twice\r\n" +

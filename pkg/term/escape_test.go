@@ -84,3 +84,55 @@ func TestParseEscapeChar(t *testing.T) {
 		}
 	}
 }
+
+// TestEscapeReaderCommandLine: ~C opens a command line that is edited and echoed locally, runs on
+// Enter, and sends nothing to the remote side; ^C abandons it.
+func TestEscapeReaderCommandLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, want string
+		ran            []string
+		shown          string // substring of what was echoed and shown
+	}{
+		{name: "runs on enter", in: "~C-L 8080:80\rls\r", want: "ls\r", ran: []string{"-L 8080:80"}, shown: "ecsterm> -L 8080:80\r\n<did -L 8080:80>"},
+		{name: "backspace edits", in: "~C-D 1089\x7f0\r", ran: []string{"-D 1080"}, shown: "\b \b"},
+		{name: "backspace removes a whole character", in: "~C-L é\x7fx\r", ran: []string{"-L x"}},
+		{name: "ctrl-c abandons", in: "~C-L 1\x03ok\r", want: "ok\r"},
+		{name: "ctrl-d on an empty line abandons", in: "~C\x04ok", want: "ok"},
+		{name: "empty line runs nothing", in: "~C\r", want: ""},
+		{name: "escape works again after a command", in: "~C?\r~.", ran: []string{"?"}},
+		{name: "control keys are ignored", in: "~C-\x1bD 1\r", ran: []string{"-D 1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var shown strings.Builder
+			var ran []string
+			disconnected := false
+			r := NewEscapeReader(iotest.OneByteReader(strings.NewReader(tc.in)), '~', EscapeActions{
+				Help:       func(s string) { shown.WriteString(s) },
+				Command:    func(line string) string { ran = append(ran, line); return "<did " + line + ">\r\n" },
+				Disconnect: func() { disconnected = true },
+			})
+			got, err := io.ReadAll(r)
+			if err != nil && !(disconnected && errors.Is(err, ErrEscapeDisconnect)) {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("sent %q, want %q", got, tc.want)
+			}
+			if strings.Join(ran, "|") != strings.Join(tc.ran, "|") {
+				t.Errorf("ran %q, want %q", ran, tc.ran)
+			}
+			if !strings.Contains(shown.String(), tc.shown) {
+				t.Errorf("shown %q, want it to contain %q", shown.String(), tc.shown)
+			}
+			if strings.HasSuffix(tc.name, "again after a command") && !disconnected {
+				t.Error("~. after a command did not disconnect")
+			}
+		})
+	}
+	// Without a Command action, ~C says so and sends nothing.
+	var shown strings.Builder
+	r := NewEscapeReader(strings.NewReader("~Cx"), '~', EscapeActions{Help: func(s string) { shown.WriteString(s) }})
+	if got, _ := io.ReadAll(r); string(got) != "x" || !strings.Contains(shown.String(), "not supported") {
+		t.Errorf("~C without commands: sent %q, shown %q", got, shown.String())
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -129,17 +128,13 @@ func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 			return err
 		}
 	}
-	var list func() string
-	var stderr io.Writer = ios.ErrOut
-	if len(opts.Locals)+len(opts.Dynamics) > 0 {
-		fwd, err := startForwards(ctx, f, client, opts)
-		if err != nil {
-			return err
-		}
-		defer fwd.stop()
-		// One lock for every line on stderr: failed connections report from their own
-		// goroutines, and ~# or a status line must not interleave with them.
-		list, stderr = fwd.list, fwd.errOut
+	// One lock for every line on stderr: failed connections report from their own goroutines,
+	// and ~#, ~C or a status line must not interleave with them.
+	stderr := &cmdutil.LockedWriter{W: ios.ErrOut}
+	fwd := newForwards(ctx, f, client, opts, stderr)
+	defer fwd.stop()
+	if err := fwd.start(opts); err != nil {
+		return err
 	}
 	esc, escOn, _ := term.ParseEscapeChar(opts.EscapeChar)
 	err = attach.Interactive(ctx, attach.Options{
@@ -155,7 +150,8 @@ func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 		OutFile:      ios.OutFile,
 		SetRaw:       ios.SetRaw,
 		Logger:       f.Logger(),
-		ListForwards: list,
+		ListForwards: fwd.list,
+		Command:      fwd.command,
 	})
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)

@@ -3,7 +3,10 @@ package connect
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ecsterm/ecsterm/internal/attach"
@@ -12,58 +15,199 @@ import (
 	"github.com/ecsterm/ecsterm/pkg/forward"
 )
 
-// forwards are connect's -L and -D: listeners served through port sessions on the same instance
-// while the interactive session lasts.
+// forwards are connect's -L and -D, and those added with ~C: listeners served through port
+// sessions on the same instance while the interactive session lasts. The port sessions start
+// with the first forward, so a connect that forwards nothing makes no extra API calls.
 type forwards struct {
-	fw     *forward.Forwarder
-	lns    []*forward.Listener
-	ports  *attach.Ports
+	ctx    context.Context // ends with the session
 	cancel context.CancelFunc
-	done   chan struct{}
+	newFw  func() (*forward.Forwarder, *attach.Ports)
 	errOut *cmdutil.LockedWriter
+
+	mu    sync.Mutex
+	fw    *forward.Forwarder // nil until the first forward
+	ports *attach.Ports
+	lns   []*forward.Listener // being served, in the order they were added
+	wg    sync.WaitGroup      // one per listener being served
 }
 
-// startForwards binds every listener before the session opens, so that a port in use stops
-// the connect at once rather than leaving the user in a shell without the forward they asked for.
-func startForwards(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts *Options) (*forwards, error) {
-	ports := attach.NewPorts(ctx, attach.PortOptions{Cloud: client, InstanceID: opts.InstanceID, Logger: f.Logger(), NoResume: opts.NoResume})
-	errOut := &cmdutil.LockedWriter{W: opts.IO.ErrOut}
-	fw := &forward.Forwarder{
-		Open:   ports.Open,
-		Logger: f.Logger(),
-		// The terminal is raw while the session runs, hence \r\n, as ssh writes its own lines.
-		Report: func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\r\n", cmdutil.OneLine(err.Error())) },
+func newForwards(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts *Options, errOut *cmdutil.LockedWriter) *forwards {
+	fctx, cancel := context.WithCancel(ctx)
+	fd := &forwards{ctx: fctx, cancel: cancel, errOut: errOut}
+	fd.newFw = func() (*forward.Forwarder, *attach.Ports) {
+		ports := attach.NewPorts(fctx, attach.PortOptions{Cloud: client, InstanceID: opts.InstanceID, Logger: f.Logger(), NoResume: opts.NoResume})
+		return &forward.Forwarder{
+			Open:   ports.Open,
+			Logger: f.Logger(),
+			// The terminal is raw while the session runs, hence \r\n, as ssh writes its own lines.
+			Report: func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\r\n", cmdutil.OneLine(err.Error())) },
+		}, ports
 	}
-	lns, err := fw.Bind(ctx, opts.Locals, opts.Dynamics)
-	if err != nil {
-		ports.Close()
+	return fd
+}
+
+// add binds the specs' listeners (all or none) and serves them.
+func (fd *forwards) add(locals []forward.LocalSpec, dynamics []forward.DynamicSpec) ([]*forward.Listener, error) {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	if err := fd.ctx.Err(); err != nil {
 		return nil, err
+	}
+	if fd.fw == nil {
+		fd.fw, fd.ports = fd.newFw()
+	}
+	lns, err := fd.fw.Bind(fd.ctx, locals, dynamics)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range lns {
+		fd.lns = append(fd.lns, l)
+		fd.wg.Add(1)
+		go func() {
+			defer fd.wg.Done()
+			if l.SOCKS {
+				_ = fd.fw.ServeSOCKS(fd.ctx, l.Listener)
+			} else {
+				_ = fd.fw.Serve(fd.ctx, l.Listener, l.Host, l.Port)
+			}
+		}()
+	}
+	return lns, nil
+}
+
+// start binds the command line's -L and -D before the session opens, so that a port in
+// use stops the connect at once rather than leaving the user in a shell without the forward
+// they asked for.
+func (fd *forwards) start(opts *Options) error {
+	if len(opts.Locals)+len(opts.Dynamics) == 0 {
+		return nil
+	}
+	lns, err := fd.add(opts.Locals, opts.Dynamics)
+	if err != nil {
+		return err
 	}
 	// Like ssh, a fixed port is not announced; a port the system picked must be, or it is useless.
 	for i, l := range lns {
 		if (i < len(opts.Locals) && opts.Locals[i].Port == 0) || (i >= len(opts.Locals) && opts.Dynamics[i-len(opts.Locals)].Port == 0) {
-			fmt.Fprintf(errOut, "forwarding %s -> %s\n", l.Addr(), l.To())
+			fmt.Fprintf(fd.errOut, "forwarding %s -> %s\n", l.Addr(), l.To())
 		}
 	}
-	fctx, cancel := context.WithCancel(ctx)
-	fd := &forwards{fw: fw, lns: lns, ports: ports, cancel: cancel, done: make(chan struct{}), errOut: errOut}
-	go func() {
-		defer close(fd.done)
-		fw.ServeAll(fctx, lns)
-	}()
-	return fd, nil
+	return nil
 }
 
 // list is what ~# shows.
-func (fd *forwards) list() string { return formatForwards(fd.lns, fd.fw.Conns(), time.Now()) }
+func (fd *forwards) list() string {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	if fd.fw == nil {
+		return "no forwarded ports (~C then -L or -D adds one)\r\n"
+	}
+	return formatForwards(fd.lns, fd.fw.Conns(), time.Now())
+}
+
+// commandHelp is what ~C shows for ? and for a line it does not understand.
+const commandHelp = "Commands:\r\n" +
+	"      -L[bind:]port:host:hostport    forward a local port (also -L port:hostport)\r\n" +
+	"      -D[bind:]port                  a SOCKS5 proxy through the instance\r\n" +
+	"      -KL[bind:]port                 cancel a local forward\r\n" +
+	"      -KD[bind:]port                 cancel a SOCKS5 proxy\r\n" +
+	"Forwards end with the session; ~# lists them.\r\n"
+
+// command runs a line typed after ~C, as OpenSSH's command line does, and returns what to show.
+// Cancelling a forward closes its listener; connections already open through it carry on.
+func (fd *forwards) command(line string) string {
+	opt, arg := line, ""
+	if len(line) >= 2 && line[0] == '-' {
+		n := 2
+		if line[1] == 'K' && len(line) >= 3 {
+			n = 3
+		}
+		opt, arg = line[:n], strings.TrimSpace(line[n:])
+	}
+	switch opt {
+	case "?", "help", "h":
+		return commandHelp
+	case "-L", "-D":
+		var locals []forward.LocalSpec
+		var dynamics []forward.DynamicSpec
+		var err error
+		if opt == "-L" {
+			locals, _, err = forward.ParseSpecs([]string{arg}, nil)
+		} else {
+			_, dynamics, err = forward.ParseSpecs(nil, []string{arg})
+		}
+		if err == nil {
+			var lns []*forward.Listener
+			if lns, err = fd.add(locals, dynamics); err == nil {
+				return fmt.Sprintf("forwarding %s -> %s\r\n", lns[0].Addr(), cmdutil.Escape(lns[0].To()))
+			}
+		}
+		return "ecsterm: " + cmdutil.OneLine(err.Error()) + "\r\n"
+	case "-KL", "-KD":
+		spec, err := forward.ParseDynamic(arg) // [bind:]port, the same syntax for both
+		if err != nil {
+			return "ecsterm: " + opt + ": " + cmdutil.OneLine(err.Error()) + "\r\n"
+		}
+		if l := fd.cancelListener(spec.Listen(), opt == "-KD"); l != nil {
+			return fmt.Sprintf("cancelled %s -> %s\r\n", l.Addr(), cmdutil.Escape(l.To()))
+		}
+		kind := "local forward"
+		if opt == "-KD" {
+			kind = "SOCKS5 proxy"
+		}
+		return fmt.Sprintf("ecsterm: no %s on %s\r\n", kind, spec.Listen())
+	}
+	return "ecsterm: unknown command " + strconv.Quote(line) + "\r\n" + commandHelp
+}
+
+// cancelListener closes the listener of the given kind bound to addr, and returns it.
+func (fd *forwards) cancelListener(addr string, socks bool) *forward.Listener {
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	for i, l := range fd.lns {
+		if l.SOCKS == socks && sameAddr(l.Addr().String(), addr) {
+			l.Close()
+			fd.lns = append(fd.lns[:i], fd.lns[i+1:]...)
+			return l
+		}
+	}
+	return nil
+}
+
+// sameAddr compares a bound address with one a user typed, which may name the host differently
+// (localhost for 127.0.0.1).
+func sameAddr(bound, typed string) bool {
+	if bound == typed {
+		return true
+	}
+	bh, bp, err1 := net.SplitHostPort(bound)
+	th, tp, err2 := net.SplitHostPort(typed)
+	if err1 != nil || err2 != nil || bp != tp {
+		return false
+	}
+	if th == "localhost" {
+		th = "127.0.0.1"
+	}
+	if th == "" || th == "*" {
+		th = "0.0.0.0"
+	}
+	return bh == th || (net.ParseIP(bh) != nil && net.ParseIP(bh).Equal(net.ParseIP(th)))
+}
 
 // stop closes the listeners and the connections still open, saying how many were cut, then
 // ends the port sessions.
 func (fd *forwards) stop() {
-	open := fd.fw.Active()
+	fd.mu.Lock()
+	open := 0
+	if fd.fw != nil {
+		open = fd.fw.Active()
+	}
 	fd.cancel()
-	<-fd.done
-	fd.ports.Close()
+	fd.mu.Unlock()
+	fd.wg.Wait()
+	if fd.ports != nil {
+		fd.ports.Close()
+	}
 	if open > 0 {
 		fmt.Fprintf(fd.errOut, "ecsterm: session over; closed %d forwarded %s\n", open, plural(open, "connection"))
 	}

@@ -3,10 +3,14 @@ package connect
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ecsterm/ecsterm/internal/attach"
 
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
@@ -95,3 +99,80 @@ type fakeAddr string
 
 func (a fakeAddr) Network() string { return "tcp" }
 func (a fakeAddr) String() string  { return string(a) }
+
+// testForwards is a forwards whose Forwarder opens nothing: the tests here bind, list and cancel
+// listeners, and never connect through them.
+func testForwards(t *testing.T) *forwards {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	fd := &forwards{ctx: ctx, cancel: cancel, errOut: &cmdutil.LockedWriter{W: io.Discard}}
+	fd.newFw = func() (*forward.Forwarder, *attach.Ports) {
+		return &forward.Forwarder{Open: func(context.Context, string, int) (*forward.Stream, error) {
+			return nil, errors.New("no instance in this test")
+		}}, nil
+	}
+	t.Cleanup(fd.stop)
+	return fd
+}
+
+func TestForwardsCommand(t *testing.T) {
+	fd := testForwards(t)
+	if got := fd.list(); !strings.Contains(got, "no forwarded ports") {
+		t.Errorf("~# before any forward: %q", got)
+	}
+	if got := fd.command("?"); !strings.Contains(got, "-KL[bind:]port") {
+		t.Errorf("? shows %q, want the commands", got)
+	}
+
+	// -L adds a listener (port 0 picks one, and the answer names it), -KL cancels it.
+	got := fd.command("-L 0:80")
+	m := regexp.MustCompile(`^forwarding (127\.0\.0\.1:(\d+)) -> localhost:80\r\n$`).FindStringSubmatch(got)
+	if m == nil {
+		t.Fatalf("-L 0:80 answered %q", got)
+	}
+	if c, err := net.Dial("tcp", m[1]); err != nil {
+		t.Fatalf("the new forward does not listen: %v", err)
+	} else {
+		c.Close()
+	}
+	if l := fd.list(); !strings.Contains(l, "forwarding "+m[1]+" -> localhost:80") {
+		t.Errorf("~# does not show the new forward: %q", l)
+	}
+	if got := fd.command("-KD " + m[2]); !strings.Contains(got, "no SOCKS5 proxy on 127.0.0.1:"+m[2]) {
+		t.Errorf("-KD on a -L port answered %q", got)
+	}
+	if got := fd.command("-KL" + m[2]); got != "cancelled "+m[1]+" -> localhost:80\r\n" {
+		t.Errorf("-KL answered %q", got)
+	}
+	if c, err := net.Dial("tcp", m[1]); err == nil {
+		c.Close()
+		t.Error("the cancelled forward still accepts connections")
+	}
+
+	// -D the same way, cancelled by localhost:port.
+	got = fd.command("-D0")
+	m = regexp.MustCompile(`^forwarding (127\.0\.0\.1:(\d+)) -> SOCKS5\r\n$`).FindStringSubmatch(got)
+	if m == nil {
+		t.Fatalf("-D0 answered %q", got)
+	}
+	if got := fd.command("-KD localhost:" + m[2]); !strings.HasPrefix(got, "cancelled "+m[1]) {
+		t.Errorf("-KD localhost:port answered %q", got)
+	}
+
+	for line, want := range map[string]string{
+		"-L 80":     "ecsterm: -L",
+		"-KL x":     "ecsterm: -KL:",
+		"-KL 9":     "no local forward on 127.0.0.1:9",
+		"frob":      `unknown command "frob"`,
+		"-L\x1b]0;": `\x1b`, // shown escaped, never raw
+	} {
+		if got := fd.command(line); !strings.Contains(got, want) || strings.Contains(got, "\x1b") {
+			t.Errorf("%q answered %q, want it to contain %q and no raw control characters", line, got, want)
+		}
+	}
+
+	fd.stop()
+	if got := fd.command("-L 0:80"); !strings.HasPrefix(got, "ecsterm: ") {
+		t.Errorf("-L after the session ended answered %q, want an error", got)
+	}
+}
