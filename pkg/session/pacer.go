@@ -24,6 +24,13 @@ func (p *pacer) setRate(bps uint64) {
 	p.mu.Unlock()
 }
 
+// rate is the Stream rate in bits per second; 0 when the gateway set none.
+func (p *pacer) rate() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bps
+}
+
 // wait blocks until n more bytes fit the rate, or ctx ends.
 func (p *pacer) wait(ctx context.Context, n int) error {
 	p.mu.Lock()

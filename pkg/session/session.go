@@ -153,6 +153,8 @@ type runner struct {
 	usedAt atomic.Int64 // unix nanos of the last input or output that was not a keep-alive
 
 	pace     pacer
+	sentIn   atomic.Int64  // input payload bytes sent, for the debug log's summary
+	gotOut   atomic.Int64  // output payload bytes delivered to Stdout, likewise
 	firstOut chan struct{} // closed at the first output frame
 	done     chan struct{} // closed when run returns
 
@@ -187,7 +189,17 @@ func (s *runner) startReader(conn *websocket.Conn) <-chan error {
 	return readErr
 }
 
-func (s *runner) run(ctx context.Context) error {
+func (s *runner) run(ctx context.Context) (err error) {
+	start := time.Now()
+	defer func() {
+		// What moved and how fast, so a slow transfer can be told from a throttled one
+		// (anchors.md §3 item 2): --debug shows it.
+		took := time.Since(start)
+		s.log.Debug("session ended", "err", err, "took", took.Round(time.Millisecond).String(),
+			"input_bytes", s.sentIn.Load(), "output_bytes", s.gotOut.Load(),
+			"output_KiB_per_s", int64(float64(s.gotOut.Load())/1024/max(took.Seconds(), 1e-3)),
+			"stream_rate_bps", s.pace.rate())
+	}()
 	defer func() {
 		close(s.done)
 		if s.r != nil {
@@ -320,6 +332,7 @@ func (s *runner) readLoop(conn *websocket.Conn) error {
 			if _, err := s.opts.Stdout.Write(f.Payload); err != nil {
 				return fmt.Errorf("writing output: %w", err)
 			}
+			s.gotOut.Add(int64(len(f.Payload)))
 			if v102 {
 				s.outputDelivered(len(f.Payload))
 			}
@@ -395,6 +408,7 @@ func (s *runner) inputLoop(ctx context.Context) {
 				return
 			}
 			s.usedAt.Store(time.Now().UnixNano())
+			s.sentIn.Add(int64(n))
 			if serr := s.send(TypeInput, buf[:n]); serr != nil {
 				s.log.Debug("sending input failed", "err", serr)
 				return

@@ -3,8 +3,10 @@ package session
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -704,3 +706,40 @@ func TestRunIdleTimeout(t *testing.T) {
 		t.Fatal("no Close frame before ending an idle session")
 	}
 }
+
+// TestRunLogsWhatMoved: the debug log's last line of a session says how many bytes went each
+// way and at what Stream rate, so a throttled transfer can be told from a slow one.
+func TestRunLogsWhatMoved(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	h := slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug})
+	in, w := pipe(t)
+	r := start(t, Options{KeepAlive: hour, Stdin: in, Logger: slog.New(h)})
+	rate := binary.BigEndian.AppendUint32([]byte{byte(StateStream)}, 204800)
+	r.p.send(t, TypeStatus, rate)
+	r.p.send(t, TypeOutput, []byte("hello, "))
+	r.p.send(t, TypeOutput, []byte("world"))
+	waitErr(t, write(w, []byte("abc"), false))
+	if f := r.p.nextNonKeepAlive(t); string(f.Payload) != "abc" {
+		t.Fatalf("input frame %q, want abc", f.Payload)
+	}
+	r.p.send(t, TypeStatus, AppendStatus(nil, StateClosed, "Exit"))
+	if err := r.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, want := range []string{`msg="session ended"`, "input_bytes=3", "output_bytes=12", "stream_rate_bps=204800"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("debug log lacks %s:\n%s", want, logs.String())
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
