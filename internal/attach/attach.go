@@ -145,7 +145,8 @@ func Interactive(ctx context.Context, o Options) error {
 		}
 		ctx, cancel := context.WithCancelCause(ctx)
 		defer cancel(nil)
-		stdin, onEOF := o.input(func() context.Context { return ctx }, tty, cancel, session.EOFCtrlD)
+		stdin, onEOF, release := o.input(func() context.Context { return ctx }, tty, cancel, session.EOFCtrlD)
+		defer release()
 		err := session.Run(ctx, op.conn, session.Options{
 			Stdin:       stdin,
 			Stdout:      o.Stdout,
@@ -173,19 +174,20 @@ func Interactive(ctx context.Context, o Options) error {
 // reaches end of file, so nothing is sent for one. The raw terminal is read through
 // term.ConsoleInput: the file itself on Unix, and on a Windows console a reader that also hands
 // window resizes to o.sizes.
-// safeCtx returns the context term.TTY.Safe gave the session, which ~^Z needs to suspend.
-func (o *Options) input(safeCtx func() context.Context, t term.TTY, cancel context.CancelCauseFunc, onEOF session.EOFAction) (io.Reader, session.EOFAction) {
+// safeCtx returns the context term.TTY.Safe gave the session, which ~^Z needs to suspend; it
+// may be called only once Safe runs (Exec asks for its input before). The caller calls release
+// when the session is over.
+func (o *Options) input(safeCtx func() context.Context, t term.TTY, cancel context.CancelCauseFunc, onEOF session.EOFAction) (r io.Reader, _ session.EOFAction, release func()) {
+	release = func() {}
 	if !t.Raw || o.Stdin == nil {
-		return o.Stdin, onEOF
+		return o.Stdin, onEOF, release
 	}
 	stdin := o.Stdin
 	if f, ok := stdin.(*os.File); ok && f == o.InFile {
-		var release func()
 		stdin, release = term.ConsoleInput(f)
-		context.AfterFunc(safeCtx(), release) // the session is over when Safe's context is
 	}
 	if o.NoEscape {
-		return stdin, onEOF
+		return stdin, onEOF, release
 	}
 	esc := o.Escape
 	if esc == 0 {
@@ -201,7 +203,7 @@ func (o *Options) input(safeCtx func() context.Context, t term.TTY, cancel conte
 				fmt.Fprintf(o.helpOut(), "ecsterm: %v\r\n", err)
 			}
 		},
-	}), session.EOFNothing
+	}), session.EOFNothing, release
 }
 
 // listForwards is the ~# action: nil, so the escape reader says there is nothing to list,

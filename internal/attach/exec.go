@@ -29,7 +29,9 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 		t, disarm = o.guardedTTY()
 		defer disarm()
 		// Set inside Safe, before any key is read: the reader runs only once the command started.
-		stdin, _ = o.input(func() context.Context { return safeCtx }, t, cancel, session.EOFNothing)
+		var release func()
+		stdin, _, release = o.input(func() context.Context { return safeCtx }, t, cancel, session.EOFNothing)
+		defer release()
 	}
 	req := rexec.Request{Command: command, TTY: tty, Stdin: stdin, Stdout: o.Stdout, Stderr: o.Stderr}
 	if tty && o.OutFile != nil {
