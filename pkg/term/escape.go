@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -43,6 +44,8 @@ type EscapeReader struct {
 	done    bool
 	cmd     bool   // reading a ~C command line: keys are edited here, not sent
 	line    []byte // the command line so far
+	valid   int    // line[:valid] is whole, printable characters, all echoed
+	skipLF  bool   // a command line ended with \r: a \n right after it belongs to it
 }
 
 // commandPrompt opens the ~C command line, as OpenSSH's "ssh> " does.
@@ -100,6 +103,12 @@ func (e *EscapeReader) feed(b byte) {
 		e.editCommand(b)
 		return
 	}
+	if e.skipLF {
+		e.skipLF = false
+		if b == '\n' {
+			return
+		}
+	}
 	if e.pending {
 		e.pending = false
 		switch b {
@@ -125,7 +134,7 @@ func (e *EscapeReader) feed(b byte) {
 				e.help("commands (~C) are not supported here\r\n")
 				return
 			}
-			e.cmd, e.line = true, e.line[:0]
+			e.cmd, e.line, e.valid = true, e.line[:0], 0
 			e.help(commandPrompt)
 			return
 		case 0x1a: // ^Z
@@ -149,33 +158,60 @@ func (e *EscapeReader) feed(b byte) {
 }
 
 // editCommand takes one key of a ~C command line. The terminal is raw, so the line is echoed
-// here: printable keys are added, backspace removes a character, Enter runs the line, and ^C,
-// or ^D on an empty line, abandons it. Other control keys are ignored. Nothing reaches the
-// remote side; the remote line is as empty as it was when ~ began it.
+// here: printable characters are added (a UTF-8 character is echoed once it is whole; bytes that
+// are not text are dropped, so nothing but text reaches the terminal), backspace removes a
+// character, Enter runs the line, and ^C, or ^D on an empty line, abandons it. Other control
+// keys are ignored. Nothing reaches the remote side; the remote line is as empty as it was when
+// ~ began it.
 func (e *EscapeReader) editCommand(b byte) {
 	switch {
 	case b == '\r' || b == '\n':
 		e.cmd = false
+		e.skipLF = b == '\r'
 		e.help("\r\n")
-		if line := strings.TrimSpace(string(e.line)); line != "" {
+		if line := strings.TrimSpace(string(e.line[:e.valid])); line != "" {
 			e.help(e.act.Command(line))
 		}
 		e.atStart = true
-	case b == 0x03 || (b == 0x04 && len(e.line) == 0):
+	case b == 0x03 || (b == 0x04 && e.valid == 0):
 		e.cmd = false
 		e.help("\r\n")
 		e.atStart = true
 	case b == 0x7f || b == 0x08:
-		if len(e.line) == 0 {
+		e.line = e.line[:e.valid] // a character begun and not finished goes first, unseen
+		if e.valid == 0 {
 			return
 		}
-		_, size := utf8.DecodeLastRune(e.line)
-		e.line = e.line[:len(e.line)-size]
-		e.help("\b \b")
+		r, size := utf8.DecodeLastRune(e.line)
+		e.line, e.valid = e.line[:e.valid-size], e.valid-size
+		e.help(strings.Repeat("\b \b", runeWidth(r)))
 	case b >= 0x20 && len(e.line) < maxCommandLine:
 		e.line = append(e.line, b)
-		e.help(string(b))
+		tail := e.line[e.valid:]
+		if !utf8.FullRune(tail) {
+			return // the rest of the character is still to come
+		}
+		r, size := utf8.DecodeRune(tail)
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			e.line = e.line[:e.valid]
+			return
+		}
+		e.valid += size
+		e.help(string(r))
 	}
+}
+
+// runeWidth is how many columns a terminal gives r: two for the wide East Asian ranges and most
+// emoji, one otherwise. It only has to be right enough for backspace to erase what was echoed.
+func runeWidth(r rune) int {
+	switch {
+	case r >= 0x1100 && r <= 0x115f, r >= 0x2e80 && r <= 0xa4cf, r >= 0xac00 && r <= 0xd7a3,
+		r >= 0xf900 && r <= 0xfaff, r >= 0xfe30 && r <= 0xfe4f, r >= 0xff00 && r <= 0xff60,
+		r >= 0xffe0 && r <= 0xffe6, r >= 0x1f300 && r <= 0x1f64f, r >= 0x1f900 && r <= 0x1f9ff,
+		r >= 0x20000 && r <= 0x3fffd:
+		return 2
+	}
+	return 1
 }
 
 func (e *EscapeReader) emit(b byte) {
@@ -194,10 +230,14 @@ func (e *EscapeReader) helpText() string {
 	if e.esc < 0x20 {
 		c = "^" + string(e.esc+'@')
 	}
+	commandHelp := "" // ~C only where commands are taken
+	if e.act.Command != nil {
+		commandHelp = " " + c + "C   - open a command line: -L or -D adds a forward, -KL or -KD cancels one\r\n"
+	}
 	return "Supported escape sequences:\r\n" +
 		" " + c + ".   - terminate the session\r\n" +
 		" " + c + "#   - list forwarded connections\r\n" +
-		" " + c + "C   - open a command line: -L or -D adds a forward, -KL or -KD cancels one\r\n" +
+		commandHelp +
 		" " + c + "^Z  - suspend ecsterm\r\n" +
 		" " + c + "?   - this message\r\n" +
 		" " + c + c + "   - send the escape character by typing it twice\r\n" +

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 )
 
 func TestEscapeReader(t *testing.T) {
@@ -101,6 +102,10 @@ func TestEscapeReaderCommandLine(t *testing.T) {
 		{name: "empty line runs nothing", in: "~C\r", want: ""},
 		{name: "escape works again after a command", in: "~C?\r~.", ran: []string{"?"}},
 		{name: "control keys are ignored", in: "~C-\x1bD 1\r", ran: []string{"-D 1"}},
+		{name: "a UTF-8 character is echoed whole", in: "~Cé\r", ran: []string{"é"}, shown: "ecsterm> é\r\n"},
+		{name: "backspace over a wide character erases two columns", in: "~Cx漢\x7f\r", ran: []string{"x"}, shown: "x漢\b \b\b \b"},
+		{name: "bytes that are not text are dropped", in: "~Ca\xff\xc2\x9bb\r", ran: []string{"ab"}, shown: "ecsterm> ab\r\n"},
+		{name: "CR LF ends a command line once", in: "~Cx\r\nls\r", want: "ls\r", ran: []string{"x"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var shown strings.Builder
@@ -124,6 +129,9 @@ func TestEscapeReaderCommandLine(t *testing.T) {
 			if !strings.Contains(shown.String(), tc.shown) {
 				t.Errorf("shown %q, want it to contain %q", shown.String(), tc.shown)
 			}
+			if !utf8.ValidString(shown.String()) || strings.ContainsAny(shown.String(), "\u009b\xff") {
+				t.Errorf("shown %q: not clean UTF-8 text", shown.String())
+			}
 			if strings.HasSuffix(tc.name, "again after a command") && !disconnected {
 				t.Error("~. after a command did not disconnect")
 			}
@@ -134,5 +142,19 @@ func TestEscapeReaderCommandLine(t *testing.T) {
 	r := NewEscapeReader(strings.NewReader("~Cx"), '~', EscapeActions{Help: func(s string) { shown.WriteString(s) }})
 	if got, _ := io.ReadAll(r); string(got) != "x" || !strings.Contains(shown.String(), "not supported") {
 		t.Errorf("~C without commands: sent %q, shown %q", got, shown.String())
+	}
+}
+
+func TestEscapeHelpListsCommandsOnlyWhereTaken(t *testing.T) {
+	for _, withCommand := range []bool{false, true} {
+		var shown strings.Builder
+		act := EscapeActions{Help: func(s string) { shown.WriteString(s) }}
+		if withCommand {
+			act.Command = func(string) string { return "" }
+		}
+		io.ReadAll(NewEscapeReader(strings.NewReader("~?"), '~', act))
+		if got := strings.Contains(shown.String(), "~C"); got != withCommand {
+			t.Errorf("with commands %v: ~? lists ~C: %v\n%s", withCommand, got, shown.String())
+		}
 	}
 }

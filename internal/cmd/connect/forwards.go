@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ecsterm/ecsterm/internal/attach"
@@ -23,6 +24,8 @@ type forwards struct {
 	cancel context.CancelFunc
 	newFw  func() (*forward.Forwarder, *attach.Ports)
 	errOut *cmdutil.LockedWriter
+
+	active atomic.Pointer[forward.Forwarder] // fw, for stop to read without the lock
 
 	mu    sync.Mutex
 	fw    *forward.Forwarder // nil until the first forward
@@ -46,18 +49,34 @@ func newForwards(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, 
 	return fd
 }
 
-// add binds the specs' listeners (all or none) and serves them.
+// bindTimeout bounds a ~C forward's name lookup: the command runs on the keyboard's goroutine.
+const bindTimeout = 5 * time.Second
+
+// add binds the specs' listeners (all or none) and serves them. The lock is not held while
+// binding, which may look a host name up: stop must be able to end the session meanwhile.
 func (fd *forwards) add(locals []forward.LocalSpec, dynamics []forward.DynamicSpec) ([]*forward.Listener, error) {
 	fd.mu.Lock()
-	defer fd.mu.Unlock()
 	if err := fd.ctx.Err(); err != nil {
+		fd.mu.Unlock()
 		return nil, err
 	}
 	if fd.fw == nil {
 		fd.fw, fd.ports = fd.newFw()
+		fd.active.Store(fd.fw)
 	}
-	lns, err := fd.fw.Bind(fd.ctx, locals, dynamics)
+	fw := fd.fw
+	fd.mu.Unlock()
+
+	bctx, cancel := context.WithTimeout(fd.ctx, bindTimeout)
+	lns, err := fw.Bind(bctx, locals, dynamics)
+	cancel()
 	if err != nil {
+		return nil, err
+	}
+	fd.mu.Lock()
+	defer fd.mu.Unlock()
+	if err := fd.ctx.Err(); err != nil { // stop came while binding
+		forward.CloseAll(lns)
 		return nil, err
 	}
 	for _, l := range lns {
@@ -66,9 +85,9 @@ func (fd *forwards) add(locals []forward.LocalSpec, dynamics []forward.DynamicSp
 		go func() {
 			defer fd.wg.Done()
 			if l.SOCKS {
-				_ = fd.fw.ServeSOCKS(fd.ctx, l.Listener)
+				_ = fw.ServeSOCKS(fd.ctx, l.Listener)
 			} else {
-				_ = fd.fw.Serve(fd.ctx, l.Listener, l.Host, l.Port)
+				_ = fw.Serve(fd.ctx, l.Listener, l.Host, l.Port)
 			}
 		}()
 	}
@@ -191,19 +210,24 @@ func sameAddr(bound, typed string) bool {
 	if th == "" || th == "*" {
 		th = "0.0.0.0"
 	}
-	return bh == th || (net.ParseIP(bh) != nil && net.ParseIP(bh).Equal(net.ParseIP(th)))
+	bip, tip := net.ParseIP(bh), net.ParseIP(th)
+	if bip == nil || tip == nil {
+		return bh == th
+	}
+	// Every interface is bound as [::] (dual stack) where a user writes *, 0.0.0.0 or nothing.
+	return bip.Equal(tip) || (bip.IsUnspecified() && tip.IsUnspecified())
 }
 
 // stop closes the listeners and the connections still open, saying how many were cut, then
 // ends the port sessions.
 func (fd *forwards) stop() {
-	fd.mu.Lock()
 	open := 0
-	if fd.fw != nil {
-		open = fd.fw.Active()
+	if fw := fd.active.Load(); fw != nil {
+		open = fw.Active() // counted before they are cut
 	}
-	fd.cancel()
-	fd.mu.Unlock()
+	fd.cancel() // without the lock: an add looking a name up ends now
+	fd.mu.Lock()
+	fd.mu.Unlock() // an add that was registering listeners has finished, so Wait sees them
 	fd.wg.Wait()
 	if fd.ports != nil {
 		fd.ports.Close()

@@ -159,6 +159,26 @@ func TestForwardsCommand(t *testing.T) {
 		t.Errorf("-KD localhost:port answered %q", got)
 	}
 
+	// Every interface is bound as [::]; a user cancels it as *, 0.0.0.0 or nothing.
+	for _, tc := range []struct{ add, cancel string }{
+		{"-L *:0:localhost:80", "-KL *:"},
+		{"-L 0.0.0.0:0:localhost:80", "-KL :"},
+		{"-D :0", "-KD 0.0.0.0:"},
+		{"-L [::1]:0:localhost:80", "-KL [::1]:"},
+	} {
+		got := fd.command(tc.add)
+		m := regexp.MustCompile(`^forwarding (\S+):(\d+) -> `).FindStringSubmatch(got)
+		if m == nil {
+			if strings.Contains(tc.add, "::1") && strings.Contains(got, "cannot listen") {
+				continue // no IPv6 loopback here
+			}
+			t.Fatalf("%s answered %q", tc.add, got)
+		}
+		if got := fd.command(tc.cancel + m[2]); !strings.HasPrefix(got, "cancelled ") {
+			t.Errorf("%s after %s answered %q", tc.cancel+m[2], tc.add, got)
+		}
+	}
+
 	for line, want := range map[string]string{
 		"-L 80":     "ecsterm: -L",
 		"-KL x":     "ecsterm: -KL:",
