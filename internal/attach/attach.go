@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
+	"github.com/ecsterm/ecsterm/internal/timing"
 	"github.com/ecsterm/ecsterm/internal/ttyguard"
 	"github.com/ecsterm/ecsterm/pkg/session"
 	"github.com/ecsterm/ecsterm/pkg/term"
@@ -88,12 +89,14 @@ func open(ctx context.Context, o *Options, commandLine string, check func(*cloud
 	go func() {
 		defer close(preDone)
 		inst, preErr = o.Cloud.Preflight(ctx, o.InstanceID)
+		timing.Mark(ctx, "preflight")
 		if preErr == nil && check != nil {
 			preErr = check(inst)
 		}
 		log.Debug("preflight done", "instance", o.InstanceID, "err", preErr, "took", time.Since(start).String())
 	}()
 	sess, err := o.Cloud.StartSession(ctx, cloud.StartOptions{InstanceID: o.InstanceID, Username: o.Username, CommandLine: commandLine})
+	timing.Mark(ctx, "StartTerminalSession")
 	if err != nil {
 		<-preDone
 		if preErr != nil {
@@ -104,6 +107,7 @@ func open(ctx context.Context, o *Options, commandLine string, check func(*cloud
 	op := &opened{sess: sess}
 	log.Debug("dialing session gateway", "url", session.RedactURL(sess.URL))
 	op.conn, err = session.Dial(ctx, sess.URL, session.DialOptions{Token: sess.Token})
+	timing.Mark(ctx, "WebSocket open")
 	<-preDone
 	if preErr != nil || err != nil {
 		if op.conn != nil {
@@ -149,7 +153,7 @@ func Interactive(ctx context.Context, o Options) error {
 		defer release()
 		err := session.Run(ctx, op.conn, session.Options{
 			Stdin:       stdin,
-			Stdout:      o.Stdout,
+			Stdout:      firstOutput(ctx, o.Stdout),
 			Sizes:       o.sizes(ctx),
 			OnEOF:       onEOF,
 			Logger:      o.log(),
@@ -269,4 +273,27 @@ func relaySizes(ctx context.Context, in <-chan term.Size, out chan<- session.Siz
 			return
 		}
 	}
+}
+
+// firstOutput marks "first output" for --timing when w is first written to: the moment the user
+// sees the remote side.
+func firstOutput(ctx context.Context, w io.Writer) io.Writer {
+	if w == nil {
+		return nil
+	}
+	return &markFirst{ctx: ctx, w: w}
+}
+
+type markFirst struct {
+	ctx  context.Context
+	w    io.Writer
+	done bool
+}
+
+func (m *markFirst) Write(p []byte) (int, error) {
+	if !m.done && len(p) > 0 {
+		m.done = true
+		timing.Mark(m.ctx, "first output")
+	}
+	return m.w.Write(p)
 }

@@ -33,7 +33,7 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 		stdin, _, release = o.input(func() context.Context { return safeCtx }, t, cancel, session.EOFNothing)
 		defer release()
 	}
-	req := rexec.Request{Command: command, TTY: tty, Stdin: stdin, Stdout: o.Stdout, Stderr: o.Stderr}
+	req := rexec.Request{Command: command, TTY: tty, Stdin: stdin, Stdout: firstOutput(ctx, o.Stdout), Stderr: o.Stderr}
 	if tty && o.OutFile != nil {
 		if sz, err := term.GetSize(o.OutFile); err == nil {
 			req.Rows, req.Cols = sz.Rows, sz.Cols

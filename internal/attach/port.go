@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
+	"github.com/ecsterm/ecsterm/internal/timing"
 	"github.com/ecsterm/ecsterm/pkg/forward"
 	"github.com/ecsterm/ecsterm/pkg/session"
 )
@@ -113,6 +114,7 @@ func NewPorts(ctx context.Context, o PortOptions) *Ports {
 	go func() {
 		defer close(p.pre)
 		p.inst, p.preErr = o.Cloud.Preflight(ctx, o.InstanceID)
+		timing.Mark(ctx, "preflight")
 	}()
 	return p
 }
@@ -146,6 +148,7 @@ func (p *Ports) Open(ctx context.Context, host string, port int) (*forward.Strea
 			return nil, p.explain(ctx, err)
 		}
 		conn, err := session.Dial(ctx, ps.sess.URL, session.DialOptions{Token: ps.sess.Token})
+		timing.Mark(ctx, "WebSocket open")
 		if err != nil {
 			p.release(ps)
 			if le := asLimit(err); le != nil {
@@ -215,6 +218,7 @@ func (p *Ports) acquire(ctx context.Context, key portKey) (*portSession, error) 
 	p.mu.Unlock()
 
 	sess, err := p.o.Cloud.StartSession(ctx, cloud.StartOptions{InstanceID: p.o.InstanceID, PortNumber: key.port, Target: key.host})
+	timing.Mark(ctx, "StartTerminalSession")
 	p.mu.Lock()
 	ps.sess, ps.err, ps.created = sess, err, time.Now()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -30,6 +31,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/timing"
 	"github.com/ecsterm/ecsterm/internal/ttyguard"
 	"github.com/ecsterm/ecsterm/pkg/term"
 )
@@ -51,14 +53,19 @@ func Main() int {
 
 // Run runs ecsterm with args on ios and returns the exit status.
 func Run(ctx context.Context, ios *iostreams.IOStreams, args []string) int {
+	rec := timing.New(time.Now())
 	f := newFactory(ios)
 	root := NewCmdRoot(f)
 	root.SetArgs(args)
 	root.SetIn(ios.In)
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
-	err := root.ExecuteContext(ctx)
-	return exitCode(ios.ErrOut, root, err)
+	err := root.ExecuteContext(timing.With(ctx, rec))
+	code := exitCode(ios.ErrOut, root, err)
+	if on, _ := root.PersistentFlags().GetBool("timing"); on {
+		fmt.Fprintln(ios.ErrOut, "ecsterm:", rec.Summary())
+	}
+	return code
 }
 
 // NewCmdRoot builds the command tree.
@@ -86,6 +93,7 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), the
 	pf.StringP("output", "o", "text", "output format: text or json")
 	pf.BoolP("quiet", "q", false, "print only errors")
 	pf.Bool("debug", false, "print diagnostics (never secrets) to stderr")
+	pf.Bool("timing", false, "on exit, print when each step happened (preflight, StartTerminalSession, WebSocket open, first output) to stderr")
 	pf.StringVar(&configFile, "config", "", "config file (default "+config.DefaultFile()+")")
 
 	f.Config = cmdutil.Once(func() (*config.Config, error) { return config.Load(pf, configFile) })
