@@ -317,6 +317,11 @@ func TestForwardStreamRate(t *testing.T) {
 	if s := f.stderr.String(); strings.Contains(s, "FlowExceedLimit") {
 		t.Errorf("the gateway saw input beyond its rate: %s", s)
 	}
+	// The upload met the ceiling, and the user was told so, once.
+	const notice = "ecsterm: the service limits a session's input to 800.0 kbit/s (100.0 KB/s); uploads are paced to it\n"
+	if s := f.stderr.String(); strings.Count(s, notice) != 1 {
+		t.Errorf("stderr %q, want the pacing notice once", s)
+	}
 }
 
 func TestForwardSOCKS(t *testing.T) {

@@ -41,3 +41,25 @@ func TestStatusLine(t *testing.T) {
 	}
 	(&statusLine{}).show(lost(1)) // no writer: nothing, and no panic
 }
+
+func TestPacedNotice(t *testing.T) {
+	for bps, want := range map[uint64]string{
+		204800:   "204.8 kbit/s (25.6 KB/s)",
+		8000:     "8.0 kbit/s (1.0 KB/s)",
+		20000000: "20.0 Mbit/s (2.50 MB/s)",
+	} {
+		if got := FormatRate(bps); got != want {
+			t.Errorf("FormatRate(%d) = %q, want %q", bps, got, want)
+		}
+	}
+	var b strings.Builder
+	tell := PacedNotice(&b, "\r\n")
+	tell(204800)
+	tell(204800) // another session of the same command: said once
+	if want := "ecsterm: the service limits a session's input to 204.8 kbit/s (25.6 KB/s); uploads are paced to it\r\n"; b.String() != want {
+		t.Errorf("notice %q, want %q", b.String(), want)
+	}
+	if PacedNotice(nil, "\n") != nil {
+		t.Error("PacedNotice(nil) should say nothing (-q)")
+	}
+}

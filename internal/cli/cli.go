@@ -9,8 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"time"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 

@@ -57,6 +57,9 @@ type Forwarder struct {
 	// Resolver resolves SOCKS host names; nil means net.DefaultResolver.
 	Resolver Resolver
 	Logger   *slog.Logger
+	// OnPaced is session.Options.OnPaced for every stream: told when the service's bandwidth
+	// limit first holds input back. Nil says nothing.
+	OnPaced func(bitsPerSecond uint64)
 
 	mu    sync.Mutex
 	conns map[*Conn]struct{} // being served now, for ~#
@@ -211,6 +214,7 @@ func (f *Forwarder) pump(ctx context.Context, c net.Conn, st *Stream, label, rem
 	defer stop()
 	err := session.Run(ctx, st.Conn, session.Options{
 		Stdin: c, Stdout: out, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger, Resume: st.Resume,
+		OnPaced: f.OnPaced,
 	})
 	if cerr := out.Close(); err == nil && cerr != nil && ctx.Err() == nil {
 		err = cerr
@@ -235,6 +239,7 @@ func (f *Forwarder) Stdio(ctx context.Context, host string, port int, in io.Read
 	defer context.AfterFunc(ctx, co.Abort)() // as in pump: a stuck stdout must not hold ecsterm
 	err = session.Run(ctx, st.Conn, session.Options{
 		Stdin: in, Stdout: co, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger, Resume: st.Resume,
+		OnPaced: f.OnPaced,
 	})
 	if cerr := co.Close(); err == nil && ctx.Err() == nil {
 		err = cerr

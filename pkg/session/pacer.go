@@ -13,6 +13,10 @@ type pacer struct {
 	mu   sync.Mutex
 	bps  uint64    // bits per second; 0 means unlimited
 	free time.Time // when everything sent so far has drained at bps
+	// onDelay is told the rate the first time a wait is needed (Options.OnPaced); told
+	// remembers that it was.
+	onDelay func(bps uint64)
+	told    bool
 }
 
 // burst is how far ahead of the rate the pacer lets a sender get.
@@ -31,12 +35,12 @@ func (p *pacer) rate() uint64 {
 	return p.bps
 }
 
-// wait blocks until n more bytes fit the rate, or ctx ends.
-func (p *pacer) wait(ctx context.Context, n int) error {
+// wait blocks until n more bytes fit the rate, or ctx ends. delayed says whether it had to wait.
+func (p *pacer) wait(ctx context.Context, n int) (delayed bool, err error) {
 	p.mu.Lock()
 	if p.bps == 0 {
 		p.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	now := time.Now()
 	if p.free.Before(now) {
@@ -45,16 +49,22 @@ func (p *pacer) wait(ctx context.Context, n int) error {
 	// Float arithmetic: a tiny rate gives a long wait, never a division by zero.
 	p.free = p.free.Add(time.Duration(float64(n*8) / float64(p.bps) * float64(time.Second)))
 	delay := p.free.Sub(now) - burst
+	tell := delay > 0 && !p.told && p.onDelay != nil
+	p.told = p.told || tell
+	bps := p.bps
 	p.mu.Unlock()
 	if delay <= 0 {
-		return nil
+		return false, nil
+	}
+	if tell {
+		p.onDelay(bps)
 	}
 	t := time.NewTimer(delay)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return nil
+		return true, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return true, ctx.Err()
 	}
 }

@@ -62,6 +62,10 @@ type Options struct {
 	// input the gateway had not acknowledged (§15.7, §15.8; resume.go). Nil speaks 1.01, where a
 	// drop ends the session.
 	Resume *ResumeOptions
+	// OnPaced is told, once, the first time input has to wait for the bandwidth the gateway set
+	// with a Stream status (bits per second): the moment a transfer meets the service's ceiling,
+	// which a user should hear about rather than take for a slow network.
+	OnPaced func(bitsPerSecond uint64)
 }
 
 // ClosedError reports a session the gateway ended for a reason other than a normal exit.
@@ -129,6 +133,7 @@ func Run(ctx context.Context, conn *websocket.Conn, opts Options) error {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.pace.onDelay = opts.OnPaced
 	if s.opts.KeepAlive <= 0 {
 		s.opts.KeepAlive = DefaultKeepAlive
 	}
@@ -152,11 +157,12 @@ type runner struct {
 	sentAt atomic.Int64 // unix nanos of the last frame sent
 	usedAt atomic.Int64 // unix nanos of the last input or output that was not a keep-alive
 
-	pace     pacer
-	sentIn   atomic.Int64  // input payload bytes sent, for the debug log's summary
-	gotOut   atomic.Int64  // output payload bytes delivered to Stdout, likewise
-	firstOut chan struct{} // closed at the first output frame
-	done     chan struct{} // closed when run returns
+	pace      pacer
+	pacedTold bool          // OnPaced was called (input goroutine only)
+	sentIn    atomic.Int64  // input payload bytes sent, for the debug log's summary
+	gotOut    atomic.Int64  // output payload bytes delivered to Stdout, likewise
+	firstOut  chan struct{} // closed at the first output frame
+	done      chan struct{} // closed when run returns
 
 	v102 atomic.Bool  // speaking schema 1.02 with resume (resume.go); false: 1.01
 	r    *resumeState // non-nil when Options.Resume was given, even after a fall back to 1.01
@@ -404,7 +410,7 @@ func (s *runner) inputLoop(ctx context.Context) {
 			}
 		}
 		if n > 0 {
-			if perr := s.pace.wait(ctx, n); perr != nil {
+			if _, perr := s.pace.wait(ctx, n); perr != nil {
 				return
 			}
 			s.usedAt.Store(time.Now().UnixNano())

@@ -743,3 +743,36 @@ func TestRunLogsWhatMoved(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestRunTellsWhenInputIsPaced: the first time input has to wait for the gateway's Stream rate,
+// OnPaced hears the rate, once; input within the rate says nothing.
+func TestRunTellsWhenInputIsPaced(t *testing.T) {
+	pr, pw := pipe(t)
+	told := make(chan uint64, 4)
+	r := start(t, Options{Stdin: pr, KeepAlive: hour, OnPaced: func(bps uint64) { told <- bps }})
+	r.p.send(t, TypeStatus, AppendRate(nil, 8000)) // 1000 bytes per second
+	r.p.send(t, TypeOutput, []byte("rate set"))
+	r.out.waitFor(t, "rate set")
+	waitErr(t, write(pw, []byte("x"), false)) // 1 ms of the link: inside the burst, no wait
+	if f := r.p.nextNonKeepAlive(t); string(f.Payload) != "x" {
+		t.Fatalf("input %q, want x", f.Payload)
+	}
+	select {
+	case bps := <-told:
+		t.Fatalf("OnPaced(%d) for input within the rate", bps)
+	default:
+	}
+	go func() { _, _ = pw.Write(bytes.Repeat([]byte("y"), 3*MaxInputChunk)) }() // 3 s of the link
+	select {
+	case bps := <-told:
+		if bps != 8000 {
+			t.Errorf("OnPaced(%d), want the gateway's 8000", bps)
+		}
+	case <-time.After(patience):
+		t.Fatal("input waited for the rate and OnPaced was not called")
+	}
+	r.cancel()
+	if len(told) != 0 {
+		t.Errorf("OnPaced called %d more times, want once", len(told))
+	}
+}

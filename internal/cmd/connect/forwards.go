@@ -43,7 +43,8 @@ func newForwards(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, 
 			Open:   ports.Open,
 			Logger: f.Logger(),
 			// The terminal is raw while the session runs, hence \r\n, as ssh writes its own lines.
-			Report: func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\r\n", cmdutil.OneLine(err.Error())) },
+			Report:  func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\r\n", cmdutil.OneLine(err.Error())) },
+			OnPaced: attach.PacedNotice(errOut, "\r\n"),
 		}, ports
 	}
 	return fd

@@ -121,7 +121,7 @@ func proxyRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opt
 	ports := attach.NewPorts(ctx, attach.PortOptions{Cloud: client, InstanceID: opts.InstanceID, Logger: f.Logger(),
 		NoResume: opts.NoResume, StatusOut: opts.IO.ErrOut})
 	defer ports.Close()
-	fw := &forward.Forwarder{Open: ports.Open, Logger: f.Logger()}
+	fw := &forward.Forwarder{Open: ports.Open, Logger: f.Logger(), OnPaced: attach.PacedNotice(opts.IO.ErrOut, "\n")}
 	host, err := fw.Target(ctx, opts.Host)
 	if err != nil {
 		return err
