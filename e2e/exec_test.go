@@ -234,3 +234,21 @@ func TestExecViaRunCommand(t *testing.T) {
 		t.Fatalf("truncation: exit %d, %d bytes, stderr %q", r.code, big.Len(), r.stderr)
 	}
 }
+
+// TestExecPacedNotice: stdin held back by the service's bandwidth limit is said once on stderr
+// (stdout stays the command's), and -q keeps it quiet.
+func TestExecPacedNotice(t *testing.T) {
+	h := newHarness(t, emulator.Options{StreamRate: 800_000}) // about 98 KiB/s
+	in, _ := randomBytes(256 << 10)                            // over two seconds of input
+	r := h.run(string(in), "exec", "-T", demoInstance, "--", "wc", "-c")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "262144" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if strings.Count(r.stderr, "uploads are paced to it") != 1 || !strings.Contains(r.stderr, "781 Kibit/s") {
+		t.Errorf("stderr %q, want the pacing notice once", r.stderr)
+	}
+	r = h.run(string(in), "-q", "exec", "-T", demoInstance, "--", "wc", "-c")
+	if r.code != 0 || r.stderr != "" {
+		t.Errorf("with -q: exit %d, stderr %q, want nothing on stderr", r.code, r.stderr)
+	}
+}

@@ -318,7 +318,7 @@ func TestForwardStreamRate(t *testing.T) {
 		t.Errorf("the gateway saw input beyond its rate: %s", s)
 	}
 	// The upload met the ceiling, and the user was told so, once.
-	const notice = "ecsterm: the service limits a session's input to 800.0 kbit/s (100.0 KB/s); uploads are paced to it\n"
+	const notice = "ecsterm: the service limits this session's input to 781 Kibit/s = 97.7 KiB/s (its Stream status, read as bits/s as Alibaba's client does); uploads are paced to it\n"
 	if s := f.stderr.String(); strings.Count(s, notice) != 1 {
 		t.Errorf("stderr %q, want the pacing notice once", s)
 	}

@@ -54,6 +54,9 @@ type Options struct {
 	// ListForwards returns what ~# shows (lines ending in \r\n): the session's forwarded
 	// ports and connections. Nil means the session forwards nothing.
 	ListForwards func() string
+	// OnPaced is told when the service's bandwidth limit first holds this session's input back
+	// (session.Options.OnPaced; PacedNotice makes one). Nil says nothing.
+	OnPaced func(bitsPerSecond uint64)
 	// Command runs a line typed after ~C and returns what to show (lines ending in \r\n). Nil
 	// means the session takes no commands.
 	Command func(line string) string
@@ -96,7 +99,9 @@ func open(ctx context.Context, o *Options, commandLine string, check func(*cloud
 		log.Debug("preflight done", "instance", o.InstanceID, "err", preErr, "took", time.Since(start).String())
 	}()
 	sess, err := o.Cloud.StartSession(ctx, cloud.StartOptions{InstanceID: o.InstanceID, Username: o.Username, CommandLine: commandLine})
-	timing.Mark(ctx, "StartTerminalSession")
+	if err == nil {
+		timing.Mark(ctx, "StartTerminalSession")
+	}
 	if err != nil {
 		<-preDone
 		if preErr != nil {
@@ -107,7 +112,9 @@ func open(ctx context.Context, o *Options, commandLine string, check func(*cloud
 	op := &opened{sess: sess}
 	log.Debug("dialing session gateway", "url", session.RedactURL(sess.URL))
 	op.conn, err = session.Dial(ctx, sess.URL, session.DialOptions{Token: sess.Token})
-	timing.Mark(ctx, "WebSocket open")
+	if err == nil {
+		timing.Mark(ctx, "WebSocket open")
+	}
 	<-preDone
 	if preErr != nil || err != nil {
 		if op.conn != nil {

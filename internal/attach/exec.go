@@ -65,13 +65,9 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 			case <-ctx.Done():
 			}
 		}()
-		eol := "\n"
-		if tty && t.Raw {
-			eol = "\r\n"
-		}
 		opts := session.Options{Stdin: e.Input(), Stdout: e.Output(), OnEOF: session.EOFNothing, Logger: o.log(),
 			Resume:  resumeOptions(o.NoResume, op.sess, o.StatusOut, tty && t.Raw, o.log()),
-			OnPaced: PacedNotice(o.StatusOut, eol)}
+			OnPaced: o.OnPaced}
 		if tty {
 			opts.Sizes = o.sizes(ctx)
 		}

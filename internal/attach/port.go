@@ -148,7 +148,9 @@ func (p *Ports) Open(ctx context.Context, host string, port int) (*forward.Strea
 			return nil, p.explain(ctx, err)
 		}
 		conn, err := session.Dial(ctx, ps.sess.URL, session.DialOptions{Token: ps.sess.Token})
-		timing.Mark(ctx, "WebSocket open")
+		if err == nil {
+			timing.Mark(ctx, "WebSocket open")
+		}
 		if err != nil {
 			p.release(ps)
 			if le := asLimit(err); le != nil {
@@ -218,7 +220,9 @@ func (p *Ports) acquire(ctx context.Context, key portKey) (*portSession, error) 
 	p.mu.Unlock()
 
 	sess, err := p.o.Cloud.StartSession(ctx, cloud.StartOptions{InstanceID: p.o.InstanceID, PortNumber: key.port, Target: key.host})
-	timing.Mark(ctx, "StartTerminalSession")
+	if err == nil {
+		timing.Mark(ctx, "StartTerminalSession")
+	}
 	p.mu.Lock()
 	ps.sess, ps.err, ps.created = sess, err, time.Now()
 	if err != nil {

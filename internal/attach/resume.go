@@ -91,27 +91,28 @@ func (l *statusLine) show(msg string) {
 
 // PacedNotice returns a session.Options.OnPaced that tells w, once for all the sessions that
 // share it, that the service's bandwidth limit is pacing the input: a throttled upload must not
-// pass for a slow network (anchors.md §3 item 2). eol ends the line ("\r\n" while a terminal is
-// raw). A nil w gives nil: nothing is said (-q).
-func PacedNotice(w io.Writer, eol string) func(bitsPerSecond uint64) {
+// pass for a slow network (anchors.md §3 item 2). prefix goes before the line (cp clears its
+// progress bar with it), eol after it ("\r\n" where someone else's raw terminal gets it, such as
+// ssh's around a ProxyCommand). A nil w gives nil: nothing is said (-q).
+func PacedNotice(w io.Writer, prefix, eol string) func(bitsPerSecond uint64) {
 	if w == nil {
 		return nil
 	}
 	var once sync.Once
 	return func(bps uint64) {
 		once.Do(func() {
-			fmt.Fprintf(w, "ecsterm: the service limits a session's input to %s; uploads are paced to it%s", FormatRate(bps), eol)
+			fmt.Fprintf(w, "%secsterm: the service limits this session's input to %s (its Stream status, read as bits/s as Alibaba's client does); uploads are paced to it%s",
+				prefix, FormatRate(bps), eol)
 		})
 	}
 }
 
-// FormatRate writes a Stream rate (bits per second, as the official client reads it) the way
-// people compare bandwidth: 204800 is "204.8 kbit/s (25.6 KB/s)".
+// FormatRate writes a Stream rate in bits per second (§6.4) in binary units, as cp's meter and
+// the debug log count bytes: 204800 is "200 Kibit/s = 25.0 KiB/s".
 func FormatRate(bps uint64) string {
-	kbit := float64(bps) / 1000
-	kB := float64(bps) / 8 / 1000
-	if kbit >= 10000 {
-		return fmt.Sprintf("%.1f Mbit/s (%.2f MB/s)", kbit/1000, kB/1000)
+	kibit := float64(bps) / 1024
+	if kibit >= 10*1024 {
+		return fmt.Sprintf("%.1f Mibit/s = %.2f MiB/s", kibit/1024, kibit/1024/8)
 	}
-	return fmt.Sprintf("%.1f kbit/s (%.1f KB/s)", kbit, kB)
+	return fmt.Sprintf("%.0f Kibit/s = %.1f KiB/s", kibit, kibit/8)
 }

@@ -62,7 +62,7 @@ func Run(ctx context.Context, ios *iostreams.IOStreams, args []string) int {
 	root.SetErr(ios.ErrOut)
 	err := root.ExecuteContext(timing.With(ctx, rec))
 	code := exitCode(ios.ErrOut, root, err)
-	if on, _ := root.PersistentFlags().GetBool("timing"); on {
+	if on, _ := root.PersistentFlags().GetBool("timing"); on && (rec.Marked() || err != nil && code != cmdutil.ExitUsage) {
 		fmt.Fprintln(ios.ErrOut, "ecsterm:", rec.Summary())
 	}
 	return code

@@ -5,6 +5,7 @@
 package timing
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -60,6 +61,14 @@ func (r *Recorder) Mark(step string) {
 	r.marks = append(r.marks, mark{step, at})
 }
 
+// Marked reports whether any step was marked: a command that opened no session (help, version,
+// a usage error) has nothing to break down.
+func (r *Recorder) Marked() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.marks) > 0
+}
+
 // Summary is one line: every step with its time since start, in the order they happened (steps
 // that ran side by side, like preflight and StartTerminalSession, interleave), then the total.
 func (r *Recorder) Summary() string {
@@ -67,7 +76,7 @@ func (r *Recorder) Summary() string {
 	r.mu.Lock()
 	marks := slices.Clone(r.marks)
 	r.mu.Unlock()
-	slices.SortStableFunc(marks, func(a, b mark) int { return int(a.at - b.at) })
+	slices.SortStableFunc(marks, func(a, b mark) int { return cmp.Compare(a.at, b.at) })
 	var b strings.Builder
 	b.WriteString("timing since start:")
 	for _, m := range marks {

@@ -17,10 +17,15 @@ type pacer struct {
 	// remembers that it was.
 	onDelay func(bps uint64)
 	told    bool
+	held    time.Duration // how long input has waited in all
 }
 
 // burst is how far ahead of the rate the pacer lets a sender get.
 const burst = 100 * time.Millisecond
+
+// tellAfter is how long input must have waited in all before onDelay hears of it: a paste that
+// waits a moment is not worth a line across someone's screen; a transfer held back for seconds is.
+const tellAfter = time.Second
 
 func (p *pacer) setRate(bps uint64) {
 	p.mu.Lock()
@@ -49,7 +54,10 @@ func (p *pacer) wait(ctx context.Context, n int) (delayed bool, err error) {
 	// Float arithmetic: a tiny rate gives a long wait, never a division by zero.
 	p.free = p.free.Add(time.Duration(float64(n*8) / float64(p.bps) * float64(time.Second)))
 	delay := p.free.Sub(now) - burst
-	tell := delay > 0 && !p.told && p.onDelay != nil
+	if delay > 0 {
+		p.held += delay
+	}
+	tell := p.held >= tellAfter && !p.told && p.onDelay != nil
 	p.told = p.told || tell
 	bps := p.bps
 	p.mu.Unlock()

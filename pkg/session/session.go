@@ -62,8 +62,8 @@ type Options struct {
 	// input the gateway had not acknowledged (§15.7, §15.8; resume.go). Nil speaks 1.01, where a
 	// drop ends the session.
 	Resume *ResumeOptions
-	// OnPaced is told, once, the first time input has to wait for the bandwidth the gateway set
-	// with a Stream status (bits per second): the moment a transfer meets the service's ceiling,
+	// OnPaced is told, once, when input has waited a second in all for the bandwidth the gateway
+	// set with a Stream status (bits per second): a transfer has met the service's ceiling,
 	// which a user should hear about rather than take for a slow network.
 	OnPaced func(bitsPerSecond uint64)
 }
@@ -157,12 +157,11 @@ type runner struct {
 	sentAt atomic.Int64 // unix nanos of the last frame sent
 	usedAt atomic.Int64 // unix nanos of the last input or output that was not a keep-alive
 
-	pace      pacer
-	pacedTold bool          // OnPaced was called (input goroutine only)
-	sentIn    atomic.Int64  // input payload bytes sent, for the debug log's summary
-	gotOut    atomic.Int64  // output payload bytes delivered to Stdout, likewise
-	firstOut  chan struct{} // closed at the first output frame
-	done      chan struct{} // closed when run returns
+	pace     pacer
+	sentIn   atomic.Int64  // input payload bytes sent, for the debug log's summary
+	gotOut   atomic.Int64  // output payload bytes delivered to Stdout, likewise
+	firstOut chan struct{} // closed at the first output frame
+	done     chan struct{} // closed when run returns
 
 	v102 atomic.Bool  // speaking schema 1.02 with resume (resume.go); false: 1.01
 	r    *resumeState // non-nil when Options.Resume was given, even after a fall back to 1.01
@@ -203,6 +202,7 @@ func (s *runner) run(ctx context.Context) (err error) {
 		took := time.Since(start)
 		s.log.Debug("session ended", "err", err, "took", took.Round(time.Millisecond).String(),
 			"input_bytes", s.sentIn.Load(), "output_bytes", s.gotOut.Load(),
+			"input_KiB_per_s", int64(float64(s.sentIn.Load())/1024/max(took.Seconds(), 1e-3)),
 			"output_KiB_per_s", int64(float64(s.gotOut.Load())/1024/max(took.Seconds(), 1e-3)),
 			"stream_rate_bps", s.pace.rate())
 	}()

@@ -37,6 +37,10 @@ type forwards struct {
 func newForwards(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts *Options, errOut *cmdutil.LockedWriter) *forwards {
 	fctx, cancel := context.WithCancel(ctx)
 	fd := &forwards{ctx: fctx, cancel: cancel, errOut: errOut}
+	var paced func(uint64)
+	if cfg, err := f.Config(); err == nil && !cfg.Quiet {
+		paced = attach.PacedNotice(errOut, "", "\n") // ErrOut makes it \r\n while the terminal is raw
+	}
 	fd.newFw = func() (*forward.Forwarder, *attach.Ports) {
 		ports := attach.NewPorts(fctx, attach.PortOptions{Cloud: client, InstanceID: opts.InstanceID, Logger: f.Logger(), NoResume: opts.NoResume})
 		return &forward.Forwarder{
@@ -44,7 +48,7 @@ func newForwards(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, 
 			Logger: f.Logger(),
 			// The terminal is raw while the session runs, hence \r\n, as ssh writes its own lines.
 			Report:  func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\r\n", cmdutil.OneLine(err.Error())) },
-			OnPaced: attach.PacedNotice(errOut, "\r\n"),
+			OnPaced: paced,
 		}, ports
 	}
 	return fd

@@ -43,7 +43,7 @@ func (c *copier) exec(ctx context.Context, script string, stdin io.Reader, stdou
 	return attach.Exec(ctx, attach.Options{
 		Cloud: client, InstanceID: c.remote().Instance, Username: c.opts.User,
 		Stdin: stdin, Stdout: stdout, Stderr: stderr, Logger: c.log,
-		NoResume: c.opts.NoResume, StatusOut: c.statusOut(),
+		NoResume: c.opts.NoResume, StatusOut: c.statusOut(), OnPaced: c.pacedNotice(),
 	}, script, false)
 }
 
@@ -54,6 +54,16 @@ func (c *copier) statusOut() io.Writer {
 		return nil
 	}
 	return c.opts.IO.ErrOut
+}
+
+// pacedNotice says once that the service's bandwidth limit paces the upload; where the meter
+// draws, the line replaces the bar's (the bar comes back below it on its next update).
+func (c *copier) pacedNotice() func(uint64) {
+	w := c.statusOut()
+	if w != nil && c.opts.IO.IsStderrTTY() {
+		return attach.PacedNotice(w, "\r\x1b[K", "\n")
+	}
+	return attach.PacedNotice(w, "", "\n")
 }
 
 // newMeter returns the copy's meter: it draws only on a terminal, and not with -q.

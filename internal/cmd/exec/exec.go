@@ -38,6 +38,7 @@ type Options struct {
 	Timeout    time.Duration
 	Parallel   int
 	JSON       bool
+	Quiet      bool
 	EscapeChar string
 	NoResume   bool
 }
@@ -126,7 +127,7 @@ ecsterm could not run the command on an instance (the others still run).`,
 			if err != nil {
 				return err
 			}
-			opts.JSON = cfg.Output == "json"
+			opts.JSON, opts.Quiet = cfg.Output == "json", cfg.Quiet
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -218,7 +219,7 @@ func execRun(ctx context.Context, f *cmdutil.Factory, opts *Options, cfg *config
 			Cloud: client, InstanceID: opts.Targets[0], Username: opts.User, Escape: esc, NoEscape: !escOn,
 			Stdin: stdin, Stdout: ios.Out, Stderr: ios.ErrOut,
 			InFile: ios.InFile, OutFile: ios.OutFile, SetRaw: ios.SetRaw, Logger: f.Logger(),
-			NoResume: opts.NoResume, StatusOut: ios.ErrOut,
+			NoResume: opts.NoResume, StatusOut: ios.ErrOut, OnPaced: pacedNotice(ios, opts.Quiet),
 		}, opts.Command, tty)
 		if err != nil {
 			return err
@@ -230,6 +231,15 @@ func execRun(ctx context.Context, f *cmdutil.Factory, opts *Options, cfg *config
 
 // statusOut is where a fanned-out session's reconnect status goes: beside its stderr, except with
 // -o json, where stderr is part of the record.
+// pacedNotice is what exec says when the service's bandwidth limit paces its stdin: on stderr,
+// unless -q.
+func pacedNotice(ios *iostreams.IOStreams, quiet bool) func(uint64) {
+	if quiet {
+		return nil
+	}
+	return attach.PacedNotice(ios.ErrOut, "", "\n")
+}
+
 func statusOut(json bool, stderr io.Writer) io.Writer {
 	if json {
 		return nil

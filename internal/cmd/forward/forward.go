@@ -145,7 +145,7 @@ func forwardRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, o
 		Report:   func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\n", cmdutil.OneLine(err.Error())) },
 	}
 	if !opts.Quiet {
-		fw.OnPaced = attach.PacedNotice(errOut, "\n")
+		fw.OnPaced = attach.PacedNotice(errOut, "", "\n")
 	}
 	lns, err := fw.Bind(ctx, opts.Locals, opts.Dynamics)
 	if err != nil {

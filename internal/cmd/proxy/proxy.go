@@ -121,7 +121,15 @@ func proxyRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opt
 	ports := attach.NewPorts(ctx, attach.PortOptions{Cloud: client, InstanceID: opts.InstanceID, Logger: f.Logger(),
 		NoResume: opts.NoResume, StatusOut: opts.IO.ErrOut})
 	defer ports.Close()
-	fw := &forward.Forwarder{Open: ports.Open, Logger: f.Logger(), OnPaced: attach.PacedNotice(opts.IO.ErrOut, "\n")}
+	fw := &forward.Forwarder{Open: ports.Open, Logger: f.Logger()}
+	if cfg, err := f.Config(); err == nil && !cfg.Quiet {
+		// ssh has the terminal raw during an interactive session: end the line as it would.
+		eol := "\n"
+		if opts.IO.IsStderrTTY() {
+			eol = "\r\n"
+		}
+		fw.OnPaced = attach.PacedNotice(opts.IO.ErrOut, "", eol)
+	}
 	host, err := fw.Target(ctx, opts.Host)
 	if err != nil {
 		return err
