@@ -54,10 +54,15 @@ resizes, and is restored exactly when the session ends.
 The instance must be Running, with a Cloud Assistant agent that is online and supports
 session management (Linux later than 2.2.3.256, Windows later than 2.1.3.256).
 
+Escapes, typed at the start of a line as in OpenSSH: ~. ends the session, ~? lists the
+escapes, ~# lists forwarded ports and connections, ~C opens a command line that adds or
+cancels forwards (-L, -D, -KL, -KD), ~^Z suspends ecsterm, ~~ sends a ~. -e changes the
+escape character or turns escapes off.
+
 -L and -D forward local ports for as long as the shell lasts, as with ssh and as
 'ecsterm forward' does (see its help for the syntax). Each connection is its own port
-session; ~# lists the ports and the open connections. A port that cannot be bound stops
-the connect before the session opens. When the shell ends, open connections are closed.`,
+session. A port that cannot be bound stops the connect before the session opens. When
+the shell ends, open connections are closed.`,
 		Example: `  ecsterm connect i-bp1eifrtpxa9tb0001
   ecsterm connect web-01                       # by name; web-* picks from the matches on a terminal
   ecsterm connect admin@tag:role=bastion       # by tag, as user admin
