@@ -239,7 +239,7 @@ func TestExecViaRunCommand(t *testing.T) {
 // (stdout stays the command's), and -q keeps it quiet.
 func TestExecPacedNotice(t *testing.T) {
 	h := newHarness(t, emulator.Options{StreamRate: 800_000}) // about 98 KiB/s
-	in, _ := randomBytes(256 << 10)                            // over two seconds of input
+	in, _ := randomBytes(256 << 10)                           // over two seconds of input
 	r := h.run(string(in), "exec", "-T", demoInstance, "--", "wc", "-c")
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "262144" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
