@@ -279,7 +279,9 @@ func fanOut(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts 
 				stdout, stderr = out, errOut
 			default:
 				po, pe = newPrefixWriter(out, id), newPrefixWriter(errOut, id)
-				stdout, stderr = po, pe
+				// The command's stderr and the reconnect status lines reach pe from different
+				// goroutines; its line buffer needs a lock of its own.
+				stdout, stderr = po, &cmdutil.LockedWriter{W: pe}
 			}
 			status, err := attach.Exec(ctx, attach.Options{
 				Cloud: client, InstanceID: id, Username: opts.User,
