@@ -86,6 +86,9 @@ func newHarness(t *testing.T, opts emulator.Options) *harness {
 // newHarnessAt is newHarness with the emulator on a given loopback address.
 func newHarnessAt(t *testing.T, addr string, opts emulator.Options) *harness {
 	t.Helper()
+	if n := readSourcesOnce(); n == 0 {
+		t.Fatal("no Go sources found around e2e: the module layout changed")
+	}
 	emu, err := emulator.Listen(addr, opts)
 	if err != nil {
 		t.Fatal(err)
