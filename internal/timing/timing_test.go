@@ -2,6 +2,7 @@ package timing
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,7 +33,15 @@ func TestSummary(t *testing.T) {
 }
 
 func TestMarkWithoutRecorder(t *testing.T) {
-	Mark(context.Background(), "anything") // nothing to record into: no panic, no effect
-	var r *Recorder
-	r.Mark("anything")
+	r := New(time.Now())
+	Mark(context.Background(), "anything") // a context without r: r hears nothing
+	if r.Marked() {
+		t.Error("a mark in another context reached the recorder")
+	}
+	var none *Recorder
+	none.Mark("anything") // a nil Recorder ignores marks (attach marks whether or not --timing)
+	Mark(With(context.Background(), r), "step")
+	if !r.Marked() || !strings.Contains(r.Summary(), " step ") {
+		t.Errorf("a mark through With was not recorded: %q", r.Summary())
+	}
 }

@@ -78,14 +78,20 @@ func (f *Forwarder) ServeAll(ctx context.Context, lns []*Listener) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if l.SOCKS {
-				_ = f.ServeSOCKS(ctx, l.Listener)
-			} else {
-				_ = f.Serve(ctx, l.Listener, l.Host, l.Port)
-			}
+			f.ServeListener(ctx, l)
 		}()
 	}
 	wg.Wait()
+}
+
+// ServeListener serves l, as a SOCKS5 proxy or a -L forward, as Serve and ServeSOCKS do: until
+// ctx ends or l is closed, and its connections have ended.
+func (f *Forwarder) ServeListener(ctx context.Context, l *Listener) {
+	if l.SOCKS {
+		_ = f.ServeSOCKS(ctx, l.Listener)
+	} else {
+		_ = f.Serve(ctx, l.Listener, l.Host, l.Port)
+	}
 }
 
 // CloseAll closes listeners that will not be served.

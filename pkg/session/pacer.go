@@ -40,12 +40,12 @@ func (p *pacer) rate() uint64 {
 	return p.bps
 }
 
-// wait blocks until n more bytes fit the rate, or ctx ends. delayed says whether it had to wait.
-func (p *pacer) wait(ctx context.Context, n int) (delayed bool, err error) {
+// wait blocks until n more bytes fit the rate, or ctx ends.
+func (p *pacer) wait(ctx context.Context, n int) error {
 	p.mu.Lock()
 	if p.bps == 0 {
 		p.mu.Unlock()
-		return false, nil
+		return nil
 	}
 	now := time.Now()
 	if p.free.Before(now) {
@@ -62,7 +62,7 @@ func (p *pacer) wait(ctx context.Context, n int) (delayed bool, err error) {
 	bps := p.bps
 	p.mu.Unlock()
 	if delay <= 0 {
-		return false, nil
+		return nil
 	}
 	if tell {
 		p.onDelay(bps)
@@ -71,8 +71,8 @@ func (p *pacer) wait(ctx context.Context, n int) (delayed bool, err error) {
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return true, nil
+		return nil
 	case <-ctx.Done():
-		return true, ctx.Err()
+		return ctx.Err()
 	}
 }

@@ -410,7 +410,7 @@ func (s *runner) inputLoop(ctx context.Context) {
 			}
 		}
 		if n > 0 {
-			if _, perr := s.pace.wait(ctx, n); perr != nil {
+			if perr := s.pace.wait(ctx, n); perr != nil {
 				return
 			}
 			s.usedAt.Store(time.Now().UnixNano())

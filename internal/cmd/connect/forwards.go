@@ -89,11 +89,7 @@ func (fd *forwards) add(locals []forward.LocalSpec, dynamics []forward.DynamicSp
 		fd.wg.Add(1)
 		go func() {
 			defer fd.wg.Done()
-			if l.SOCKS {
-				_ = fw.ServeSOCKS(fd.ctx, l.Listener)
-			} else {
-				_ = fw.Serve(fd.ctx, l.Listener, l.Host, l.Port)
-			}
+			fw.ServeListener(fd.ctx, l)
 		}()
 	}
 	return lns, nil
