@@ -22,8 +22,10 @@ type EOFAction int
 
 // What a session sends when its input ends.
 const (
-	// EOFCtrlD sends a single 0x04 byte, as the official client does in interactive mode: a shell
-	// in the remote PTY sees end of input at the start of a line.
+	// EOFCtrlD sends 0x04, as the official client does in interactive mode: a shell in the remote
+	// PTY sees end of input at the start of a line. Unlike the official client, it waits until
+	// the output has been quiet for a moment (the shell is at its prompt) and sends it again if
+	// the shell answers with more output but the session goes on (sendEOF).
 	EOFCtrlD EOFAction = iota
 	// EOFClose sends Close ("1"), as the official client does for port sessions: the agent then
 	// ends the channel.
@@ -128,6 +130,7 @@ func Run(ctx context.Context, conn *websocket.Conn, opts Options) error {
 		opts:     opts,
 		log:      opts.Logger,
 		firstOut: make(chan struct{}),
+		outKick:  make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
 	if s.log == nil {
@@ -161,6 +164,7 @@ type runner struct {
 	sentIn   atomic.Int64  // input payload bytes sent, for the debug log's summary
 	gotOut   atomic.Int64  // output payload bytes delivered to Stdout, likewise
 	firstOut chan struct{} // closed at the first output frame
+	outKick  chan struct{} // poked (never blocking) by every output frame
 	done     chan struct{} // closed when run returns
 
 	v102 atomic.Bool  // speaking schema 1.02 with resume (resume.go); false: 1.01
@@ -335,6 +339,10 @@ func (s *runner) readLoop(conn *websocket.Conn) error {
 				close(s.firstOut)
 			}
 			s.usedAt.Store(time.Now().UnixNano())
+			select { // for sendEOF, which waits for the output to pause
+			case s.outKick <- struct{}{}:
+			default:
+			}
 			if _, err := s.opts.Stdout.Write(f.Payload); err != nil {
 				return fmt.Errorf("writing output: %w", err)
 			}
@@ -429,10 +437,51 @@ func (s *runner) inputLoop(ctx context.Context) {
 			s.log.Debug("input ended", "err", err)
 			switch s.opts.OnEOF {
 			case EOFCtrlD:
-				_ = s.send(TypeInput, []byte{0x04})
+				s.sendEOF(ctx)
 			case EOFClose:
 				_ = s.send(TypeClose, []byte("1"))
 			}
+			return
+		}
+	}
+}
+
+// eofQuiet is how long output must pause before ^D is sent for a Stdin that ended, and
+// eofTries how many times it is sent at most.
+const (
+	eofQuiet = 150 * time.Millisecond
+	eofTries = 5
+)
+
+// sendEOF sends ^D once the output has been quiet for eofQuiet, and again each time more output
+// follows and pauses, until the session ends (the input goroutine's ctx ends with it). A PTY
+// takes ^D as end of input only when it reaches a reader at the start of a line: a ^D that
+// arrives while the shell is still running the last command can be lost (bash switches the
+// terminal's mode around each command, and a pending end of file does not survive the switch;
+// about 3 in 100 piped connects hung on it). When the shell's prompt has been printed and
+// nothing follows, the shell is waiting for a line, and ^D reaches it. A program that reads
+// the ^D itself (cat) ends, its shell prints a prompt, and the next ^D ends the shell.
+func (s *runner) sendEOF(ctx context.Context) {
+	quiet := time.NewTimer(eofQuiet)
+	defer quiet.Stop()
+	for range eofTries {
+		for waiting := true; waiting; {
+			select {
+			case <-s.outKick: // more output: the pause starts again
+				quiet.Reset(eofQuiet)
+			case <-quiet.C:
+				waiting = false
+			case <-ctx.Done():
+				return
+			}
+		}
+		if err := s.send(TypeInput, []byte{0x04}); err != nil {
+			return
+		}
+		select { // the answer: the shell's exit and the session's end, or more output
+		case <-s.outKick:
+			quiet.Reset(eofQuiet)
+		case <-ctx.Done():
 			return
 		}
 	}

@@ -776,3 +776,33 @@ func TestRunTellsWhenInputIsPaced(t *testing.T) {
 		t.Errorf("OnPaced called %d more times, want once", len(told))
 	}
 }
+
+// TestRunCtrlDAgainAfterMoreOutput: a ^D that the shell did not take (it was still running a
+// command) is followed, when more output comes and pauses, by another; one that ended the
+// session is the only one.
+func TestRunCtrlDAgainAfterMoreOutput(t *testing.T) {
+	pr, pw := pipe(t)
+	r := start(t, Options{Stdin: pr, OnEOF: EOFCtrlD, KeepAlive: hour})
+	waitErr(t, write(pw, []byte("sleep 1\r"), true))
+	if f := r.p.nextNonKeepAlive(t); string(f.Payload) != "sleep 1\r" {
+		t.Fatalf("input %q, want the line", f.Payload)
+	}
+	if f := r.p.nextNonKeepAlive(t); !bytes.Equal(f.Payload, []byte{0x04}) {
+		t.Fatalf("after EOF: %q, want ^D", f.Payload)
+	}
+	// The shell lost that ^D and, the command over, prints its prompt: ^D again.
+	r.p.send(t, TypeOutput, []byte("$ "))
+	if f := r.p.nextNonKeepAlive(t); !bytes.Equal(f.Payload, []byte{0x04}) {
+		t.Fatalf("after more output: %q, want ^D again", f.Payload)
+	}
+	r.p.send(t, TypeOutput, []byte("exit\r\n"))
+	r.p.send(t, TypeStatus, AppendStatus(nil, StateClosed, "Exit"))
+	if err := r.wait(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	for _, f := range r.p.rest(t) {
+		if f.Type == TypeInput && len(f.Payload) > 0 {
+			t.Errorf("input after the session ended: %q", f.Payload)
+		}
+	}
+}
