@@ -25,8 +25,12 @@ type chunk struct {
 // chunkSize is the size of a replay chunk: 64 frames of the shell's 1 KiB.
 const chunkSize = 64 << 10
 
-// spareChunks is how many empty chunks a channel keeps for reuse.
-const spareChunks = 4
+// spareChunks is how many empty chunks a channel keeps for reuse: 4 MiB, enough for what a
+// bulk transfer holds unacknowledged between the client's acknowledgements (every 256 KiB, and
+// they come back while the socket buffers of a loopback connection hold megabytes more), so a
+// steady transfer allocates nothing. Memory a channel once needed beyond that is left to the
+// garbage collector.
+const spareChunks = 64
 
 // replay keeps a channel's unacknowledged Output.
 type replay struct {
