@@ -86,8 +86,9 @@ type Emulator struct {
 	srv      *http.Server
 	ownState bool
 
-	cmu   sync.Mutex
-	fresh map[net.Conn]struct{} // connections that have not sent a request yet
+	cmu     sync.Mutex
+	fresh   map[net.Conn]struct{} // connections that have not sent a request yet
+	closing bool                  // Close has begun
 
 	mu        sync.Mutex
 	sessions  map[string]*termSession
@@ -229,6 +230,10 @@ func (e *Emulator) trackConn(c net.Conn, st http.ConnState) {
 	e.cmu.Lock()
 	defer e.cmu.Unlock()
 	if st == http.StateNew {
+		if e.closing { // accepted while Close runs: Shutdown would wait 5 s for it
+			c.Close()
+			return
+		}
 		if e.fresh == nil {
 			e.fresh = map[net.Conn]struct{}{}
 		}
@@ -244,6 +249,7 @@ func (e *Emulator) Close() error {
 	// net/http grants new connections (Go's transport leaves one behind when two requests race
 	// to dial); no request is lost by closing those now.
 	e.cmu.Lock()
+	e.closing = true
 	for c := range e.fresh {
 		c.Close()
 	}
