@@ -50,6 +50,10 @@ func TestConnectWithForwards(t *testing.T) {
 		t.Fatalf("ecsterm connect: %v\n%s", err, scr.String())
 	}
 	scr.waitFor(t, at, "closed 1 forwarded connection")
+	// The shell's session and the forward's port session share one preflight.
+	if n := h.emu.Calls("DescribeInstances"); n != 1 {
+		t.Errorf("connect -L made %d preflights (DescribeInstances calls), want 1", n)
+	}
 	if _, err := net.Dial("tcp", m[1]); err == nil {
 		t.Error("the -L port still accepts connections after the session ended")
 	}

@@ -46,6 +46,16 @@ type Client struct {
 	log      *slog.Logger
 	attempts int
 	source   string // which credential provider answered, e.g. "default/env"
+	pre      preflightMemo
+	clock    func() time.Time     // nil: time.Now (tests set it)
+	waitHook func(*preflightCall) // tests: told when a Preflight waits for another's call
+}
+
+func (c *Client) now() time.Time {
+	if c.clock != nil {
+		return c.clock()
+	}
+	return time.Now()
 }
 
 // ErrNoCredentials is wrapped by New when no credential source has credentials.

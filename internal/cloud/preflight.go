@@ -3,10 +3,12 @@ package cloud
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	ecs "github.com/alibabacloud-go/ecs-20140526/v7/client"
 	"github.com/alibabacloud-go/tea/dara"
@@ -52,7 +54,99 @@ var (
 // account, the instance exists and is Running, and its Cloud Assistant agent is online, supports
 // session management and is new enough. The three API calls do not depend on each other and
 // run in parallel.
+//
+// A Client asks once for several sessions to one instance started close together (connect's
+// shell and its -L port sessions, say): a call made while another for the same instance is
+// running waits for that one, and a success is reused for preflightReuse. A failure is never
+// reused: the next call asks again, so a wait for an instance to start or an agent to come
+// online sees the change. Callers waiting on a call share its failure too, unless its caller
+// gave up (its context ended): then they ask again themselves.
 func (c *Client) Preflight(ctx context.Context, id string) (*Instance, error) {
+	for {
+		call, first := c.pre.join(id, c.now())
+		if first {
+			call.inst, call.err = c.preflight(ctx, id)
+			c.pre.finish(id, call, c.now())
+		} else {
+			if c.waitHook != nil {
+				c.waitHook(call)
+			}
+			select {
+			case <-call.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		if first || call.err == nil || ctx.Err() != nil || !gaveUp(call.err) {
+			// The instance comes with a not-ready error too (doctor reports every check).
+			var in *Instance
+			if call.inst != nil {
+				copied := *call.inst // callers may keep or change theirs
+				in = &copied
+			}
+			return in, call.err
+		}
+		// The caller of the call this one waited for gave up: ask again, as ourselves (join
+		// starts a new call, or joins one that another waiter started meanwhile).
+	}
+}
+
+// gaveUp reports whether err says that a call's caller stopped waiting, rather than anything
+// about the instance.
+func gaveUp(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// preflightReuse is how long a successful preflight answers for its instance.
+const preflightReuse = 30 * time.Second
+
+// preflightMemo holds each instance's latest preflight: running, or done and successful.
+type preflightMemo struct {
+	mu    sync.Mutex
+	calls map[string]*preflightCall
+}
+
+type preflightCall struct {
+	done chan struct{} // closed when inst and err are set
+	inst *Instance
+	err  error
+	at   time.Time // when it finished
+}
+
+// join returns the call that answers for id at now, and whether the caller must make it.
+func (m *preflightMemo) join(id string, now time.Time) (*preflightCall, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if call, ok := m.calls[id]; ok {
+		select {
+		case <-call.done:
+			if call.err == nil && now.Sub(call.at) < preflightReuse {
+				return call, false
+			}
+		default:
+			return call, false // running
+		}
+	}
+	if m.calls == nil {
+		m.calls = map[string]*preflightCall{}
+	}
+	call := &preflightCall{done: make(chan struct{})}
+	m.calls[id] = call
+	return call, true
+}
+
+// finish publishes call's result; a failure is forgotten at once.
+func (m *preflightMemo) finish(id string, call *preflightCall, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	call.at = now
+	close(call.done)
+	if call.err != nil && m.calls[id] == call {
+		delete(m.calls, id)
+	}
+}
+
+func (c *Client) preflight(ctx context.Context, id string) (*Instance, error) {
 	var (
 		wg             sync.WaitGroup
 		inst           *ecs.DescribeInstancesResponseBodyInstancesInstance
