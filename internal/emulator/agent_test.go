@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/creack/pty"
 	"go.uber.org/goleak"
 
 	"github.com/ecsterm/ecsterm/pkg/session"
@@ -395,5 +396,84 @@ func TestCloseKillsProcessIgnoringHangup(t *testing.T) {
 	}
 	if st := processState(pid); st != "gone" {
 		t.Errorf("after Close the program (pid %d) is in state %s", pid, st)
+	}
+}
+
+// TestGatherTakesWhatIsWaiting: after the read that waits, the pump takes the output that is
+// already there, up to its buffer, so that it leaves in one write.
+func TestGatherTakesWhatIsWaiting(t *testing.T) {
+	chunks := func(sizes ...int) func([]byte) int { // what is waiting, read by read
+		return func(p []byte) int {
+			if len(sizes) == 0 {
+				return 0
+			}
+			n := min(sizes[0], len(p))
+			sizes = sizes[1:]
+			return n
+		}
+	}
+	read := func(n int, err error) func([]byte) (int, error) {
+		return func([]byte) (int, error) { return n, err }
+	}
+	buf := make([]byte, ptyReadSize)
+	tests := []struct {
+		name    string
+		read    func([]byte) (int, error)
+		now     func([]byte) int
+		have    int
+		want    int
+		wantErr bool
+	}{
+		{"nothing more waiting", read(5, nil), chunks(), 0, 5, false},
+		{"two reads more waiting", read(4095, nil), chunks(4095, 2000), 0, 4095 + 4095 + 2000, false},
+		{"stops while a chunk still fits", read(4095, nil), chunks(4095, 4095, 4095), 0, 4095 * 3, false},
+		{"after what was kept back", read(4095, nil), chunks(4095), 3, 3 + 4095 + 4095, false},
+		{"no reading on after an error", read(10, syscall.EIO), chunks(4095), 0, 10, true},
+		{"no way to read without waiting", read(4095, nil), nil, 0, 4095, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := gather(tt.read, tt.now, buf, tt.have)
+			if got != tt.want || (err != nil) != tt.wantErr {
+				t.Errorf("gather = %d, %v; want %d, error %v", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestReadNowDoesNotWait: on a PTY with no output, readNow answers at once (a wait there would
+// hold back the output gathered before it: a keystroke's echo, say); with output, it reads it.
+func TestReadNowDoesNotWait(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	f, err := pollable(ptmx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	raw, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	if n := readNow(raw, buf); n != 0 {
+		t.Fatalf("readNow on an empty PTY = %d", n)
+	}
+	if _, err := tty.Write([]byte("ab")); err != nil {
+		t.Fatal(err)
+	}
+	// The PTY passes output on asynchronously: wait for it as the pump does, reading one byte;
+	// the other arrived with it, and readNow takes it, then finds nothing more.
+	if n, err := f.Read(buf[:1]); n != 1 || err != nil {
+		t.Fatalf("Read = %d, %v", n, err)
+	}
+	if n := readNow(raw, buf); n != 1 || buf[0] != 'b' {
+		t.Fatalf("readNow with a byte waiting = %d (%q)", n, buf[:n])
+	}
+	if n := readNow(raw, buf); n != 0 {
+		t.Errorf("readNow after the last byte = %d", n)
 	}
 }

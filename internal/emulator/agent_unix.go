@@ -134,13 +134,17 @@ func (p *ptyTarget) wait(done <-chan struct{}) {
 }
 
 // pumpPTY relays PTY output until the PTY closes: frames of at most maxShellFrame bytes that
-// never split a UTF-8 character, the frames of one read sent in one write (cork.go).
+// never split a UTF-8 character, the frames of one gather sent in one write (cork.go).
 func (c *channel) pumpPTY(f *os.File) {
 	buf := make([]byte, ptyReadSize)
+	var now func([]byte) int
+	if raw, err := f.SyscallConn(); err == nil {
+		now = func(p []byte) int { return readNow(raw, p) }
+	}
 	have := 0
 	for {
-		n, err := f.Read(buf[have:])
-		have += n
+		var err error
+		have, err = gather(f.Read, now, buf, have)
 		sent, serr := c.shellFrames(buf[:have], err != nil)
 		if serr != nil {
 			return
@@ -152,9 +156,38 @@ func (c *channel) pumpPTY(f *os.File) {
 	}
 }
 
-// ptyReadSize is how much the pump reads from the PTY at once; Linux hands out at most about
-// 4 KiB per read.
-const ptyReadSize = 16 << 10
+// ptyReadSize is how much the pump gathers from the PTY for one write, in reads of at most
+// about ptyChunk each: 12 KiB of output makes 12 frames, which with their headers stay within
+// the cork's maxHeld.
+const (
+	ptyReadSize = 12 << 10
+	ptyChunk    = 4 << 10
+)
+
+// gather appends to buf[:have] what one read gives, waiting for it as read does, and then what
+// now (nil: nothing) finds already waiting, without waiting for more: Linux hands out at most
+// about ptyChunk per read of a PTY, and output that is already there should leave in one write
+// rather than one per read. It returns the new length and the read's error.
+func gather(read func([]byte) (int, error), now func([]byte) int, buf []byte, have int) (int, error) {
+	n, err := read(buf[have:])
+	have += n
+	for err == nil && n > 0 && now != nil && len(buf)-have >= ptyChunk {
+		n = now(buf[have:])
+		have += n
+	}
+	return have, err
+}
+
+// readNow reads what the PTY has now, without waiting: 0 if nothing (or an error, which the
+// pump's next read reports).
+func readNow(raw syscall.RawConn, p []byte) int {
+	n := 0
+	_ = raw.Read(func(fd uintptr) bool {
+		n, _ = syscall.Read(int(fd), p)
+		return true // done, whatever the answer: never wait for the poller
+	})
+	return max(n, 0)
+}
 
 // shellFrames sends p as Output frames of at most maxShellFrame bytes, each ending on a UTF-8
 // character boundary, and returns how many bytes it sent. A character left incomplete at the end
