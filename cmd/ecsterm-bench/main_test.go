@@ -47,8 +47,13 @@ func TestBenchmarksRun(t *testing.T) {
 			want[m+"|"+tr] = true
 		}
 	}
+	// Bulk also against ssh through a remote PTY, the only channel the agent has.
+	for _, tr := range []string{"plain", "TLS"} {
+		want["exec -- cat 4 MiB > /dev/null|"+tr+"|ssh -tt, raw remote PTY"] = true
+	}
 	for _, r := range rep.Rows {
 		delete(want, r.Metric+"|"+r.Transport)
+		delete(want, r.Metric+"|"+r.Transport+"|"+r.RefName)
 		if r.Ecsterm.N == 0 {
 			t.Errorf("%s (%s): no measurements", r.Metric, r.Transport)
 		}
