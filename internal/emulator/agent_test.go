@@ -424,8 +424,10 @@ func TestGatherTakesWhatIsWaiting(t *testing.T) {
 		want    int
 		wantErr bool
 	}{
-		{"nothing more waiting", read(5, nil), chunks(), 0, 5, false},
+		{"nothing more waiting", read(4095, nil), chunks(), 0, 4095, false},
+		{"a short read: no more is asked for", read(5, nil), chunks(4095), 0, 5, false},
 		{"two reads more waiting", read(4095, nil), chunks(4095, 2000), 0, 4095 + 4095 + 2000, false},
+		{"a short read ends it", read(4095, nil), chunks(2000, 4095), 0, 4095 + 2000, false},
 		{"stops while a chunk still fits", read(4095, nil), chunks(4095, 4095, 4095), 0, 4095 * 3, false},
 		{"after what was kept back", read(4095, nil), chunks(4095), 3, 3 + 4095 + 4095, false},
 		{"no reading on after an error", read(10, syscall.EIO), chunks(4095), 0, 10, true},

@@ -167,11 +167,13 @@ const (
 // gather appends to buf[:have] what one read gives, waiting for it as read does, and then what
 // now (nil: nothing) finds already waiting, without waiting for more: Linux hands out at most
 // about ptyChunk per read of a PTY, and output that is already there should leave in one write
-// rather than one per read. It returns the new length and the read's error.
+// rather than one per read. A read of less than half a chunk means the PTY had no more, so
+// interactive output (a keystroke's echo) costs no extra read. It returns the new length and
+// the read's error.
 func gather(read func([]byte) (int, error), now func([]byte) int, buf []byte, have int) (int, error) {
 	n, err := read(buf[have:])
 	have += n
-	for err == nil && n > 0 && now != nil && len(buf)-have >= ptyChunk {
+	for err == nil && n >= ptyChunk/2 && now != nil && len(buf)-have >= ptyChunk {
 		n = now(buf[have:])
 		have += n
 	}
