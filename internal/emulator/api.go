@@ -119,7 +119,7 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	e.log.Debug("api", "action", action, "request", reqID)
 	e.mu.Lock()
 	e.calls[action]++
-	e.signers[action] = append(e.signers[action], signer)
+	e.signers[action] = e.signers[action].add(signer)
 	var fault string
 	if q := e.faults[action]; len(q) > 0 {
 		fault, e.faults[action] = q[0], q[1:]

@@ -92,16 +92,16 @@ type Emulator struct {
 
 	mu        sync.Mutex
 	sessions  map[string]*termSession
-	faults    map[string][]string // action → error codes to answer with, one per call
-	calls     map[string]int      // action → calls answered, for tests
-	issued    []string            // every session token handed out, for tests
-	installed map[string]bool     // InstallCloudAssistant: agents awaiting a reboot
-	inv       *invocationStore    // RunCommand invocations
-	wg        sync.WaitGroup      // agent sessions
-	down      atomic.Bool         // the gateway refuses WebSockets (SetGatewayDown, resume.go)
-	caPEM     []byte              // the TLS certificate clients must trust; nil for plain
-	signers   map[string][]string // action → AccessKey ID of each verified call, for tests
-	sts       stsStore            // credentials issued by AssumeRole (sts.go)
+	faults    map[string][]string   // action → error codes to answer with, one per call
+	calls     map[string]int        // action → calls answered, for tests
+	issued    []string              // every session token handed out, for tests
+	installed map[string]bool       // InstallCloudAssistant: agents awaiting a reboot
+	inv       *invocationStore      // RunCommand invocations
+	wg        sync.WaitGroup        // agent sessions
+	down      atomic.Bool           // the gateway refuses WebSockets (SetGatewayDown, resume.go)
+	caPEM     []byte                // the TLS certificate clients must trust; nil for plain
+	signers   map[string]signerRuns // action → AccessKey ID of each verified call, for tests
+	sts       stsStore              // credentials issued by AssumeRole (sts.go)
 }
 
 // New starts an emulator on 127.0.0.1 (port 0 picks a free one).
@@ -118,7 +118,7 @@ func Listen(addr string, opts Options) (*Emulator, error) {
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return nil, fmt.Errorf("the emulator listens on loopback only, not %s", host)
 	}
-	e := &Emulator{opts: opts, sessions: map[string]*termSession{}, faults: map[string][]string{}, calls: map[string]int{}, signers: map[string][]string{}, inv: newInvocationStore()}
+	e := &Emulator{opts: opts, sessions: map[string]*termSession{}, faults: map[string][]string{}, calls: map[string]int{}, signers: map[string]signerRuns{}, inv: newInvocationStore()}
 	e.applyDefaults()
 	if e.opts.StateDir == "" {
 		dir, err := os.MkdirTemp("", "ecsterm-emulator-")

@@ -92,7 +92,7 @@ func (e *Emulator) AssumedRoles() []AssumedRole {
 func (e *Emulator) SignedBy(action string) []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]string(nil), e.signers[action]...)
+	return e.signers[action].list()
 }
 
 // Signers is SignedBy for every action called so far.
@@ -100,8 +100,36 @@ func (e *Emulator) Signers() map[string][]string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := make(map[string][]string, len(e.signers))
-	for action, ids := range e.signers {
-		out[action] = append([]string(nil), ids...)
+	for action, runs := range e.signers {
+		out[action] = runs.list()
+	}
+	return out
+}
+
+// signerRuns records the signers of one action's calls as runs of the same AccessKey ID, so an
+// emulator that serves for days grows with each change of key (an STS renewal), not with each
+// call.
+type signerRuns []signerRun
+
+type signerRun struct {
+	id    string
+	calls int
+}
+
+func (r signerRuns) add(id string) signerRuns {
+	if n := len(r); n > 0 && r[n-1].id == id {
+		r[n-1].calls++
+		return r
+	}
+	return append(r, signerRun{id, 1})
+}
+
+func (r signerRuns) list() []string {
+	var out []string
+	for _, run := range r {
+		for range run.calls {
+			out = append(out, run.id)
+		}
 	}
 	return out
 }

@@ -303,3 +303,22 @@ func TestSTSHelperProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestSignerRuns: the signers of an action come back call by call, in order, but are kept as
+// runs of one key, so a long-running emulator does not grow with every call.
+func TestSignerRuns(t *testing.T) {
+	var r signerRuns
+	want := []string{"A", "A", "A", "B", "A"}
+	for _, id := range want {
+		r = r.add(id)
+	}
+	if got := r.list(); !slices.Equal(got, want) {
+		t.Errorf("list = %v, want %v", got, want)
+	}
+	for range 10000 {
+		r = r.add("A")
+	}
+	if len(r) != 3 || len(r.list()) != 10005 {
+		t.Errorf("%d runs for %d calls, want 3 runs", len(r), len(r.list()))
+	}
+}
