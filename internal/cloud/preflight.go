@@ -3,7 +3,6 @@ package cloud
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -66,6 +65,7 @@ func (c *Client) Preflight(ctx context.Context, id string) (*Instance, error) {
 		call, first := c.pre.join(id, c.now())
 		if first {
 			call.inst, call.err = c.preflight(ctx, id)
+			call.abandoned = call.err != nil && ctx.Err() != nil
 			c.pre.finish(id, call, c.now())
 		} else {
 			if c.waitHook != nil {
@@ -76,25 +76,23 @@ func (c *Client) Preflight(ctx context.Context, id string) (*Instance, error) {
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
-		}
-		if first || call.err == nil || ctx.Err() != nil || !gaveUp(call.err) {
-			// The instance comes with a not-ready error too (doctor reports every check).
-			var in *Instance
-			if call.inst != nil {
-				copied := *call.inst // callers may keep or change theirs
-				in = &copied
+			if err := ctx.Err(); err != nil {
+				return nil, err
 			}
-			return in, call.err
+			if call.abandoned {
+				// Its caller gave up, which says nothing about the instance: ask again, as
+				// ourselves (join starts a new call, or joins one another waiter started).
+				continue
+			}
 		}
-		// The caller of the call this one waited for gave up: ask again, as ourselves (join
-		// starts a new call, or joins one that another waiter started meanwhile).
+		// The instance comes with a not-ready error too (doctor reports every check).
+		var in *Instance
+		if call.inst != nil {
+			copied := *call.inst // callers may keep or change theirs
+			in = &copied
+		}
+		return in, call.err
 	}
-}
-
-// gaveUp reports whether err says that a call's caller stopped waiting, rather than anything
-// about the instance.
-func gaveUp(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // preflightReuse is how long a successful preflight answers for its instance.
@@ -107,10 +105,11 @@ type preflightMemo struct {
 }
 
 type preflightCall struct {
-	done chan struct{} // closed when inst and err are set
-	inst *Instance
-	err  error
-	at   time.Time // when it finished
+	done      chan struct{} // closed when the fields below are set
+	inst      *Instance
+	err       error
+	abandoned bool      // it failed because its caller's context ended
+	at        time.Time // when it finished
 }
 
 // join returns the call that answers for id at now, and whether the caller must make it.

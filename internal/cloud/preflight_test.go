@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -68,16 +69,21 @@ func TestPreflightFailureNotReused(t *testing.T) {
 }
 
 // TestPreflightWaiters: a preflight started while another for the same instance runs waits for
-// it and shares its answer; if the first caller gave up, the waiter asks again itself instead
-// of failing with the other's cancellation.
+// it and shares its answer, a failure included; only if the first caller gave up (its context
+// ended) does the waiter ask again itself, instead of failing with the other's cancellation.
 func TestPreflightWaiters(t *testing.T) {
+	timeout := fmt.Errorf("DescribeInstances: %w", context.DeadlineExceeded) // as an HTTP timeout reads
 	for _, tc := range []struct {
 		name      string
 		leaderErr error
+		abandoned bool // the leader's own context ended
 		wantCalls int
+		wantErr   error
 	}{
-		{"shares a success", nil, 0},
-		{"asks again when the first caller gave up", context.Canceled, 1},
+		{"shares a success", nil, false, 0, nil},
+		{"asks again when the first caller gave up", context.Canceled, true, 1, nil},
+		// A timeout talking to the API is an answer: asking again would double the wait.
+		{"shares a failure", timeout, false, 0, timeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEmulator(t, emulator.Options{})
@@ -106,12 +112,13 @@ func TestPreflightWaiters(t *testing.T) {
 			if tc.leaderErr == nil {
 				leader.inst = &Instance{ID: idReady, Name: "from the leader"}
 			}
-			leader.err = tc.leaderErr
+			leader.err, leader.abandoned = tc.leaderErr, tc.abandoned
 			c.pre.finish(idReady, leader, c.now())
 			r := <-done
 			switch {
+			case r.err != tc.wantErr:
+				t.Fatalf("the waiter got %v, want %v", r.err, tc.wantErr)
 			case r.err != nil:
-				t.Fatalf("the waiter got %v", r.err)
 			case tc.leaderErr == nil && r.in.Name != "from the leader":
 				t.Errorf("the waiter got %+v, not the leader's answer", r.in)
 			case tc.leaderErr != nil && r.in.Name != "demo-web-01":
