@@ -25,12 +25,16 @@ type chunk struct {
 // chunkSize is the size of a replay chunk: 64 frames of the shell's 1 KiB.
 const chunkSize = 64 << 10
 
-// spareChunks is how many empty chunks a channel keeps for reuse: 4 MiB, enough for what a
-// bulk transfer holds unacknowledged between the client's acknowledgements (every 256 KiB, and
-// they come back while the socket buffers of a loopback connection hold megabytes more), so a
-// steady transfer allocates nothing. Memory a channel once needed beyond that is left to the
-// garbage collector.
-const spareChunks = 64
+// spareChunks is how many empty chunks a channel keeps for reuse while output is outstanding:
+// 4 MiB, enough for what a bulk transfer holds unacknowledged between the client's
+// acknowledgements (every 256 KiB, read by the gateway in lumps, while the socket buffers of a
+// loopback connection hold megabytes more), so a steady transfer allocates nothing. Once
+// everything is acknowledged the channel keeps idleSpareChunks, so an idle shell does not hold
+// what its last burst needed; memory beyond that is left to the garbage collector.
+const (
+	spareChunks     = 64
+	idleSpareChunks = 4
+)
 
 // replay keeps a channel's unacknowledged Output.
 type replay struct {
@@ -178,6 +182,10 @@ func (r *replay) ackThrough(n uint32) {
 	// larger part, so an acknowledgement costs what it removes, not what remains.
 	if r.head == len(r.frames) {
 		r.frames, r.head = r.frames[:0], 0
+		if len(r.spare) > idleSpareChunks {
+			clear(r.spare[idleSpareChunks:])
+			r.spare = r.spare[:idleSpareChunks]
+		}
 	} else if r.head > len(r.frames)/2 {
 		k := copy(r.frames, r.frames[r.head:])
 		clear(r.frames[k:])

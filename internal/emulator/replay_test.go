@@ -85,17 +85,39 @@ func TestReplaySteadyStateAllocatesNothing(t *testing.T) {
 			for range 10000 { // warm up: chunks and queue at their working size
 				frame()
 			}
-			// AllocsPerRun truncates its average to a whole number: a run is a whole cycle of
-			// acknowledgements, so that an allocation in any frame of it counts.
-			cycle := func() {
-				for range tc.every {
+			// AllocsPerRun truncates its average to a whole number: a run is 1024 frames, many
+			// chunks and at least one whole cycle of acknowledgements, so that an allocation in
+			// any frame of it counts.
+			const cycle = 1024
+			run := func() {
+				for range cycle {
 					frame()
 				}
 			}
-			if allocs := testing.AllocsPerRun(20, cycle); allocs != 0 {
-				t.Errorf("%.0f allocations per %d frames in the steady state, want 0", allocs, tc.every)
+			if allocs := testing.AllocsPerRun(20, run); allocs != 0 {
+				t.Errorf("%.0f allocations per %d frames in the steady state, want 0", allocs, cycle)
 			}
 		})
+	}
+}
+
+// TestReplayIdleKeepsFewSpares: once all of a burst is acknowledged, a channel keeps only a few
+// empty chunks, not what the burst needed.
+func TestReplayIdleKeepsFewSpares(t *testing.T) {
+	var r replay
+	r.init(16 << 20)
+	p := make([]byte, maxShellFrame)
+	var last uint32
+	for range 2048 { // 2 MiB outstanding: 32 chunks
+		last = r.add(p, false)
+	}
+	r.ackThrough(last - 1024) // half: the chunks freed stay for the rest of the burst
+	if len(r.spare) < 15 {
+		t.Errorf("%d spare chunks with output outstanding, want the 15 or 16 freed", len(r.spare))
+	}
+	r.ackThrough(last)
+	if len(r.spare) != idleSpareChunks {
+		t.Errorf("%d spare chunks once idle, want %d", len(r.spare), idleSpareChunks)
 	}
 }
 
