@@ -14,9 +14,11 @@ import (
 )
 
 // The bulk section: a file of -size bytes printed by `cat` on the far side and written to
-// /dev/null here, through `ecsterm exec -T <id> -- cat FILE` and `ssh ... cat FILE`, with a raw
-// loopback TCP copy of as many bytes, and the same `cat FILE | cat` onto a raw PTY read by this
-// process (bench.PTYCopy: the agent's path alone, a ceiling for any client of a PTY-only agent). Every run each client also runs `true` just
+// /dev/null here, through `ecsterm exec -T <id> -- cat FILE`, `ssh ... cat FILE` and `ssh -tt ...
+// 'stty raw -echo; cat FILE | cat'` (ssh through a raw remote PTY, the far end exec has), with a
+// raw loopback TCP copy of as many bytes, and the same `cat FILE | cat` onto a raw PTY read by
+// this process (bench.PTYCopy: the agent's path alone, a ceiling for any client of a PTY-only
+// agent). Every run each client also runs `true` just
 // before, and the throughput is the size over the difference of the two wall times: the bytes'
 // own time, without the start-up that the start-up section measures (ssh's handshake would
 // otherwise dominate). CPU seconds per GiB and peak RSS are the client process's own, from its

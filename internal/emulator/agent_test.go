@@ -428,7 +428,7 @@ func TestGatherTakesWhatIsWaiting(t *testing.T) {
 		{"a short read: no more is asked for", read(5, nil), chunks(4095), 0, 5, false},
 		{"two reads more waiting", read(4095, nil), chunks(4095, 2000), 0, 4095 + 4095 + 2000, false},
 		{"a short read ends it", read(4095, nil), chunks(2000, 4095), 0, 4095 + 2000, false},
-		{"stops while a chunk still fits", read(4095, nil), chunks(4095, 4095, 4095), 0, 4095 * 3, false},
+		{"stops when no chunk fits", read(4095, nil), chunks(4095, 4095, 4095), 0, 4095 * 3, false},
 		{"after what was kept back", read(4095, nil), chunks(4095), 3, 3 + 4095 + 4095, false},
 		{"no reading on after an error", read(10, syscall.EIO), chunks(4095), 0, 10, true},
 		{"no way to read without waiting", read(4095, nil), nil, 0, 4095, false},

@@ -157,8 +157,9 @@ func (c *channel) pumpPTY(f *os.File) {
 }
 
 // ptyReadSize is how much the pump gathers from the PTY for one write, in reads of at most
-// about ptyChunk each: 12 KiB of output makes 12 frames, which with their headers stay within
-// the cork's maxHeld.
+// about ptyChunk each: 12 KiB (bytes of a character kept back from the last gather included)
+// makes at most 13 frames (a frame may end early, on a character boundary), about 13.3 KiB with
+// their headers: within the cork's maxHeld.
 const (
 	ptyReadSize = 12 << 10
 	ptyChunk    = 4 << 10

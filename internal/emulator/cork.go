@@ -13,8 +13,8 @@ import (
 // Corked output: the agent's shell frames hold at most 1 KiB and its port frames 2 KiB, so bulk
 // output is many small WebSocket messages, and gorilla writes each with its own system call (and
 // over TLS, its own record). The gateway hands the upgrader a connection that can be corked: the
-// pump corks it, sends every frame of one read from the PTY or TCP connection, and uncorks it,
-// so those frames leave in one write. The frames themselves, their sizes and their order are
+// pump corks it, sends every frame of what it gathered from the PTY (agent_unix.go) or of one
+// read from the TCP connection, and uncorks it, so those frames leave in one write. The frames themselves, their sizes and their order are
 // exactly what they would be without it; only the system calls are fewer, on both ends.
 
 // corkConn is a net.Conn whose writes can be held and then sent together. A write that fails
