@@ -183,8 +183,9 @@ func Interactive(ctx context.Context, o Options) error {
 // input is the session's input: on a raw terminal, keystrokes pass through the escape reader
 // (whose ~. cancels the session with ErrEscapeDisconnect as the cause), and the terminal never
 // reaches end of file, so nothing is sent for one. The raw terminal is read through
-// term.ConsoleInput: the file itself on Unix, and on a Windows console a reader that also hands
-// window resizes to o.sizes.
+// term.ConsoleInput: on Linux a second, non-blocking open of the terminal read through Go's
+// poller, on a Windows console a reader that also hands window resizes to o.sizes, elsewhere
+// the file itself.
 // safeCtx returns the context term.TTY.Safe gave the session, which ~^Z needs to suspend; it
 // may be called only once Safe runs (Exec asks for its input before). The caller calls release
 // when the session is over.

@@ -2,6 +2,7 @@ package term
 
 import (
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"sync"
@@ -10,7 +11,10 @@ import (
 )
 
 // ConsoleInput returns what a raw-mode session should read its keystrokes from when f is its
-// terminal input. On Unix, and for any f that is not a Windows console, that is f itself.
+// terminal input. On Linux, for a terminal, it is a second, non-blocking open of that terminal
+// that Go's network poller reads (pollableInput says why); release closes it, which ends a read
+// in progress with io.EOF, and f itself is untouched. Elsewhere, and for any f that is neither a
+// terminal nor a Windows console, it is f itself, and release does nothing.
 //
 // On a Windows console it is a reader of console input records (ReadConsoleInputW) instead of
 // text, because Windows reports a window resize as a WINDOW_BUFFER_SIZE_EVENT record in the same
@@ -20,17 +24,21 @@ import (
 // so the bytes are the ones an xterm would send. It also sends ^Z on, where reading the console as
 // a file would take it for end of file.
 //
-// Make one per session, read it from one goroutine, and call release when the session is over:
-// from then on size watchers no longer count on it for resizes. release closes nothing (f stays
-// open, and a read in progress still ends only with input); it may be called more than once.
-// Like a read of the console file, a read blocks until the console has input and cannot be
-// interrupted.
+// Make one per session, read it from one goroutine, and call release when the session is over;
+// release may be called more than once. On a Windows console, size watchers then no longer count
+// on the reader for resizes; release closes nothing there (f stays open, and a read in progress
+// still ends only with input): like a read of the console file, a read blocks until the console
+// has input and cannot be interrupted.
 func ConsoleInput(f *os.File) (r io.Reader, release func()) {
 	if f == nil {
 		return nil, func() {}
 	}
 	if cr := consoleInput(f); cr != nil {
 		return cr, cr.release
+	}
+	if pf := pollableInput(f); pf != nil {
+		pr := &pollableReader{f: pf}
+		return pr, pr.release
 	}
 	return f, func() {}
 }
@@ -193,3 +201,20 @@ func (d *keyDecoder) unit(dst []byte, u uint16) []byte {
 	}
 	return utf8.AppendRune(dst, rune(u)) // a lone trailing half is not a valid rune: U+FFFD
 }
+
+// pollableReader reads a terminal through the poller; release closes it, ending a read in
+// progress with io.EOF.
+type pollableReader struct {
+	f    *os.File
+	once sync.Once
+}
+
+func (r *pollableReader) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	if errors.Is(err, os.ErrClosed) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (r *pollableReader) release() { r.once.Do(func() { r.f.Close() }) }

@@ -75,3 +75,6 @@ func readConsoleInput(h windows.Handle, recs []inputRecord) (int, error) {
 	}
 	return int(n), nil
 }
+
+// pollableInput: a Windows console is read through its input records (consoleInput).
+func pollableInput(*os.File) *os.File { return nil }
