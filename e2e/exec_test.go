@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ecsterm/ecsterm/internal/emulator"
 )
 
@@ -147,6 +149,33 @@ func TestExecTTY(t *testing.T) {
 		t.Fatalf("exit %v, screen %q", err, tm.scr.String())
 	}
 	tm.scr.waitFor(t, 0, "33 99")
+}
+
+// TestExecTTYLeavesLaterKeysToTheShell: once the remote command has ended, ecsterm stops reading
+// the terminal before it gives it back; a line typed while it is still ending the session
+// (EndTerminalSession in flight) stays in the terminal for the user's shell.
+func TestExecTTYLeavesLaterKeysToTheShell(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	tm := newTerminal(t, 24, 80)
+	entered, release := h.emu.Hold("EndTerminalSession")
+	defer release()
+	cmd := h.command("exec", demoInstance, "--", "true")
+	tm.start(t, cmd)
+	<-entered // the command is over and the terminal restored; the session is being ended
+	tm.typeIn("typed-later\r")
+	release()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("ecsterm exec: %v\n%s", err, tm.scr.String())
+	}
+	fds := []unix.PollFd{{Fd: int32(tm.tty.Fd()), Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 0); err != nil || n != 1 {
+		t.Fatalf("the line typed after the command ended is not in the terminal (poll %d, %v): ecsterm read it", n, err)
+	}
+	buf := make([]byte, 64)
+	n, err := unix.Read(int(tm.tty.Fd()), buf)
+	if err != nil || string(buf[:n]) != "typed-later\n" {
+		t.Errorf("the terminal holds %q (%v), want the line typed", buf[:max(n, 0)], err)
+	}
 }
 
 func TestExecManyTargets(t *testing.T) {

@@ -24,14 +24,14 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 	stdin := o.Stdin
 	var t term.TTY
 	var safeCtx context.Context
+	release := func() {}
 	if tty {
 		var disarm func()
 		t, disarm = o.guardedTTY()
 		defer disarm()
 		// Set inside Safe, before any key is read: the reader runs only once the command started.
-		var release func()
 		stdin, _, release = o.input(func() context.Context { return safeCtx }, t, cancel, session.EOFNothing)
-		defer release()
+		defer release() // if Safe never runs; it is called there too
 	}
 	req := rexec.Request{Command: command, TTY: tty, Stdin: stdin, Stdout: firstOutput(ctx, o.Stdout), Stderr: o.Stderr}
 	if tty && o.OutFile != nil {
@@ -79,6 +79,9 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 			safeCtx = ctx
 			o.raw(t, true)
 			defer o.raw(t, false)
+			// Stop reading keys before the terminal is the user's again: what they type next
+			// (while EndTerminalSession is still in flight, say) is for their shell.
+			defer release()
 			return run(ctx)
 		})
 	} else {

@@ -124,7 +124,13 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if q := e.faults[action]; len(q) > 0 {
 		fault, e.faults[action] = q[0], q[1:]
 	}
+	h := e.holds[action]
+	delete(e.holds, action)
 	e.mu.Unlock()
+	if h != nil {
+		close(h.entered)
+		<-h.released
+	}
 	if fault != "" {
 		writeAPIError(w, r, reqID, newAPIError(fault, ""))
 		return

@@ -86,9 +86,10 @@ type Emulator struct {
 	srv      *http.Server
 	ownState bool
 
-	cmu     sync.Mutex
-	fresh   map[net.Conn]struct{} // connections that have not sent a request yet
-	closing bool                  // Close has begun
+	cmu      sync.Mutex
+	fresh    map[net.Conn]struct{} // connections that have not sent a request yet
+	closing  bool                  // Close has begun
+	releases []func()              // of Holds: Close lets any held call go on
 
 	mu        sync.Mutex
 	sessions  map[string]*termSession
@@ -101,7 +102,14 @@ type Emulator struct {
 	down      atomic.Bool           // the gateway refuses WebSockets (SetGatewayDown, resume.go)
 	caPEM     []byte                // the TLS certificate clients must trust; nil for plain
 	signers   map[string]signerRuns // action → AccessKey ID of each verified call, for tests
+	holds     map[string]*hold      // action → the next call waits (Hold)
 	sts       stsStore              // credentials issued by AssumeRole (sts.go)
+}
+
+// hold makes one call of an action wait: entered is closed when it arrives, and it answers once
+// released is closed.
+type hold struct {
+	entered, released chan struct{}
 }
 
 // New starts an emulator on 127.0.0.1 (port 0 picks a free one).
@@ -218,6 +226,25 @@ func (e *Emulator) FailNext(action, code string, n int) {
 	}
 }
 
+// Hold makes the next call of action wait before it is answered, so a test can act while a
+// client waits for it: entered is closed when the call arrives, and release (safe to call more
+// than once; Close calls it too) lets it go on.
+func (e *Emulator) Hold(action string) (entered <-chan struct{}, release func()) {
+	h := &hold{entered: make(chan struct{}), released: make(chan struct{})}
+	e.mu.Lock()
+	if e.holds == nil {
+		e.holds = map[string]*hold{}
+	}
+	e.holds[action] = h
+	e.mu.Unlock()
+	var once sync.Once
+	release = func() { once.Do(func() { close(h.released) }) }
+	e.cmu.Lock()
+	e.releases = append(e.releases, release)
+	e.cmu.Unlock()
+	return h.entered, release
+}
+
 // Calls reports how many times action was called (signature-valid calls only).
 func (e *Emulator) Calls(action string) int {
 	e.mu.Lock()
@@ -252,6 +279,9 @@ func (e *Emulator) Close() error {
 	e.closing = true
 	for c := range e.fresh {
 		c.Close()
+	}
+	for _, release := range e.releases {
+		release()
 	}
 	e.cmu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
