@@ -177,6 +177,7 @@ func render(cfg config) error {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		return fmt.Errorf("%s: %w", cfg.from, err)
 	}
+	rep.judge() // by today's rules: the measurements are the run's, the wording is not
 	cfg.jsonOut = ""
 	return rep.write(cfg)
 }

@@ -169,6 +169,8 @@ func TestVerdicts(t *testing.T) {
 		{atMost(0.5, "ssh"), 0.5, bench.Stats{}, "met"},
 		{atMost(0.5, "ssh"), 0.6, bench.Stats{}, "missed by 20%"},
 		{atMost(1, "ssh"), 1.013, bench.Stats{}, "missed by 2%"}, // rounded up: never "missed by 0%"
+		{atMost(1, "ssh"), 1.0018, bench.Stats{}, "missed by 0.2%"},
+		{atLeast(1, "ssh"), 0.99999, bench.Stats{}, "missed by 0.1%"},
 		{atLeast(1, "ssh"), 1.2, bench.Stats{}, "met"},
 		{atLeast(1, "ssh"), 0.75, bench.Stats{}, "missed by 25%"},
 		{rssAim, 0, stats(20, 29.9), "met"},
