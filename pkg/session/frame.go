@@ -62,6 +62,14 @@ const HeaderLen = 30
 // MaxPayload102 is the most a 1.02 frame can carry: its length field is a u16.
 const MaxPayload102 = 0xffff
 
+// MaxFrameLen is the longest message a session accepts from the gateway: a header with both ids
+// at their longest and a 1.02 payload at its longest. Agents send at most 2 KiB of output per
+// frame; anything longer than this is hostile or broken, and ends the session before it is read.
+const MaxFrameLen = HeaderLen + 2*255 + MaxPayload102
+
+// ErrFrameTooLong ends a session whose gateway sent a message longer than MaxFrameLen.
+var ErrFrameTooLong = fmt.Errorf("the session gateway sent a message longer than %d bytes, more than any frame can hold", MaxFrameLen)
+
 // Decoding errors. A malformed frame ends a session with one of these, never a panic.
 var (
 	ErrShortFrame  = errors.New("frame shorter than its header")

@@ -62,6 +62,9 @@ func (s *runner) send102(t MessageType, payload []byte) error {
 	if !s.v102.Load() { // fell back to 1.01 meanwhile
 		return s.send101Locked(t, payload)
 	}
+	if t == TypeClose && r.closeSent {
+		return nil // one Close per channel; resend sends it again only on a new connection
+	}
 	seq := r.inSeq.Load()
 	if numbered {
 		seq++

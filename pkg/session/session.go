@@ -153,12 +153,15 @@ type runner struct {
 	opts Options
 	log  *slog.Logger
 
-	wmu    sync.Mutex      // guards conn, writes, seq, wbuf and the resume state's write side
-	conn   *websocket.Conn // nil while reconnecting
-	seq    int64
-	wbuf   []byte
-	sentAt atomic.Int64 // unix nanos of the last frame sent
-	usedAt atomic.Int64 // unix nanos of the last input or output that was not a keep-alive
+	wmu  sync.Mutex      // guards conn, writes, seq, wbuf and the resume state's write side
+	conn *websocket.Conn // nil while reconnecting
+	seq  int64
+	wbuf []byte
+	// closedOn is the connection a 1.01 Close went out on: a channel gets one Close, however
+	// many ways the session ends at once (input's end, ctx, the remote side's end).
+	closedOn *websocket.Conn
+	sentAt   atomic.Int64 // unix nanos of the last frame sent
+	usedAt   atomic.Int64 // unix nanos of the last input or output that was not a keep-alive
 
 	pace     pacer
 	sentIn   atomic.Int64  // input payload bytes sent, for the debug log's summary
@@ -194,6 +197,8 @@ func (s *runner) closeConn() {
 // startReader reads conn in a new goroutine; its result arrives on the returned channel.
 func (s *runner) startReader(conn *websocket.Conn) <-chan error {
 	readErr := make(chan error, 1)
+	// gorilla refuses a longer message from its header, before reading or allocating it.
+	conn.SetReadLimit(MaxFrameLen)
 	go func() { readErr <- s.readLoop(conn) }()
 	return readErr
 }
@@ -292,6 +297,9 @@ func (s *runner) send101Locked(t MessageType, payload []byte) error {
 	if s.conn == nil {
 		return ErrConnectionLost
 	}
+	if t == TypeClose && s.closedOn == s.conn {
+		return nil
+	}
 	var err error
 	s.wbuf, err = AppendFrame(s.wbuf[:0], Header{Type: t, Created: uint64(time.Now().UnixMilli()), Seq: s.seq}, payload)
 	if err != nil {
@@ -303,6 +311,9 @@ func (s *runner) send101Locked(t MessageType, payload []byte) error {
 	}
 	s.seq++
 	s.sentAt.Store(time.Now().UnixNano())
+	if t == TypeClose {
+		s.closedOn = s.conn
+	}
 	return nil
 }
 
@@ -383,6 +394,9 @@ func (s *runner) readLoop(conn *websocket.Conn) error {
 }
 
 func (s *runner) closeError(err error) error {
+	if errors.Is(err, websocket.ErrReadLimit) {
+		return ErrFrameTooLong // not a lost connection: resuming would only fetch it again
+	}
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway) {
 		return nil
