@@ -24,6 +24,9 @@ type Config struct {
 	Output   string // text or json
 	Quiet    bool
 	Debug    bool
+	// ConnectionType is the network the session WebSocket URL is for: "internet", "intranet",
+	// or "" to leave it to the service (which means internet).
+	ConnectionType string
 	// File is the config file that was read, if any.
 	File string
 
@@ -65,10 +68,23 @@ var env = map[string][]string{
 	"endpoint": {"ECSTERM_ENDPOINT"},
 	"output":   {"ECSTERM_OUTPUT"},
 	"escape":   {"ECSTERM_ESCAPE"},
+	// connection_type has no Alibaba Cloud variable: StartTerminalSession is its only user.
+	"connection_type": {"ECSTERM_CONNECTION_TYPE"},
 }
 
+// ErrInvalid is wrapped by every error about a setting's value, so that a caller can tell a
+// bad flag, variable or config entry (a usage error) from a file it could not read.
+var ErrInvalid = errors.New("invalid setting")
+
+// invalid wraps err in ErrInvalid without changing its text.
+type invalid struct{ err error }
+
+func (e *invalid) Error() string        { return e.err.Error() }
+func (e *invalid) Unwrap() []error      { return []error{e.err, ErrInvalid} }
+func invalidf(f string, a ...any) error { return &invalid{fmt.Errorf(f, a...)} }
+
 // Load resolves the settings. flags are the root command's persistent flags (bound by name:
-// profile, region, endpoint, output, quiet, debug). configFile overrides the default location
+// profile, region, endpoint, output, quiet, debug, connection-type). configFile overrides the default location
 // ($XDG_CONFIG_HOME/ecsterm/config.yaml or the OS equivalent); a missing file is not an error.
 func Load(flags *pflag.FlagSet, configFile string) (*Config, error) {
 	s, err := Inspect(flags, configFile)
@@ -89,7 +105,7 @@ func Inspect(flags *pflag.FlagSet, configFile string) (*Settings, error) {
 		}
 	}
 	for _, name := range flagKeys {
-		if f := flags.Lookup(name); f != nil {
+		if f := flags.Lookup(flagName(name)); f != nil {
 			if err := v.BindPFlag(name, f); err != nil {
 				return nil, err
 			}
@@ -123,11 +139,17 @@ func Inspect(flags *pflag.FlagSet, configFile string) (*Settings, error) {
 	cfg.Debug = v.GetBool("debug")
 	cfg.escape = v.GetString("escape")
 	if cfg.Output != "text" && cfg.Output != "json" {
-		return nil, fmt.Errorf("output format %q is not text or json (%s)", cfg.Output, s.sources["output"])
+		return nil, invalidf("output format %q is not text or json (%s)", cfg.Output, s.sources["output"])
 	}
 	if cfg.escape != "" {
 		if err := checkEscape(cfg.escape); err != nil {
-			return nil, fmt.Errorf("%w (%s)", err, s.sources["escape"])
+			return nil, invalidf("%w (%s)", err, s.sources["escape"])
+		}
+	}
+	if ct := v.GetString("connection_type"); ct != "" {
+		var err error
+		if cfg.ConnectionType, err = ParseConnectionType(ct); err != nil {
+			return nil, invalidf("%w (%s)", err, s.sources["connection_type"])
 		}
 	}
 	if cfg.File != "" {

@@ -51,6 +51,7 @@ func rootFlags(t *testing.T, set map[string]string) *pflag.FlagSet {
 	fs.StringP("output", "o", "text", "")
 	fs.BoolP("quiet", "q", false, "")
 	fs.Bool("debug", false, "")
+	fs.String("connection-type", "", "")
 	for k, v := range set {
 		if err := fs.Set(k, v); err != nil {
 			t.Fatalf("setting --%s: %v", k, err)

@@ -16,10 +16,24 @@ import (
 )
 
 // keys are the settings in the order `ecsterm config` shows them. aliases is the one map.
-var keys = []string{"profile", "region", "endpoint", "output", "quiet", "debug", "escape", "aliases"}
+var keys = []string{"profile", "region", "endpoint", "output", "quiet", "debug", "escape", "connection_type", "aliases"}
 
 // flagKeys are the keys bound to the root command's persistent flags.
-var flagKeys = []string{"profile", "region", "endpoint", "output", "quiet", "debug"}
+var flagKeys = []string{"profile", "region", "endpoint", "output", "quiet", "debug", "connection_type"}
+
+// flagName is the persistent flag for a key: its name with '-' for '_'.
+func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
+
+// ParseConnectionType accepts internet or intranet, in any case, and returns it in lower case.
+// They choose the network of the WebSocket URL StartTerminalSession returns: intranet is for
+// a client inside the instance's VPC with no way out to the internet.
+func ParseConnectionType(s string) (string, error) {
+	switch l := strings.ToLower(s); l {
+	case "internet", "intranet":
+		return l, nil
+	}
+	return "", fmt.Errorf("connection type %q is not internet or intranet", s)
+}
 
 // Keys returns the setting names in display order; aliases is a map of alias name to target.
 func Keys() []string { return slices.Clone(keys) }
@@ -55,6 +69,8 @@ func (s *Settings) Get(key string) (any, bool) {
 		return c.Debug, true
 	case "escape":
 		return c.Escape(), true
+	case "connection_type":
+		return c.ConnectionType, true
 	case "aliases":
 		return c.Aliases(), true
 	}
@@ -65,7 +81,7 @@ func (s *Settings) Get(key string) (any, bool) {
 // first non-empty environment variable, the file, the default.
 func source(key string, flags *pflag.FlagSet, v *viper.Viper, file string) string {
 	if slices.Contains(flagKeys, key) {
-		if f := flags.Lookup(key); f != nil && f.Changed {
+		if f := flags.Lookup(flagName(key)); f != nil && f.Changed {
 			return "flag"
 		}
 	}

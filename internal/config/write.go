@@ -141,6 +141,12 @@ func valueNode(name, alias, value string) (*yaml.Node, error) {
 		if err := checkEscape(value); err != nil {
 			return nil, err
 		}
+	case "connection_type":
+		ct, err := ParseConnectionType(value)
+		if err != nil {
+			return nil, err
+		}
+		v = ct
 	}
 	n := &yaml.Node{}
 	if err := n.Encode(v); err != nil {
