@@ -33,6 +33,18 @@ type Options struct {
 	AgentTimeout time.Duration
 	// IdleTimeout ends a session with no inbound frame for this long (the agent's 180 s).
 	IdleTimeout time.Duration
+	// SessionLimit ends every agent channel this long after it opened, whatever the traffic (the
+	// agent's 3 h; agentlife.go). Default 3 h.
+	SessionLimit time.Duration
+	// AgentPacing paces the agent's output as its defaults do when no Stream rate is set: shell
+	// frames every 40 ms, port frames every 83 ms (agentlife.go). Off by default, as if the
+	// service's flowLimit for the session were too high to matter, so tests and benchmarks run
+	// at loopback speed.
+	AgentPacing bool
+	// PortCloseEndsChannel ends a port channel of an agent up to 2.2.3.578 with Closed "Exit" when
+	// its target closes. Invented: that agent keeps the channel and re-dials the target on the
+	// next frame (agentport.go). Off by default.
+	PortCloseEndsChannel bool
 	// URLTTL is how long a WebSocketUrl stays valid (10 minutes).
 	URLTTL time.Duration
 	// SessionsPerInstance and SessionsPerRegion are the connected-session limits (the API page's
@@ -104,6 +116,7 @@ type Emulator struct {
 	signers   map[string]signerRuns // action → AccessKey ID of each verified call, for tests
 	holds     map[string]*hold      // action → the next call waits (Hold)
 	sts       stsStore              // credentials issued by AssumeRole (sts.go)
+	dials     sync.Map              // target port → *atomic.Int64: agents' connections to it (agentport.go)
 }
 
 // hold makes one call of an action wait: entered is closed when it arrives, and it answers once
