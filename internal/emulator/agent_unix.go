@@ -208,6 +208,10 @@ func (c *channel) shellFrames(p []byte, last bool) (int, error) {
 		if cut == 0 {
 			break
 		}
+		if !c.pace.wait(c.done) {
+			err = errChannelDone
+			break
+		}
 		err = c.sendOutput(chunk[:cut])
 		sent += cut
 	}

@@ -147,9 +147,10 @@ func corkOf(conn *websocket.Conn) *corkConn {
 }
 
 // corkOutput corks the channel's connection for a burst of frames; uncork the result after. A
-// paced channel (Options.StreamRate) is never corked: its frames must leave as they are paced.
+// paced channel (Options.StreamRate, Options.AgentPacing) is never corked: its frames must leave
+// as they are paced.
 func (c *channel) corkOutput() *corkConn {
-	if c.outRate != nil {
+	if c.outRate != nil || c.pace != nil {
 		return nil
 	}
 	c.wmu.Lock()

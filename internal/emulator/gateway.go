@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -66,6 +65,7 @@ type channel struct {
 
 	lastIn  atomic.Int64 // unix nanos of the last inbound frame
 	outRate *pacer       // paces output to Options.StreamRate; nil for no limit
+	pace    *framePacer  // the agent's own pacing (agentlife.go); nil for none
 	inRate  *policer     // polices input against Options.StreamRate; nil for no limit
 	ready   chan struct{}
 	done    chan struct{}
@@ -123,6 +123,7 @@ func (e *Emulator) serveSession(w http.ResponseWriter, r *http.Request) {
 	if e.opts.StreamRate > 0 {
 		c.outRate, c.inRate = newPacer(e.opts.StreamRate), newPolicer(e.opts.StreamRate)
 	}
+	c.pace = c.newFramePacer()
 	c.lastIn.Store(time.Now().UnixNano())
 	s.mu.Lock()
 	if s.ended {
@@ -165,6 +166,7 @@ func (c *channel) run(conn *websocket.Conn) {
 	}
 	go c.readLoop(conn)
 	go c.idleWatch()
+	go c.limitWatch()
 	if a := c.sess.instance.Agent; a == nil || !a.Online {
 		select {
 		case <-time.After(c.e.opts.AgentTimeout):
@@ -242,7 +244,7 @@ func (c *channel) writeSeqsLocked(t session.MessageType, inSeq, outSeq uint32, p
 func (c *channel) output(data []byte, max int) error {
 	for len(data) > 0 {
 		n := min(len(data), max)
-		if !c.outRate.wait(n, c.done) {
+		if !c.outRate.wait(n, c.done) || !c.pace.wait(c.done) {
 			return errChannelDone
 		}
 		if err := c.sendOutput(data[:n]); err != nil {
@@ -323,7 +325,9 @@ func (c *channel) readLoop(conn *websocket.Conn) {
 				c.shutdown("FlowExceedLimit")
 				return
 			}
-			if len(f.Payload) > 0 { // empty input is a keep-alive
+			// Empty input is a keep-alive; the agent routes it to a port plugin like any input
+			// (agentport.go), while a PTY has nothing to do with it.
+			if len(f.Payload) > 0 || c.sess.port != 0 {
 				if _, err := c.target.Write(f.Payload); err != nil {
 					c.shutdown("Exit")
 					return
@@ -405,50 +409,10 @@ func (c *channel) idleWatch() {
 		case <-t.C:
 			idle := time.Since(time.Unix(0, c.lastIn.Load()))
 			if idle >= limit {
-				_ = c.output([]byte("The session has terminated. IdleTimeout: no data received for "+limit.String()+"\n"), 1024)
-				c.shutdown("IdleTimeout")
+				c.terminated("IdleTimeout", "no data received for "+limit.String())
 				return
 			}
 			t.Reset(limit - idle)
 		}
 	}
 }
-
-// startPort connects a port session. The emulated VPC is this machine: every TargetServer is
-// reached on 127.0.0.1, so nothing leaves loopback.
-func (c *channel) startPort() error {
-	conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.sess.port)), 10*time.Second)
-	if err != nil {
-		return err
-	}
-	c.target = tcpTarget{conn}
-	close(c.ready)
-	c.e.wg.Add(1) // Close waits for the relay, which ends when the target connection closes
-	go func() {
-		defer c.e.wg.Done()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := conn.Read(buf)
-			if n > 0 {
-				// Frames of the agent's port-forward size (§6.1), one write for all of them; a
-				// failed write fails the next frame's.
-				cc := c.corkOutput()
-				oerr := c.output(buf[:n], 2048)
-				_ = cc.uncork()
-				if oerr != nil {
-					break
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		c.agentEnded("Exit")
-	}()
-	return nil
-}
-
-type tcpTarget struct{ net.Conn }
-
-func (tcpTarget) resize(uint16, uint16) {}
-func (t tcpTarget) close()              { t.Conn.Close() }
