@@ -130,7 +130,7 @@ type sdkHTTP struct {
 
 func (h *sdkHTTP) Call(req *http.Request, tr *http.Transport) (*http.Response, error) {
 	h.once.Do(func() { h.c = &http.Client{Transport: tr, Timeout: h.timeout} })
-	return h.c.Do(req)
+	return boundBody(h.c.Do(req))
 }
 
 // sdk returns a copy of the SDK client for one call. The SDK clears its Headers field on every

@@ -1,0 +1,37 @@
+package cloud
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// An endpoint that answers with a body far larger than any API answer gets one clear error,
+// and ecsterm stops reading at the bound instead of holding the whole body in memory.
+func TestAPIBodyIsBounded(t *testing.T) {
+	isolate(t)
+	const size = 4 * maxAPIBody
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		chunk := []byte(`{"RequestId":"` + strings.Repeat("x", 64<<10-16) + `"}`)
+		for n := 0; n < size; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, err := New(Config{Region: "cn-hangzhou", Endpoint: srv.URL, AccessKeyID: "LTAIexample", AccessKeySecret: "secret", Attempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.StartSession(ctx(t), StartOptions{InstanceID: idReady})
+	// The SDK keeps only the text of a transport error.
+	if err == nil || !strings.Contains(err.Error(), ErrBodyTooLong.Error()) {
+		t.Fatalf("StartSession = %v, want %q", err, ErrBodyTooLong)
+	}
+	if !strings.Contains(err.Error(), "StartTerminalSession") {
+		t.Errorf("error %q does not name the action", err)
+	}
+}
