@@ -27,6 +27,8 @@ type Config struct {
 	// ConnectionType is the network the session WebSocket URL is for: "internet", "intranet",
 	// or "" to leave it to the service (which means internet).
 	ConnectionType string
+	// RecordDir, when set, is where connect and exec -t record every session (asciicast files).
+	RecordDir string
 	// File is the config file that was read, if any.
 	File string
 
@@ -70,6 +72,7 @@ var env = map[string][]string{
 	"escape":   {"ECSTERM_ESCAPE"},
 	// connection_type has no Alibaba Cloud variable: StartTerminalSession is its only user.
 	"connection_type": {"ECSTERM_CONNECTION_TYPE"},
+	"record_dir":      {"ECSTERM_RECORD_DIR"},
 }
 
 // ErrInvalid is wrapped by every error about a setting's value, so that a caller can tell a
@@ -138,6 +141,7 @@ func Inspect(flags *pflag.FlagSet, configFile string) (*Settings, error) {
 	cfg.Quiet = v.GetBool("quiet")
 	cfg.Debug = v.GetBool("debug")
 	cfg.escape = v.GetString("escape")
+	cfg.RecordDir = v.GetString("record_dir")
 	if cfg.Output != "text" && cfg.Output != "json" {
 		return nil, invalidf("output format %q is not text or json (%s)", cfg.Output, s.sources["output"])
 	}

@@ -411,3 +411,20 @@ func TestLoadProfileRegionConfigFileEnv(t *testing.T) {
 		t.Errorf("Region = %q, want the profile's in ALIBABA_CLOUD_CONFIG_FILE (cn-shenzhen)", got.Region)
 	}
 }
+
+// TestRecordDir: record_dir comes from the file or ECSTERM_RECORD_DIR, and config set takes it.
+func TestRecordDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	if err := Set(file, "record_dir", "/var/casts"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Inspect(pflag.NewFlagSet("x", pflag.ContinueOnError), file)
+	if err != nil || s.Config.RecordDir != "/var/casts" || s.Source("record_dir") != "file "+file {
+		t.Fatalf("file: %v %q %q", err, s.Config.RecordDir, s.Source("record_dir"))
+	}
+	t.Setenv("ECSTERM_RECORD_DIR", "/tmp/casts")
+	if s, err = Inspect(pflag.NewFlagSet("x", pflag.ContinueOnError), file); err != nil || s.Config.RecordDir != "/tmp/casts" {
+		t.Fatalf("env: %v %q", err, s.Config.RecordDir)
+	}
+}
