@@ -60,6 +60,9 @@ type Forwarder struct {
 	// OnPaced is session.Options.OnPaced for every stream: told when the service's bandwidth
 	// limit first holds input back. Nil says nothing.
 	OnPaced func(bitsPerSecond uint64)
+	// Notice is told, in one line without a newline, what a user should hear once: that a
+	// listener Bind opened is open to other hosts. Nil says nothing (-q).
+	Notice func(string)
 
 	mu    sync.Mutex
 	conns map[*Conn]struct{} // being served now, for ~#

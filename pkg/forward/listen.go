@@ -67,7 +67,22 @@ func (f *Forwarder) Bind(ctx context.Context, locals []LocalSpec, dynamics []Dyn
 		}
 		lns = append(lns, &Listener{Listener: ln, SOCKS: true})
 	}
+	if f.Notice != nil {
+		for _, l := range lns {
+			if l.OpenToOthers() {
+				f.Notice(fmt.Sprintf("%s is open to other hosts, not only this machine", l.Addr()))
+			}
+		}
+	}
 	return lns, nil
+}
+
+// OpenToOthers reports whether other hosts can connect to l: it listens on every interface
+// (0.0.0.0, [::], or -L '*:…') or on an address that is not loopback. ecsterm allows it, as ssh
+// does, but says so.
+func (l *Listener) OpenToOthers() bool {
+	a, ok := l.Addr().(*net.TCPAddr)
+	return !ok || !a.IP.IsLoopback()
 }
 
 // ServeAll serves every listener until ctx ends, then returns once they are closed and their
