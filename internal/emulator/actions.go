@@ -193,9 +193,11 @@ func (e *Emulator) describeUserBusinessBehavior(r *request) (any, error) {
 	if r.get("statusKey") != "sessionManagerStatus" {
 		return nil, newAPIError("InvalidParameter", "The specified statusKey is not supported.")
 	}
+	e.mu.Lock()
 	v := "enabled"
-	if e.fleet.SessionManager == "disabled" {
+	if !e.sessionsEnabled() {
 		v = "disabled"
 	}
+	e.mu.Unlock()
 	return obj{"RequestId": r.id, "StatusValue": v}, nil
 }

@@ -84,16 +84,18 @@ func (r *request) list(name string) []string {
 type actionFunc func(*Emulator, *request) (any, error)
 
 var actions = map[string]actionFunc{
-	"DescribeRegions":              (*Emulator).describeRegions,
-	"DescribeInstances":            (*Emulator).describeInstances,
-	"DescribeCloudAssistantStatus": (*Emulator).describeCloudAssistantStatus,
-	"DescribeUserBusinessBehavior": (*Emulator).describeUserBusinessBehavior,
-	"StartTerminalSession":         (*Emulator).startTerminalSession,
-	"EndTerminalSession":           (*Emulator).endTerminalSession,
-	"DescribeTerminalSessions":     (*Emulator).describeTerminalSessions,
-	"InstallCloudAssistant":        (*Emulator).installCloudAssistant,
-	"RunCommand":                   (*Emulator).runCommand,
-	"DescribeInvocationResults":    (*Emulator).describeInvocationResults,
+	"DescribeRegions":                (*Emulator).describeRegions,
+	"DescribeInstances":              (*Emulator).describeInstances,
+	"DescribeCloudAssistantStatus":   (*Emulator).describeCloudAssistantStatus,
+	"DescribeUserBusinessBehavior":   (*Emulator).describeUserBusinessBehavior,
+	"DescribeCloudAssistantSettings": (*Emulator).describeCloudAssistantSettings,
+	"ModifyCloudAssistantSettings":   (*Emulator).modifyCloudAssistantSettings,
+	"StartTerminalSession":           (*Emulator).startTerminalSession,
+	"EndTerminalSession":             (*Emulator).endTerminalSession,
+	"DescribeTerminalSessions":       (*Emulator).describeTerminalSessions,
+	"InstallCloudAssistant":          (*Emulator).installCloudAssistant,
+	"RunCommand":                     (*Emulator).runCommand,
+	"DescribeInvocationResults":      (*Emulator).describeInvocationResults,
 }
 
 func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
@@ -130,6 +132,9 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if h != nil {
 		close(h.entered)
 		<-h.released
+	}
+	if fault == "" {
+		fault = e.opts.Refuse[action]
 	}
 	if fault != "" {
 		writeAPIError(w, r, reqID, newAPIError(fault, ""))

@@ -58,6 +58,10 @@ type Options struct {
 	// Shell is the program a shell session runs. Default: bash without rc files, so the prompt
 	// is the emulator's and not the user's.
 	Shell []string
+	// Refuse answers every call of an action (the key) with an error code (the value), as an
+	// endpoint without that action (InvalidAction.NotFound) or a RAM policy without it
+	// (Forbidden.RAM) does. FailNext refuses single calls.
+	Refuse map[string]string
 	// StateDir holds each instance's home directory. Default: a new temporary directory, removed
 	// by Close.
 	StateDir string
@@ -108,6 +112,7 @@ type Emulator struct {
 	faults    map[string][]string   // action → error codes to answer with, one per call
 	calls     map[string]int        // action → calls answered, for tests
 	issued    []string              // every session token handed out, for tests
+	started   []StartRequest        // every StartTerminalSession accepted, for tests
 	installed map[string]bool       // InstallCloudAssistant: agents awaiting a reboot
 	inv       *invocationStore      // RunCommand invocations
 	wg        sync.WaitGroup        // agent sessions

@@ -15,8 +15,11 @@ import (
 type Fleet struct {
 	Region string `yaml:"region"`
 	// SessionManager is the account's sessionManagerStatus ("enabled" unless set to "disabled").
-	SessionManager string     `yaml:"sessionManager"`
-	Instances      []Instance `yaml:"instances"`
+	// Both DescribeUserBusinessBehavior and DescribeCloudAssistantSettings report it.
+	SessionManager string `yaml:"sessionManager"`
+	// SessionDelivery is where the service delivers session records (none by default).
+	SessionDelivery Delivery   `yaml:"sessionDelivery"`
+	Instances       []Instance `yaml:"instances"`
 }
 
 // Instance is one emulated ECS instance.

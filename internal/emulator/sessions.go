@@ -20,6 +20,8 @@ type termSession struct {
 	target    string
 	command   string
 	username  string
+	// password and connType are StartTerminalSession's PasswordName and ConnectionType.
+	password, connType string
 
 	mu       sync.Mutex
 	ended    bool
@@ -85,6 +87,22 @@ func (e *Emulator) startTerminalSession(r *request) (any, error) {
 	case utf8.RuneCountInString(cmd) > maxCommandLine:
 		return nil, newAPIError("InvalidCommandLine.LengthExceed", "CommandLine is longer than 512 characters.")
 	}
+	// ConnectionType picks the network of the URL; the emulator has only loopback, so both
+	// values give the same URL. PasswordName belongs to Username (the API page: Windows, with
+	// Username for a user other than System); alone, or too long, it is refused here, which
+	// the page implies but no source shows.
+	connType, password := r.get("ConnectionType"), r.get("PasswordName")
+	switch {
+	case connType != "" && connType != "Internet" && connType != "Intranet":
+		return nil, newAPIError("InvalidParameter", "The specified ConnectionType is not valid: use Internet or Intranet.")
+	case password != "" && r.get("Username") == "":
+		return nil, newAPIError("MissingParameter", "PasswordName needs Username.")
+	case utf8.RuneCountInString(password) > 255:
+		return nil, newAPIError("InvalidParameter", "PasswordName is longer than 255 characters.")
+	case r.get("EncryptionOptions") != "":
+		// ecsterm never sends it; how the client's frames change under encryption is unknown.
+		return nil, newAPIError("InvalidParameter", "EncryptionOptions is not emulated.")
+	}
 	in, _ := e.fleet.instance(ids[0])
 
 	e.mu.Lock()
@@ -112,9 +130,12 @@ func (e *Emulator) startTerminalSession(r *request) (any, error) {
 	s := &termSession{
 		id: "s-emu" + randHex(8), token: newRequestID(), instance: in, created: now,
 		port: port, target: target, command: cmd, username: r.get("Username"),
+		password: password, connType: connType,
 		channels: map[*channel]struct{}{},
 	}
 	e.sessions[s.id] = s
+	e.started = append(e.started, StartRequest{SessionID: s.id, InstanceID: in.ID, Username: s.username,
+		PasswordName: password, ConnectionType: connType, PortNumber: port, TargetServer: target, CommandLine: cmd})
 	e.issued = append(e.issued, s.token)
 	url := e.scheme("ws") + "://" + e.ln.Addr().String() + "/session?sessionId=" + s.id + "&token=" + s.token
 	return obj{"RequestId": r.id, "SessionId": s.id, "SecurityToken": s.token, "WebSocketUrl": url}, nil
@@ -154,6 +175,20 @@ func (e *Emulator) describeTerminalSessions(r *request) (any, error) {
 	}
 	e.mu.Unlock()
 	return obj{"RequestId": r.id, "Sessions": obj{"Session": out}}, nil
+}
+
+// StartRequest is what one accepted StartTerminalSession asked for.
+type StartRequest struct {
+	SessionID, InstanceID, Username, PasswordName, ConnectionType, TargetServer, CommandLine string
+	PortNumber                                                                               int
+}
+
+// StartRequests returns every StartTerminalSession the emulator accepted, in order, so that
+// tests can check what a client sent.
+func (e *Emulator) StartRequests() []StartRequest {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]StartRequest(nil), e.started...)
 }
 
 // lookupSession finds a session for the gateway.
