@@ -48,7 +48,7 @@ type Options struct {
 	Stdout    io.Writer     // where output goes
 	Sizes     <-chan Size   // window sizes, first then changes; nil for sessions without a terminal
 	OnEOF     EOFAction     // what to send when Stdin ends
-	KeepAlive time.Duration // zero means DefaultKeepAlive
+	KeepAlive time.Duration // zero means DefaultKeepAlive; negative sends none (docs/protocol.md, Port forwarding)
 	Logger    *slog.Logger  // nil means discard
 	// WriteTimeout bounds each WebSocket write; zero means 60 s.
 	WriteTimeout time.Duration
@@ -137,7 +137,7 @@ func Run(ctx context.Context, conn *websocket.Conn, opts Options) error {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.pace.onDelay = opts.OnPaced
-	if s.opts.KeepAlive <= 0 {
+	if s.opts.KeepAlive == 0 {
 		s.opts.KeepAlive = DefaultKeepAlive
 	}
 	if s.opts.WriteTimeout <= 0 {
@@ -231,8 +231,12 @@ func (s *runner) run(ctx context.Context) (err error) {
 	if s.opts.Sizes != nil {
 		go s.resizeLoop()
 	}
-	keep := time.NewTicker(s.opts.KeepAlive)
-	defer keep.Stop()
+	var keepC <-chan time.Time
+	if s.opts.KeepAlive > 0 {
+		keep := time.NewTicker(s.opts.KeepAlive)
+		defer keep.Stop()
+		keepC = keep.C
+	}
 	s.usedAt.Store(time.Now().UnixNano())
 	var (
 		idle  <-chan time.Time
@@ -272,7 +276,7 @@ func (s *runner) run(ctx context.Context) (err error) {
 				return s.closeNow(readErr, fmt.Errorf("%w: no input or output for %s", ErrIdle, s.opts.IdleTimeout))
 			}
 			idleT.Reset(s.opts.IdleTimeout - quiet)
-		case <-keep.C:
+		case <-keepC:
 			if time.Since(time.Unix(0, s.sentAt.Load())) >= s.opts.KeepAlive/2 {
 				if err := s.send(TypeInput, nil); err != nil {
 					s.log.Debug("keep-alive failed", "err", err)
