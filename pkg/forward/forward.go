@@ -36,6 +36,10 @@ type Stream struct {
 	Release func()
 	// Resume is session.Options.Resume for this stream: nil keeps it to schema 1.01.
 	Resume *session.ResumeOptions
+	// KeepAlive is session.Options.KeepAlive for this stream. The opener knows the agent: on
+	// agents that re-dial a closed target at any frame, a keep-alive would open a connection
+	// nobody asked for, so it sends none (negative).
+	KeepAlive time.Duration
 }
 
 // Opener opens a port session to port on host as the instance sees it. An empty host is the
@@ -216,7 +220,7 @@ func (f *Forwarder) pump(ctx context.Context, c net.Conn, st *Stream, label, rem
 	})
 	defer stop()
 	err := session.Run(ctx, st.Conn, session.Options{
-		Stdin: c, Stdout: out, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger, Resume: st.Resume,
+		Stdin: c, Stdout: out, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger, Resume: st.Resume, KeepAlive: st.KeepAlive,
 		OnPaced: f.OnPaced,
 	})
 	if cerr := out.Close(); err == nil && cerr != nil && ctx.Err() == nil {
@@ -241,7 +245,7 @@ func (f *Forwarder) Stdio(ctx context.Context, host string, port int, in io.Read
 	co := session.NewCoalescer(out)
 	defer context.AfterFunc(ctx, co.Abort)() // as in pump: a stuck stdout must not hold ecsterm
 	err = session.Run(ctx, st.Conn, session.Options{
-		Stdin: in, Stdout: co, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger, Resume: st.Resume,
+		Stdin: in, Stdout: co, OnEOF: session.EOFClose, HoldInput: st.HoldInput, Logger: f.Logger, Resume: st.Resume, KeepAlive: st.KeepAlive,
 		OnPaced: f.OnPaced,
 	})
 	if cerr := co.Close(); err == nil && ctx.Err() == nil {
