@@ -2,23 +2,120 @@ package cloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	ecs "github.com/alibabacloud-go/ecs-20140526/v7/client"
 	"github.com/alibabacloud-go/tea/dara"
 )
 
-// SessionsEnabled asks DescribeUserBusinessBehavior whether session management is enabled for
-// the account, as the official CLI does before every session (session-protocol.md §2). Only the
-// value "disabled" counts as off: the CLI refuses on exactly that, and an unknown value must not
-// block a feature that may well work.
+// The actions that can answer for the account's session switch.
+const (
+	// SettingsAction is the newer one (2025): SessionManagerConfig.SessionManagerEnabled, one
+	// switch for all regions.
+	SettingsAction = "DescribeCloudAssistantSettings"
+	// BehaviorAction is the older one, which the official CLI still asks before every session.
+	BehaviorAction = "DescribeUserBusinessBehavior"
+)
+
+// SessionSwitch is the account's session-management switch and which action answered.
+type SessionSwitch struct {
+	Enabled bool
+	Source  string // SettingsAction or BehaviorAction
+	// Refused, when Source is BehaviorAction, is why SettingsAction did not answer.
+	Refused error
+}
+
+// settingsMemo remembers that SettingsAction was refused for good (an endpoint without it, a
+// RAM policy without it), so that a client asks the older action straight away after that.
+type settingsMemo struct {
+	refused atomic.Bool
+}
+
+// errNoSwitch is an answer of SettingsAction without SessionManagerConfig.SessionManagerEnabled.
+var errNoSwitch = errors.New("the answer has no SessionManagerConfig.SessionManagerEnabled")
+
+// SessionsEnabled reports whether session management is enabled for the account (SessionSwitch).
 func (c *Client) SessionsEnabled(ctx context.Context) (bool, error) {
+	sw, err := c.SessionSwitch(ctx)
+	return sw.Enabled, err
+}
+
+// SessionSwitch reads the account's session switch from SettingsAction, and from BehaviorAction
+// where the newer action is missing or refused (an older endpoint, a RAM policy written before
+// 2025), as the official CLI reads it before every session. For BehaviorAction only the value
+// "disabled" counts as off: the CLI refuses on exactly that, and an unknown value must not
+// block a feature that may well work.
+func (c *Client) SessionSwitch(ctx context.Context) (SessionSwitch, error) {
+	var refused error
+	if !c.settings.refused.Load() {
+		on, err := c.settingsSwitch(ctx)
+		switch {
+		case err == nil:
+			return SessionSwitch{Enabled: on, Source: SettingsAction}, nil
+		case !settingsRefused(err):
+			return SessionSwitch{}, err
+		}
+		c.settings.refused.Store(true)
+		c.log.Debug("falling back to "+BehaviorAction, "err", err)
+		refused = err
+	}
+	on, err := c.behaviorSwitch(ctx)
+	if err != nil {
+		if refused != nil {
+			return SessionSwitch{}, fmt.Errorf("%w; before it, %s", err, refused)
+		}
+		return SessionSwitch{}, err
+	}
+	return SessionSwitch{Enabled: on, Source: BehaviorAction, Refused: refused}, nil
+}
+
+// settingsRefused reports whether SettingsAction's failure says this account or endpoint will
+// not answer it (so the older action may), rather than that the request could not be made.
+func settingsRefused(err error) bool {
+	if errors.Is(err, errNoSwitch) {
+		return true
+	}
+	var ae *APIError
+	if !errors.As(err, &ae) || transient(err) {
+		return false
+	}
+	for _, p := range []string{"InvalidAction", "InvalidApi", "Forbidden", "NoPermission", "Operation.Forbidden", "InvalidParameter", "UnsupportedOperation", "MissingParameter"} {
+		if strings.HasPrefix(ae.Code, p) {
+			return true
+		}
+	}
+	return ae.Status == 403 || ae.Status == 404
+}
+
+func (c *Client) settingsSwitch(ctx context.Context) (bool, error) {
+	req := &ecs.DescribeCloudAssistantSettingsRequest{RegionId: dara.String(c.region), SettingType: []*string{dara.String("SessionManagerConfig")}}
+	var on *bool
+	err := c.call(ctx, SettingsAction, func() error {
+		resp, err := c.sdk().DescribeCloudAssistantSettingsWithContext(ctx, req, runtime())
+		if err == nil && resp.Body != nil && resp.Body.SessionManagerConfig != nil {
+			on = resp.Body.SessionManagerConfig.SessionManagerEnabled
+		}
+		return err
+	})
+	if err == nil && on == nil {
+		err = fmt.Errorf("%s: %w", SettingsAction, errNoSwitch)
+	}
+	if err != nil {
+		return false, err
+	}
+	return *on, nil
+}
+
+func (c *Client) behaviorSwitch(ctx context.Context) (bool, error) {
 	req := &ecs.DescribeUserBusinessBehaviorRequest{RegionId: dara.String(c.region), StatusKey: dara.String("sessionManagerStatus")}
 	var value string
-	err := c.call(ctx, "DescribeUserBusinessBehavior", func() error {
+	err := c.call(ctx, BehaviorAction, func() error {
 		resp, err := c.sdk().DescribeUserBusinessBehaviorWithContext(ctx, req, runtime())
 		if err == nil && resp.Body != nil {
 			value = dara.StringValue(resp.Body.StatusValue)

@@ -37,6 +37,12 @@ type Config struct {
 	Attempts int
 	// UserAgent is appended to the SDK's.
 	UserAgent string
+	// ConnectionType, "internet" or "intranet", is sent with every StartTerminalSession; empty
+	// leaves it to the service (internet).
+	ConnectionType string
+	// PasswordName is sent with every StartTerminalSession that names a Username: for Windows
+	// instances, the name of the password Cloud Assistant keeps for that user.
+	PasswordName string
 }
 
 // Client calls the ECS API for one region.
@@ -46,6 +52,9 @@ type Client struct {
 	log      *slog.Logger
 	attempts int
 	source   string // which credential provider answered, e.g. "default/env"
+	connType string // StartTerminalSession's ConnectionType, as the API spells it, or ""
+	password string // StartTerminalSession's PasswordName, or ""
+	settings settingsMemo
 	pre      preflightMemo
 	clock    func() time.Time     // nil: time.Now (tests set it)
 	waitHook func(*preflightCall) // tests: told when a Preflight waits for another's call
@@ -70,6 +79,10 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.Region == "" {
 		return nil, errors.New("no region: use --region, ALIBABA_CLOUD_REGION_ID or a profile's region_id")
+	}
+	connType, err := apiConnectionType(cfg.ConnectionType)
+	if err != nil {
+		return nil, err
 	}
 	cred, err := credential(cfg)
 	if err != nil {
@@ -116,7 +129,8 @@ func New(cfg Config) (*Client, error) {
 	if attempts <= 0 {
 		attempts = 4
 	}
-	return &Client{ecs: c, region: cfg.Region, log: log, attempts: attempts, source: source}, nil
+	return &Client{ecs: c, region: cfg.Region, log: log, attempts: attempts, source: source,
+		connType: connType, password: cfg.PasswordName}, nil
 }
 
 // sdkHTTP is the SDK's HTTP client for one Client. Without it the SDK uses a process-wide pooled

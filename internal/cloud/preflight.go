@@ -152,14 +152,14 @@ func (c *Client) preflight(ctx context.Context, id string) (*Instance, error) {
 		agent          *ecs.DescribeCloudAssistantStatusResponseBodyInstanceCloudAssistantStatusSetInstanceCloudAssistantStatus
 		errInst, errAg error
 	)
-	var enabled, errEnabled = true, error(nil)
+	var sw, errEnabled = SessionSwitch{Enabled: true}, error(nil)
 	wg.Add(3)
 	go func() {
 		// The account switch the official client checks before every session (§2). An error
 		// here (a RAM user without this permission, say) does not block the session: the
 		// switch only explains a refusal, and the other checks still run.
 		defer wg.Done()
-		enabled, errEnabled = c.SessionsEnabled(ctx)
+		sw, errEnabled = c.SessionSwitch(ctx)
 	}()
 	go func() {
 		defer wg.Done()
@@ -194,9 +194,8 @@ func (c *Client) preflight(ctx context.Context, id string) (*Instance, error) {
 	}
 	if errEnabled != nil {
 		c.log.Debug("could not read the account's session switch", "err", errEnabled)
-	} else if !enabled {
-		return nil, &NotReadyError{id, "session management is disabled for this account",
-			"enable it in the ECS console (Cloud Assistant, Session Management) or with ModifyUserBusinessBehavior"}
+	} else if !sw.Enabled {
+		return nil, &NotReadyError{id, "session management is disabled for this account", SwitchFix(sw.Source)}
 	}
 	if inst == nil {
 		return nil, &NotReadyError{id, "no such instance in region " + c.region, "check the ID, or pick the region with --region"}
@@ -220,6 +219,14 @@ func (c *Client) preflight(ctx context.Context, id string) (*Instance, error) {
 		}
 	}
 	return in, in.Ready()
+}
+
+// SwitchFix says how to turn sessions on, by the action that said they are off.
+func SwitchFix(source string) string {
+	if source == SettingsAction {
+		return "enable it in the ECS console (Cloud Assistant, Session Management) or with ModifyCloudAssistantSettings (SessionManagerConfig)"
+	}
+	return "enable it in the ECS console (Cloud Assistant, Session Management) or with ModifyUserBusinessBehavior"
 }
 
 // Ready reports the first reason the instance cannot take a session, or nil.

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	ecs "github.com/alibabacloud-go/ecs-20140526/v7/client"
@@ -30,11 +32,41 @@ type Session struct {
 // MaxCommandLine is StartTerminalSession's limit on CommandLine.
 const MaxCommandLine = 512
 
+// ErrPasswordNameWithoutUser is returned by StartSession when the client has a PasswordName and
+// the session names no Username: the password belongs to a user, and without one the service
+// would log in as its default user and ignore it, or refuse.
+var ErrPasswordNameWithoutUser = &UsageError{"--password-name needs a user: give -l USER or USER@target"}
+
+// UsageError is a request the user must change, not a failure of the service: the CLI exits 2.
+type UsageError struct{ msg string }
+
+func (e *UsageError) Error() string { return e.msg }
+
+// apiConnectionType checks a ConnectionType setting and spells it as the API does.
+func apiConnectionType(s string) (string, error) {
+	switch strings.ToLower(s) {
+	case "":
+		return "", nil
+	case "internet":
+		return "Internet", nil
+	case "intranet":
+		return "Intranet", nil
+	}
+	return "", &UsageError{fmt.Sprintf("connection type %q is not internet or intranet", s)}
+}
+
+// ConnectionType is the ConnectionType every StartTerminalSession sends ("Internet" or
+// "Intranet"), or "" when the service chooses (Internet).
+func (c *Client) ConnectionType() string { return c.connType }
+
 // StartSession calls StartTerminalSession. Retries carry the same ClientToken, so a request that
 // reached the service before its answer was lost does not start a second session.
 func (c *Client) StartSession(ctx context.Context, o StartOptions) (*Session, error) {
 	if len([]rune(o.CommandLine)) > MaxCommandLine {
 		return nil, errors.New("command line longer than 512 characters")
+	}
+	if c.password != "" && o.Username == "" && o.PortNumber == 0 {
+		return nil, ErrPasswordNameWithoutUser
 	}
 	req := &ecs.StartTerminalSessionRequest{
 		RegionId:    dara.String(c.region),
@@ -46,6 +78,12 @@ func (c *Client) StartSession(ctx context.Context, o StartOptions) (*Session, er
 	}
 	if o.Username != "" {
 		req.Username = dara.String(o.Username)
+		if c.password != "" {
+			req.PasswordName = dara.String(c.password)
+		}
+	}
+	if c.connType != "" {
+		req.ConnectionType = dara.String(c.connType)
 	}
 	if o.PortNumber != 0 {
 		req.PortNumber = dara.Int32(int32(o.PortNumber))
