@@ -146,6 +146,7 @@ func forwardRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, o
 	}
 	if !opts.Quiet {
 		fw.OnPaced = attach.PacedNotice(errOut, "", "\n")
+		fw.Notice = func(s string) { fmt.Fprintf(errOut, "ecsterm: %s\n", s) }
 	}
 	lns, err := fw.Bind(ctx, opts.Locals, opts.Dynamics)
 	if err != nil {
