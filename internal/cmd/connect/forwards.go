@@ -37,9 +37,13 @@ type forwards struct {
 func newForwards(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts *Options, errOut *cmdutil.LockedWriter) *forwards {
 	fctx, cancel := context.WithCancel(ctx)
 	fd := &forwards{ctx: fctx, cancel: cancel, errOut: errOut}
-	var paced func(uint64)
+	var (
+		paced  func(uint64)
+		notice func(string)
+	)
 	if cfg, err := f.Config(); err == nil && !cfg.Quiet {
 		paced = attach.PacedNotice(errOut, "", "\n") // ErrOut makes it \r\n while the terminal is raw
+		notice = func(s string) { fmt.Fprintf(errOut, "ecsterm: %s\n", s) }
 	}
 	fd.newFw = func() (*forward.Forwarder, *attach.Ports) {
 		ports := attach.NewPorts(fctx, attach.PortOptions{Cloud: client, InstanceID: opts.InstanceID, Logger: f.Logger(), NoResume: opts.NoResume})
@@ -49,6 +53,7 @@ func newForwards(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, 
 			// The terminal is raw while the session runs, hence \r\n, as ssh writes its own lines.
 			Report:  func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\r\n", cmdutil.OneLine(err.Error())) },
 			OnPaced: paced,
+			Notice:  notice,
 		}, ports
 	}
 	return fd
