@@ -60,6 +60,8 @@ type Options struct {
 	// Command runs a line typed after ~C and returns what to show (lines ending in \r\n). Nil
 	// means the session takes no commands.
 	Command func(line string) string
+	// Recording, when set, records the session as an asciicast file (record.go).
+	Recording *Recording
 }
 
 func (o *Options) log() *slog.Logger {
@@ -148,6 +150,13 @@ func Interactive(ctx context.Context, o Options) error {
 		return err
 	}
 	defer op.end(&o)
+	rec, recInfo, err := o.startRecording(op)
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		defer rec.Close()
+	}
 	return tty.Safe(ctx, func(ctx context.Context) error {
 		o.raw(tty, true)
 		defer o.raw(tty, false)
@@ -158,10 +167,17 @@ func Interactive(ctx context.Context, o Options) error {
 		defer cancel(nil)
 		stdin, onEOF, release := o.input(func() context.Context { return ctx }, tty, cancel, session.EOFCtrlD)
 		defer release()
+		stdout := firstOutput(ctx, o.Stdout)
+		if rec != nil {
+			stdout = &recordedOutput{w: stdout, rec: rec}
+			if o.Recording.Input && stdin != nil {
+				stdin = &recordedInput{r: stdin, rec: rec}
+			}
+		}
 		err := session.Run(ctx, op.conn, session.Options{
 			Stdin:       stdin,
-			Stdout:      firstOutput(ctx, o.Stdout),
-			Sizes:       o.sizes(ctx),
+			Stdout:      stdout,
+			Sizes:       o.sizesSeen(ctx, sizeRecorder(rec, recInfo)),
 			OnEOF:       onEOF,
 			Logger:      o.log(),
 			IdleTimeout: o.IdleTimeout,
@@ -174,7 +190,7 @@ func Interactive(ctx context.Context, o Options) error {
 			return fmt.Errorf("%s: %w", op.inst.ID, cause)
 		}
 		if err != nil && !errors.Is(err, context.Canceled) {
-			return fmt.Errorf("%s: %w", op.inst.ID, err)
+			return fmt.Errorf("%s: %w", op.inst.ID, endedOutside(err))
 		}
 		return nil
 	})
@@ -262,19 +278,26 @@ func (o *Options) raw(t term.TTY, on bool) {
 }
 
 // sizes follows the local window when the output is a terminal; nil otherwise.
-func (o *Options) sizes(ctx context.Context) <-chan session.Size {
+func (o *Options) sizes(ctx context.Context) <-chan session.Size { return o.sizesSeen(ctx, nil) }
+
+// sizesSeen is sizes, with seen (if set) told each size before it is sent: the recording's
+// resize events.
+func (o *Options) sizesSeen(ctx context.Context, seen func(session.Size)) <-chan session.Size {
 	if o.OutFile == nil || !term.IsTerminal(o.OutFile) {
 		return nil
 	}
 	out := make(chan session.Size, 1)
-	go relaySizes(ctx, term.WatchSize(ctx, o.OutFile), out)
+	go relaySizes(ctx, term.WatchSize(ctx, o.OutFile), out, seen)
 	return out
 }
 
 // relaySizes adapts terminal sizes to session sizes: the two packages do not know each other.
-func relaySizes(ctx context.Context, in <-chan term.Size, out chan<- session.Size) {
+func relaySizes(ctx context.Context, in <-chan term.Size, out chan<- session.Size, seen func(session.Size)) {
 	defer close(out)
 	for s := range in {
+		if seen != nil {
+			seen(session.Size{Rows: s.Rows, Cols: s.Cols})
+		}
 		select {
 		case out <- session.Size{Rows: s.Rows, Cols: s.Cols}:
 		case <-ctx.Done():

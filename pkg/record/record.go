@@ -61,10 +61,16 @@ func Create(path string, force bool) (*os.File, error) {
 	}
 	f, err := os.OpenFile(path, flags, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("%s exists; not overwriting it without --force", path)
+		return nil, existsError(path)
 	}
 	return f, err
 }
+
+// existsError is Create's error for a file that exists; it matches fs.ErrExist.
+type existsError string
+
+func (e existsError) Error() string { return string(e) + " exists; not overwriting it without --force" }
+func (e existsError) Unwrap() error { return fs.ErrExist }
 
 // New writes h to w and returns a Recorder whose event times count from h.Timestamp (now,
 // if zero).

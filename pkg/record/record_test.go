@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,7 +170,7 @@ func TestCreate(t *testing.T) {
 	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v, want 0600", st.Mode().Perm())
 	}
-	if _, err := Create(path, false); err == nil || !strings.Contains(err.Error(), "--force") {
+	if _, err := Create(path, false); !errors.Is(err, fs.ErrExist) || !strings.Contains(err.Error(), "--force") {
 		t.Errorf("existing file: %v", err)
 	}
 	if b, _ := os.ReadFile(path); string(b) != "first" {

@@ -38,6 +38,12 @@ type Options struct {
 
 	InstallAgent bool // install a missing Cloud Assistant agent (after a confirmation or --yes)
 	Yes          bool
+
+	// Record is --record's file; RecordDir is the config's record_dir, used without --record.
+	Record      string
+	RecordDir   string
+	RecordInput bool
+	Force       bool
 }
 
 // NewCmdConnect builds the command. runF replaces connectRun in tests of flag parsing.
@@ -62,13 +68,24 @@ escape character or turns escapes off.
 -L and -D forward local ports for as long as the shell lasts, as with ssh and as
 'ecsterm forward' does (see its help for the syntax). Each connection is its own port
 session. A port that cannot be bound stops the connect before the session opens. When
-the shell ends, open connections are closed.`,
+the shell ends, open connections are closed.
+
+--record FILE writes the session as an asciicast v2 file, which 'asciinema play',
+asciinema-player and agg read: the output, and the window's resizes. Keystrokes are
+recorded only with --record-input, since passwords are typed into shells. The file is
+written as the session goes, so one cut short by a crash is still playable; it is created
+mode 0600 and an existing file is not overwritten without --force. The config key
+record_dir records every session into that directory instead, one file per session named
+by time, instance and session ID. A recording that cannot be written stops the session
+before it starts.`,
 		Example: `  ecsterm connect i-bp1eifrtpxa9tb0001
   ecsterm connect web-01                       # by name; web-* picks from the matches on a terminal
   ecsterm connect admin@tag:role=bastion       # by tag, as user admin
   ecsterm connect 10.0.0.11                    # by private or public IP
   ecsterm connect i-bp1eifrtpxa9tb0001 --command 'top -d 5'
-  ecsterm connect web-01 -L 8080:80 -D 1080     # a shell, plus forwards while it lasts`,
+  ecsterm connect web-01 -L 8080:80 -D 1080     # a shell, plus forwards while it lasts
+  ecsterm connect web-01 --record web-01.cast   # then: asciinema play web-01.cast
+  ecsterm config set record_dir ~/ecsterm-casts # record every session`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: target.CompleteTargets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -99,6 +116,14 @@ the shell ends, open connections are closed.`,
 			if opts.Locals, opts.Dynamics, err = forward.ParseSpecs(locals, dynamics); err != nil {
 				return &cmdutil.FlagError{Err: err}
 			}
+			if opts.Record == "" && (opts.RecordInput || opts.Force) {
+				return cmdutil.FlagErrorf("--record-input and --force go with --record")
+			}
+			if f.Config != nil {
+				if cfg, err := f.Config(); err == nil {
+					opts.RecordDir = expandHome(cfg.RecordDir)
+				}
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -114,10 +139,19 @@ the shell ends, open connections are closed.`,
 	cmd.Flags().StringArrayVarP(&locals, "local", "L", nil, "[bind:]port:host:hostport or port:hostport: forward a local port while the session lasts (repeatable)")
 	cmd.Flags().StringArrayVarP(&dynamics, "dynamic", "D", nil, "[bind:]port: a SOCKS5 proxy through the instance while the session lasts (repeatable)")
 	cmd.Flags().BoolVar(&opts.NoResume, "no-resume", false, "speak session schema 1.01 only: a dropped connection ends the session instead of reconnecting to it")
+	cmd.Flags().StringVar(&opts.Record, "record", "", "record the session into this new asciicast v2 file (output and resizes)")
+	cmd.Flags().BoolVar(&opts.RecordInput, "record-input", false, "with --record: record keystrokes too (passwords typed into the shell among them)")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "with --record: overwrite the file if it exists")
 	return cmd
 }
 
 func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
+	// The file first: a path that cannot be written costs no API call and no session.
+	rec, err := newRecording(opts.Record, opts.RecordDir, opts.Force, opts.RecordInput)
+	if err != nil {
+		return err
+	}
+	defer rec.close()
 	client, err := opts.Cloud()
 	if err != nil {
 		return err
@@ -157,6 +191,7 @@ func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 		Logger:       f.Logger(),
 		ListForwards: fwd.list,
 		Command:      fwd.command,
+		Recording:    rec.attach(),
 	})
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)

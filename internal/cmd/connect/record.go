@@ -1,0 +1,148 @@
+package connect
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ecsterm/ecsterm/internal/attach"
+	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/pkg/record"
+)
+
+// recording is where a session is recorded: one named file (--record), or a new file in a
+// directory (record_dir).
+type recording struct {
+	file  *os.File // --record: created before the session, so a bad path costs no session
+	path  string
+	dir   string // record_dir
+	input bool
+	now   func() time.Time
+	// started is set once the header is written: a file that never got one is removed.
+	started bool
+}
+
+// newRecording opens --record's file (refusing an existing one without --force), or remembers
+// record_dir. It returns nil when the session is not recorded.
+func newRecording(path, dir string, force, input bool) (*recording, error) {
+	r := &recording{path: path, dir: dir, input: input, now: time.Now}
+	switch {
+	case path != "":
+		f, err := record.Create(path, force)
+		if err != nil {
+			return nil, fmt.Errorf("--record: %w", err)
+		}
+		r.file = f
+	case dir == "":
+		return nil, nil
+	default:
+		if st, err := os.Stat(dir); err != nil {
+			return nil, fmt.Errorf("record_dir: %w", err)
+		} else if !st.IsDir() {
+			return nil, fmt.Errorf("record_dir: %s is not a directory", dir)
+		}
+	}
+	return r, nil
+}
+
+// attach is the recording as the session sees it.
+func (r *recording) attach() *attach.Recording {
+	if r == nil {
+		return nil
+	}
+	return &attach.Recording{Start: r.start, Input: r.input}
+}
+
+// start writes the header, once the session is open. With record_dir it first creates the
+// session's file, named by time, instance and session ID.
+func (r *recording) start(info attach.RecordInfo) (*record.Recorder, error) {
+	now := r.now()
+	if r.file == nil {
+		f, path, err := createIn(r.dir, fileName(now, info.InstanceID, info.SessionID))
+		if err != nil {
+			return nil, err
+		}
+		r.file, r.path = f, path
+	}
+	title := info.InstanceID
+	if info.InstanceName != "" {
+		title += " (" + cmdutil.OneLine(info.InstanceName) + ")"
+	}
+	rec, err := record.New(r.file, record.Header{
+		Width: info.Cols, Height: info.Rows, Timestamp: now,
+		Env:   map[string]string{"TERM": os.Getenv("TERM")},
+		Title: "ecsterm connect " + title,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.path, err)
+	}
+	r.started = true
+	return rec, nil
+}
+
+// close closes the file, and removes it if the session never started (no header in it).
+func (r *recording) close() {
+	if r == nil || r.file == nil {
+		return
+	}
+	r.file.Close()
+	if !r.started {
+		os.Remove(r.path)
+	}
+}
+
+// expandHome expands a leading ~/ in a configured path, as a shell would have on the command line.
+func expandHome(path string) string {
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	return path
+}
+
+// fileName is a recording's name in record_dir: UTC time, instance and session ID. The IDs come
+// from the service, so only letters, digits, '-' and '.' of them are kept, and not too many.
+func fileName(t time.Time, instanceID, sessionID string) string {
+	return t.UTC().Format("20060102T150405Z") + "_" + sanitize(instanceID) + "_" + sanitize(sessionID)
+}
+
+func sanitize(id string) string {
+	id = strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-':
+			return r
+		}
+		return '_'
+	}, id)
+	if len(id) > 64 {
+		id = id[:64]
+	}
+	if id == "" {
+		id = "unknown"
+	}
+	return id
+}
+
+// createIn creates name.cast in dir, or name-2.cast and so on if it exists: never overwriting.
+func createIn(dir, name string) (*os.File, string, error) {
+	for i := 1; i <= 100; i++ {
+		path := filepath.Join(dir, name+".cast")
+		if i > 1 {
+			path = filepath.Join(dir, name+"-"+strconv.Itoa(i)+".cast")
+		}
+		f, err := record.Create(path, false)
+		if err == nil {
+			return f, path, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, "", fmt.Errorf("record_dir: %w", err)
+		}
+	}
+	return nil, "", fmt.Errorf("record_dir: too many recordings named %s", name)
+}
