@@ -38,8 +38,10 @@ func NewCmdDoctor(f *cmdutil.Factory, runF func(context.Context, *Options) error
 		Short: "Check credentials, region, endpoint, clock and account, and an instance's readiness",
 		Long: `Check, one line each, what a session needs: credentials (and where they come from, never
 the secret), the region, that the API endpoint answers, this machine's clock against the
-service's, that signed requests are accepted, and that session management is enabled for the
-account. With an instance (ID, name, tag:key=value or IP), also that it resolves to one
+service's, that signed requests are accepted, that session management is enabled for the
+account (and which API action said so), the network session URLs are for (--connection-type),
+and whether the service itself records sessions (Session Record Delivery to OSS or SLS).
+With an instance (ID, name, tag:key=value or IP), also that it resolves to one
 instance, is Running, and has an online Cloud Assistant agent that supports sessions.
 
 Each line starts with ok, warn or FAIL; a FAIL says what to do. The exit status is 0 when
@@ -233,29 +235,84 @@ func clock(r *report, p *cloud.EndpointProbe) {
 	}
 }
 
-// account reports whether signed requests are accepted and sessions are enabled for the account;
-// it returns whether the API accepted the request.
+// account reports whether signed requests are accepted and sessions are enabled for the account,
+// which action said so, the sessions' connection type and whether the service records them; it
+// returns whether the API accepted the request.
 func account(ctx context.Context, r *report, client *cloud.Client) bool {
-	on, err := client.SessionsEnabled(ctx)
+	sw, err := client.SessionSwitch(ctx)
 	var ae *cloud.APIError
 	switch {
-	case err != nil && errors.As(err, &ae) && (ae.Code == "Forbidden.RAM" || strings.HasPrefix(ae.Code, "NoPermission")):
+	case err != nil && errors.As(err, &ae) && (strings.HasPrefix(ae.Code, "Forbidden") || strings.HasPrefix(ae.Code, "NoPermission")):
 		r.ok("api", "signed requests are accepted")
 		r.warn("sessions", "cannot tell whether session management is enabled: "+err.Error(),
-			"grant ecs:DescribeUserBusinessBehavior to check, or go on")
-		return true
+			"grant ecs:"+cloud.SettingsAction+" (or ecs:"+cloud.BehaviorAction+") to check, or go on")
 	case err != nil:
 		r.fail("api", err.Error(), "")
 		return false
+	default:
+		r.ok("api", "signed requests are accepted")
+		from := " (" + sw.Source + " answered"
+		if sw.Refused != nil {
+			from += "; " + cloud.SettingsAction + " was refused: " + refusal(sw.Refused)
+		}
+		from += ")"
+		if sw.Enabled {
+			r.ok("sessions", "session management is enabled for the account"+from)
+		} else {
+			r.fail("sessions", "session management is disabled for the account"+from, cloud.SwitchFix(sw.Source))
+		}
 	}
-	r.ok("api", "signed requests are accepted")
-	if on {
-		r.ok("sessions", "session management is enabled for the account")
-	} else {
-		r.fail("sessions", "session management is disabled for the account",
-			"enable it in the ECS console (Cloud Assistant > Session Management) or with ModifyUserBusinessBehavior")
-	}
+	connection(r, client)
+	recording(ctx, r, client)
 	return true
+}
+
+// refusal is an API error's code, or its text when it has none.
+func refusal(err error) string {
+	var ae *cloud.APIError
+	if errors.As(err, &ae) && ae.Code != "" {
+		return ae.Code
+	}
+	return err.Error()
+}
+
+// connection reports which network the sessions' WebSocket URLs are for.
+func connection(r *report, client *cloud.Client) {
+	switch client.ConnectionType() {
+	case "Intranet":
+		r.ok("connection", "intranet: session URLs are for clients inside the instance's VPC (connection_type)")
+	case "Internet":
+		r.ok("connection", "internet: session URLs are for clients on the internet (connection_type)")
+	default:
+		r.ok("connection", "internet, the service's default (connection_type is not set)")
+	}
+}
+
+// recording reports whether the service delivers the account's session records to OSS or SLS,
+// so that a user knows when what they type and see is kept by the service.
+func recording(ctx context.Context, r *report, client *cloud.Client) {
+	ds, err := client.SessionDelivery(ctx)
+	if err != nil {
+		r.warn("recording", "cannot tell whether the service records sessions (Session Record Delivery): "+err.Error(), "")
+		return
+	}
+	var on, off []string
+	for _, d := range ds {
+		if d.Enabled {
+			on = append(on, d.Kind+" "+d.Where)
+		} else {
+			off = append(off, d.Kind)
+		}
+	}
+	if len(on) == 0 {
+		msg := "the service does not record sessions: no Session Record Delivery to OSS or SLS"
+		if len(off) > 0 {
+			msg += " (" + strings.Join(off, " and ") + " configured, but off)"
+		}
+		r.ok("recording", msg)
+		return
+	}
+	r.ok("recording", "the service records this account's sessions (what is typed and shown): delivered to "+strings.Join(on, "; "))
 }
 
 // instance resolves the target and reports each condition of a session on it.

@@ -115,13 +115,15 @@ func TestGoodSetup(t *testing.T) {
 		"endpoint":    {"ok", e.Endpoint(), "answers"},
 		"clock":       {"ok"},
 		"api":         {"ok", "accepted"},
-		"sessions":    {"ok", "enabled"},
+		"sessions":    {"ok", "enabled", "(DescribeCloudAssistantSettings answered)"},
+		"connection":  {"ok", "internet, the service's default"},
+		"recording":   {"ok", "does not record sessions"},
 	})
 	if strings.Contains(out, e.Credential().AccessKeySecret) {
 		t.Error("the secret was printed")
 	}
-	if n := len(lines(t, out)); n != 6 {
-		t.Errorf("%d lines, want 6:\n%s", n, out)
+	if n := len(lines(t, out)); n != 8 {
+		t.Errorf("%d lines, want 8:\n%s", n, out)
 	}
 }
 
@@ -311,7 +313,7 @@ func TestJSON(t *testing.T) {
 		}
 		checks = append(checks, r["check"].(string)+"="+r["status"].(string))
 	}
-	want := "credentials=ok region=ok endpoint=ok clock=ok api=ok sessions=ok instance=ok running=FAIL agent=warn session manager=ok agent version=ok"
+	want := "credentials=ok region=ok endpoint=ok clock=ok api=ok sessions=ok connection=ok recording=ok instance=ok running=FAIL agent=warn session manager=ok agent version=ok"
 	if got := strings.Join(checks, " "); got != want {
 		t.Errorf("checks\n got %s\nwant %s", got, want)
 	}
