@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+	"time"
 )
 
 // countCloses returns how many Close frames are among fs.
@@ -91,4 +92,59 @@ func TestRunTakesLargestFrame(t *testing.T) {
 	r.p.send(t, TypeOutput, big)
 	r.p.send(t, TypeOutput, []byte("end"))
 	r.out.waitFor(t, "xend")
+}
+
+// A gateway that accepts the WebSocket and then says nothing does not hold the session for
+// ever: Run says what it waits for after Silence.Notice and gives up after Silence.Limit.
+func TestRunGivesUpOnSilentGateway(t *testing.T) {
+	for _, resume := range []bool{false, true} {
+		name := "1.01"
+		if resume {
+			name = "1.02"
+		}
+		t.Run(name, func(t *testing.T) {
+			noticed := make(chan time.Duration, 1)
+			opts := Options{KeepAlive: hour, Silence: &SilenceOptions{Notice: time.Millisecond, Limit: 20 * time.Millisecond,
+				OnNotice: func(d time.Duration) { noticed <- d }}}
+			var r *running
+			if resume {
+				r = startResume(t, opts, resumeOpts()).running
+			} else {
+				r = start(t, opts)
+			}
+			err := r.wait(t)
+			var na *NoAnswerError
+			if !errors.As(err, &na) || na.Waited != 20*time.Millisecond {
+				t.Fatalf("Run: %v, want a NoAnswerError after 20ms", err)
+			}
+			select {
+			case d := <-noticed:
+				if d != time.Millisecond {
+					t.Errorf("notice after %v, want 1ms", d)
+				}
+			default:
+				t.Error("no notice before giving up")
+			}
+			if n := countCloses(r.p.rest(t)); n != 1 {
+				t.Errorf("%d Close frames, want 1", n)
+			}
+		})
+	}
+}
+
+// Once the gateway has said anything, the bound no longer applies: a command may be quiet for
+// as long as it likes. The keep-alive, at four times the bound, is the clock.
+func TestRunSilenceBoundEndsAtFirstFrame(t *testing.T) {
+	p, conn := connect(t)
+	p.send(t, TypeOutput, []byte("$ ")) // already waiting when Run starts
+	r := runOn(t, p, conn, Options{KeepAlive: 200 * time.Millisecond, Silence: &SilenceOptions{Notice: 25 * time.Millisecond,
+		Limit: 50 * time.Millisecond, OnNotice: func(time.Duration) { t.Error("notice after the gateway spoke") }}})
+	if f := r.p.next(t); !isKeepAlive(f) {
+		t.Fatalf("got %v %q, want a keep-alive and no Close", f.Type, f.Payload)
+	}
+	select {
+	case <-r.done:
+		t.Fatalf("Run ended: %v", r.err)
+	default:
+	}
 }

@@ -68,6 +68,9 @@ type Options struct {
 	// set with a Stream status (bits per second): a transfer has met the service's ceiling,
 	// which a user should hear about rather than take for a slow network.
 	OnPaced func(bitsPerSecond uint64)
+	// Silence bounds the wait for the gateway's first frame (silence.go). Nil waits for ever,
+	// as port sessions must.
+	Silence *SilenceOptions
 }
 
 // ClosedError reports a session the gateway ended for a reason other than a normal exit.
@@ -130,6 +133,7 @@ func Run(ctx context.Context, conn *websocket.Conn, opts Options) error {
 		opts:     opts,
 		log:      opts.Logger,
 		firstOut: make(chan struct{}),
+		heard:    make(chan struct{}),
 		outKick:  make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
@@ -167,6 +171,8 @@ type runner struct {
 	sentIn   atomic.Int64  // input payload bytes sent, for the debug log's summary
 	gotOut   atomic.Int64  // output payload bytes delivered to Stdout, likewise
 	firstOut chan struct{} // closed at the first output frame
+	heard    chan struct{} // closed at the first frame of any kind
+	hearOnce sync.Once
 	outKick  chan struct{} // poked (never blocking) by every output frame
 	done     chan struct{} // closed when run returns
 
@@ -251,8 +257,16 @@ func (s *runner) run(ctx context.Context) (err error) {
 	if s.r != nil {
 		kick = s.r.kick
 	}
+	quiet := newSilence(s.opts.Silence, s.heard)
+	defer quiet.stop()
 	for {
 		select {
+		case <-quiet.heard:
+			quiet.stop()
+		case <-quiet.noticeC():
+			quiet.tell()
+		case <-quiet.limitC():
+			return s.closeNow(readErr, quiet.giveUp())
 		case err := <-readErr:
 			if s.r != nil && err != nil {
 				next, rerr := s.recover(ctx, err)
@@ -337,6 +351,7 @@ func (s *runner) readLoop(conn *websocket.Conn) error {
 		if err != nil {
 			return fmt.Errorf("malformed frame from the session gateway: %w", err)
 		}
+		s.hearOnce.Do(func() { close(s.heard) })
 		v102 := s.v102.Load()
 		if v102 {
 			if err := s.r.arrived(&f); err != nil {
