@@ -38,18 +38,28 @@ type received struct {
 
 func (c *copier) download(ctx context.Context) (*result, error) {
 	src, dst := c.opts.Src, c.opts.Dst.Path
+	name := localName(src.Path)
 	fi, err := os.Stat(dst)
 	intoDir := err == nil && fi.IsDir()
-	tmpDir := dst
-	if !intoDir {
+	dir, final := dst, name // where the temporary goes, and the copy's name in it
+	if intoDir {
+		if name == "" {
+			return nil, fmt.Errorf("%s has no name of its own to take in %s: give the copy's path (one that does not exist yet)", src, dst)
+		}
+		if name != "." {
+			if err := checkBaseName(name); err != nil {
+				return nil, fmt.Errorf("%s: %w", src, err)
+			}
+		}
+	} else {
 		if strings.HasSuffix(dst, "/") || strings.HasSuffix(dst, string(filepath.Separator)) {
 			return nil, fmt.Errorf("%s: no such directory", dst)
 		}
-		tmpDir = filepath.Dir(dst)
-		if pi, err := os.Stat(tmpDir); err != nil {
-			return nil, pathError(tmpDir, err)
+		dir, final = filepath.Dir(dst), filepath.Base(dst)
+		if pi, err := os.Stat(dir); err != nil {
+			return nil, pathError(dir, err)
 		} else if !pi.IsDir() {
-			return nil, fmt.Errorf("%s: not a directory", tmpDir)
+			return nil, fmt.Errorf("%s: not a directory", dir)
 		}
 	}
 
@@ -62,8 +72,9 @@ func (c *copier) download(ctx context.Context) (*result, error) {
 		err error
 	}
 	done := make(chan outcome, 1)
+	check := func(h header) error { return c.checkHeader(h, name) }
 	go func() {
-		rec, err := receive(pr, tmpDir, m)
+		rec, err := receive(pr, dir, check, m)
 		if err != nil {
 			pr.CloseWithError(err) // the session's output then fails, and the session ends
 		}
@@ -86,7 +97,10 @@ func (c *copier) download(ctx context.Context) (*result, error) {
 		}
 	}()
 	msgs, sumText, marked := bytes.Cut(errb.Bytes(), []byte(sumsMarker))
+	var refused *refusal
 	switch {
+	case errors.As(o.err, &refused):
+		return nil, fmt.Errorf("%s: %w; nothing was written", src.Instance, o.err)
 	case execErr != nil && o.err != nil && !errors.Is(o.err, errSessionOver):
 		return nil, o.err // the cause: the local end stopped reading
 	case execErr != nil:
@@ -117,18 +131,14 @@ func (c *copier) download(ctx context.Context) (*result, error) {
 		}
 	}
 
-	final := dst
-	if intoDir {
-		if err := checkBaseName(rec.hdr.name); err != nil {
-			return nil, fmt.Errorf("%s: %w", src, err)
-		}
-		final = filepath.Join(dst, rec.hdr.name)
-	}
-	if err := place(rec, final); err != nil {
+	if err := place(rec, dir, final); err != nil {
 		return nil, err
 	}
 	ok = true
-	res := &result{Src: src.String(), Dst: final, Bytes: rec.bytes}
+	res := &result{Src: src.String(), Dst: dst, Bytes: rec.bytes}
+	if intoDir && final != "." {
+		res.Dst = filepath.Join(dst, final)
+	}
 	if rec.hdr.kind == 'f' {
 		res.SHA256 = rec.sum
 	} else {
@@ -138,13 +148,52 @@ func (c *copier) download(ctx context.Context) (*result, error) {
 	return res, nil
 }
 
+// localName is the name a download takes in an existing local directory, from the remote
+// path the user gave, as with cp and scp: its last element. A path whose last element is "."
+// gives "." (a directory's contents go into the destination itself, as with cp -r dir/. dst).
+// The home directory, / and a path ending in .. have no name of their own: "".
+func localName(remote string) string {
+	p, _ := trimSlashes(remote)
+	if p == "" || p == "~" {
+		return ""
+	}
+	if b := path.Base(p); b != "/" && b != ".." {
+		return b
+	}
+	return ""
+}
+
+// refusal is an answer from the instance that does not match what the user asked for.
+type refusal struct{ msg string }
+
+func (r *refusal) Error() string { return r.msg }
+
+// checkHeader refuses a header that does not describe what the user asked for: a directory
+// without -r, or a name other than the source path's own (name, from localName; "" when that
+// path has none, and the copy then takes the name the user gave it locally).
+func (c *copier) checkHeader(h header, name string) error {
+	switch {
+	case h.kind == 'd' && !c.opts.Recursive:
+		return &refusal{"the instance sent a directory for a copy without -r"}
+	case name == "." && h.kind != 'd':
+		return &refusal{fmt.Sprintf("the instance sent a file for %s, which names a directory", printable([]byte(c.opts.Src.Path)))}
+	case name != "" && h.name != name:
+		return &refusal{fmt.Sprintf("the instance named the copy %q, not %q as the source path does", printable([]byte(h.name)), printable([]byte(name)))}
+	}
+	return nil
+}
+
 // receive reads a download's header and data from r into a temporary file or directory in
-// dir. The returned record is never nil, and names the temporary even on error.
-func receive(r io.Reader, dir string, m *meter) (*received, error) {
+// dir, once check has accepted the header. The returned record is never nil, and names the
+// temporary even on error.
+func receive(r io.Reader, dir string, check func(header) error, m *meter) (*received, error) {
 	rec := &received{}
 	br := bufio.NewReaderSize(r, 64<<10)
 	hdr, err := readHeader(br)
 	if err != nil {
+		return rec, err
+	}
+	if err := check(hdr); err != nil {
 		return rec, err
 	}
 	rec.hdr = hdr
@@ -218,7 +267,7 @@ func readHeader(br *bufio.Reader) (header, error) {
 	return header{kind: f[0][0], size: size, mode: fs.FileMode(mode) & fs.ModePerm, name: f[3]}, nil
 }
 
-// checkBaseName refuses a name from the instance that is not one plain path element.
+// checkBaseName refuses a name for a local copy that is not one plain path element.
 func checkBaseName(name string) error {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") ||
 		strings.ContainsRune(name, filepath.Separator) || !filepath.IsLocal(name) {
@@ -227,61 +276,85 @@ func checkBaseName(name string) error {
 	return nil
 }
 
-// place renames the temporary into final, or, for a directory onto an existing one, merges
-// it in as cp -r does.
-func place(rec *received, final string) error {
-	fi, err := os.Stat(final)
+// place moves the checked temporary (a name in dir) to final, also in dir: it renames it, or,
+// for a directory onto an existing one, merges it in as cp -r does. It works through an
+// os.Root on dir and follows no link already there: a file replaces a link of its name, and a
+// link where the copy has a directory is refused.
+func place(rec *received, dir, final string) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	tmp := filepath.Base(rec.tmp)
+	shown := filepath.Join(dir, final)
+	fi, err := root.Lstat(final)
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	switch {
 	case rec.hdr.kind == 'f' && exists && fi.IsDir():
-		return fmt.Errorf("%s: is a directory", final)
+		return fmt.Errorf("%s: is a directory", shown)
+	case rec.hdr.kind == 'd' && exists && fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("%s: is a symbolic link, not a directory; not following it", shown)
 	case rec.hdr.kind == 'd' && exists && !fi.IsDir():
-		return fmt.Errorf("%s: exists and is not a directory", final)
+		return fmt.Errorf("%s: exists and is not a directory", shown)
 	case rec.hdr.kind == 'd' && exists:
-		if err := merge(rec.tmp, final); err != nil {
+		if err := merge(root, tmp, final, dir); err != nil {
 			return err
 		}
-		return os.RemoveAll(rec.tmp)
+		return root.RemoveAll(tmp)
 	}
-	return os.Rename(rec.tmp, final)
+	return root.Rename(tmp, final)
 }
 
-// merge moves the tree at src into the existing directory dst: a directory that dst lacks is
-// renamed in whole, an existing one is merged into, and files and links replace their
-// namesakes. Existing directories keep their own mode and times.
-func merge(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
+// merge moves the tree src into the existing directory dst, both names in root: a directory
+// that dst lacks is renamed in whole, an existing one is merged into, and files and links
+// replace their namesakes. Existing directories keep their own mode and times. Every
+// conflict is found before anything moves, so a refused merge changes nothing; a link where
+// the tree has a directory is one (it is not followed, even to somewhere inside root). shown
+// is root's local path, for messages.
+func merge(root *os.Root, src, dst, shown string) error {
+	type move struct{ from, to string }
+	var moves []move
+	err := fs.WalkDir(root.FS(), src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == src {
 			return err
 		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil || rel == "." {
-			return err
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			ti, err := os.Stat(target)
-			switch {
-			case errors.Is(err, fs.ErrNotExist):
-				if err := os.Rename(p, target); err != nil {
-					return err
-				}
-				return filepath.SkipDir
-			case err != nil:
-				return err
-			case !ti.IsDir():
-				return fmt.Errorf("%s: exists and is not a directory", target)
+		target := path.Join(dst, strings.TrimPrefix(p, src+"/"))
+		where := filepath.Join(shown, filepath.FromSlash(target))
+		ti, err := root.Lstat(target)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			moves = append(moves, move{p, target})
+			if d.IsDir() {
+				return fs.SkipDir
 			}
 			return nil
+		case err != nil:
+			return err
+		case d.IsDir() && ti.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("%s: is a symbolic link, not a directory; not following it", where)
+		case d.IsDir() && !ti.IsDir():
+			return fmt.Errorf("%s: exists and is not a directory", where)
+		case d.IsDir():
+			return nil
+		case ti.IsDir():
+			return fmt.Errorf("%s: is a directory", where)
 		}
-		if ti, err := os.Lstat(target); err == nil && ti.IsDir() {
-			return fmt.Errorf("%s: is a directory", target)
-		}
-		return os.Rename(p, target)
+		moves = append(moves, move{p, target})
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	for _, m := range moves {
+		if err := root.Rename(m.from, m.to); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // createTemp creates a new file for writing in dir, with perm less the umask.

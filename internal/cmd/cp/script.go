@@ -75,7 +75,7 @@ func downloadScript(path string, recursive bool) string {
 		`p=`+ShellPath(p),
 		`if [ -d "$p" ]; then `+
 			`if [ `+r+` != 1 ]; then printf '%s: is a directory (use -r)\n' "$p" >&2; exit 3; fi; `+
-			`cd "$p" || exit 3; n=${PWD##*/}; `+
+			`cd "$p" || exit 3; n=${p##*/}; `+
 			`printf 'ecsterm-cp d -1 0 %s\000' "$n"; `+
 			`tar cf - . || exit 3; `+
 			`printf '\036ecsterm-sums\n' >&2; `+
