@@ -118,3 +118,33 @@ func TestCpDownloadNameIsTheUsers(t *testing.T) {
 	}
 }
 
+// TestCpDashPaths: remote paths that begin with - are paths, not options, to every tool the
+// scripts run, both ways.
+func TestCpDashPaths(t *testing.T) {
+	state := t.TempDir()
+	h := newHarness(t, emulator.Options{StateDir: state})
+	home := filepath.Join(state, demoInstance)
+	local := t.TempDir()
+	want := writeRandom(t, filepath.Join(local, "f"), 1000)
+	os.MkdirAll(filepath.Join(local, "d", "sub"), 0o755)
+	os.WriteFile(filepath.Join(local, "d", "sub", "x"), []byte("x\n"), 0o644)
+	for _, name := range []string{"-n", "--help", "-rf"} {
+		h.mustCopy(local, "f", demoInstance+":"+name)
+		if got := fileSHA(t, filepath.Join(home, name)); got != want {
+			t.Errorf("upload to %s: sha256 %s, want %s", name, got, want)
+		}
+		h.mustCopy(local, "-r", "d", demoInstance+":"+name+".d")
+		if b, err := os.ReadFile(filepath.Join(home, name+".d", "sub", "x")); err != nil || string(b) != "x\n" {
+			t.Errorf("tree upload to %s.d: %q, %v", name, b, err)
+		}
+		down := t.TempDir()
+		h.mustCopy(down, demoInstance+":"+name, ".")
+		h.mustCopy(down, "-r", demoInstance+":"+name+".d", ".")
+		if got := fileSHA(t, filepath.Join(down, name)); got != want {
+			t.Errorf("download of %s: sha256 %s, want %s", name, got, want)
+		}
+		if b, err := os.ReadFile(filepath.Join(down, name+".d", "sub", "x")); err != nil || string(b) != "x\n" {
+			t.Errorf("tree download of %s.d: %q, %v", name, b, err)
+		}
+	}
+}

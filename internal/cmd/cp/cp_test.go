@@ -160,8 +160,8 @@ func TestQuoteThroughSh(t *testing.T) {
 			t.Errorf("sh printed %q for %q (%v)", out, s, err)
 		}
 	}
-	out, err := exec.Command(sh, "-c", "HOME=/h; printf '%s|' "+ShellPath("~")+" "+ShellPath("~/a b")+" "+ShellPath("")+" "+ShellPath("~x")).Output()
-	if err != nil || string(out) != "/h|/h/a b|/h|~x|" {
+	out, err := exec.Command(sh, "-c", "HOME=/h; printf '%s|' "+ShellPath("~")+" "+ShellPath("~/a b")+" "+ShellPath("")+" "+ShellPath("~x")+" "+ShellPath("-n")+" "+ShellPath("~/-n")).Output()
+	if err != nil || string(out) != "/h|/h/a b|/h|~x|./-n|/h/-n|" {
 		t.Errorf("ShellPath through sh: %q, %v", out, err)
 	}
 }

@@ -31,13 +31,17 @@ func Quote(s string) string {
 }
 
 // ShellPath returns a remote path as a sh word. Like scp, it expands a leading ~ (and the
-// empty path) to the remote user's home directory; everything else is literal.
+// empty path) to the remote user's home directory; everything else is literal. A relative
+// path that begins with - gets ./ before it, so that no tool the scripts run (dirname, cd,
+// mv...) takes it for an option.
 func ShellPath(p string) string {
 	switch {
 	case p == "" || p == "~":
 		return `"$HOME"`
 	case strings.HasPrefix(p, "~/"):
 		return `"$HOME"/` + Quote(p[2:])
+	case strings.HasPrefix(p, "-"):
+		return Quote("./" + p)
 	}
 	return Quote(p)
 }
