@@ -185,6 +185,7 @@ func Interactive(ctx context.Context, o Options) error {
 			// output pump waits another second (§7.1); typed-ahead input waits for the prompt.
 			HoldInput: 3 * time.Second,
 			Resume:    resumeOptions(o.NoResume, op.sess, o.StatusOut, tty.Raw, o.log()),
+			Silence:   silenceOptions(o.StatusOut, o.log()),
 		})
 		if cause := context.Cause(ctx); errors.Is(cause, term.ErrEscapeDisconnect) {
 			return fmt.Errorf("%s: %w", op.inst.ID, cause)
