@@ -67,7 +67,7 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 		}()
 		opts := session.Options{Stdin: e.Input(), Stdout: e.Output(), OnEOF: session.EOFNothing, Logger: o.log(),
 			Resume:  resumeOptions(o.NoResume, op.sess, o.StatusOut, tty && t.Raw, o.log()),
-			OnPaced: o.OnPaced}
+			OnPaced: o.OnPaced, Silence: silenceOptions(o.StatusOut, o.log())}
 		if tty {
 			opts.Sizes = o.sizes(ctx)
 		}
