@@ -48,7 +48,20 @@ func Main() int {
 		return code
 	}
 	defer startProfile()()
-	return Run(context.Background(), iostreams.System(), os.Args[1:])
+	ctx, again, stop := notifyInterrupts(context.Background())
+	defer stop()
+	ios := iostreams.System()
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, ios, os.Args[1:]) }()
+	select {
+	case code := <-done:
+		return code
+	case s := <-again:
+		// The user does not want to wait for the cleanup the first signal started: what it has
+		// not done yet (a session to end, a partial file to remove) stays undone.
+		fmt.Fprintf(ios.ErrOut, "ecsterm: %v again: exiting without finishing the cleanup\n", s)
+		return (&term.SignalError{Signal: s}).ExitCode()
+	}
 }
 
 // Run runs ecsterm with args on ios and returns the exit status.
@@ -61,7 +74,7 @@ func Run(ctx context.Context, ios *iostreams.IOStreams, args []string) int {
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
 	err := root.ExecuteContext(timing.With(ctx, rec))
-	code := exitCode(ios.ErrOut, root, err)
+	code := exitCode(ios.ErrOut, root, err, interrupted(ctx))
 	if on, _ := root.PersistentFlags().GetBool("timing"); on && (rec.Marked() || err != nil && code != cmdutil.ExitUsage) {
 		fmt.Fprintln(ios.ErrOut, "ecsterm:", rec.Summary())
 	}
@@ -95,6 +108,8 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), the
 	pf.Bool("debug", false, "print diagnostics (never secrets) to stderr")
 	pf.Bool("timing", false, "on exit, print when each step happened (preflight, StartTerminalSession, WebSocket open, first output) to stderr")
 	pf.StringVar(&configFile, "config", "", "config file (default "+config.DefaultFile()+")")
+	addSessionFlags(pf)
+	root.PersistentPreRunE = checkSessionFlags
 
 	f.Config = cmdutil.Once(func() (*config.Config, error) { return config.Load(pf, configFile) })
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &cmdutil.FlagError{Err: err} })
@@ -137,13 +152,17 @@ func newFactory(ios *iostreams.IOStreams) *cmdutil.Factory {
 			return nil, err
 		}
 		return cloud.New(cloud.Config{Region: cfg.Region, Endpoint: cfg.Endpoint, Profile: cfg.Profile,
-			Logger: f.Logger(), UserAgent: "ecsterm/" + buildVersion})
+			Logger: f.Logger(), UserAgent: "ecsterm/" + buildVersion,
+			ConnectionType: cfg.ConnectionType, PasswordName: cfg.PasswordName})
 	})
 	return f
 }
 
-// exitCode prints err (once, on one line) and returns the status to exit with.
-func exitCode(errOut io.Writer, root *cobra.Command, err error) int {
+// exitCode prints err (once, on one line) and returns the status to exit with. sig is the
+// signal that cancelled the command's context, if one did: a command that fails after it exits
+// with 128+n, and says nothing about errors that only report the cancellation. A command that
+// returns nil after a signal (forward and proxy stop that way) exits 0.
+func exitCode(errOut io.Writer, root *cobra.Command, err error, sig *term.SignalError) int {
 	if err == nil {
 		return cmdutil.ExitOK
 	}
@@ -153,6 +172,13 @@ func exitCode(errOut io.Writer, root *cobra.Command, err error) int {
 		sigErr    *term.SignalError
 		ambiguous *target.AmbiguousError
 	)
+	if sig != nil {
+		if !errors.As(err, &exitErr) && !errors.As(err, &sigErr) && !errors.Is(err, cmdutil.ErrSilent) &&
+			!errors.Is(err, context.Canceled) {
+			fmt.Fprintf(errOut, "ecsterm: %s\n", cmdutil.OneLine(err.Error()))
+		}
+		return sig.ExitCode()
+	}
 	switch {
 	case errors.As(err, &exitErr):
 		return exitErr.Code
@@ -174,8 +200,13 @@ func exitCode(errOut io.Writer, root *cobra.Command, err error) int {
 	return cmdutil.ExitFailure
 }
 
-// isUsageError recognises cobra's own argument errors, which are not typed.
+// isUsageError recognises cobra's own argument errors, which are not typed, and bad settings and
+// session parameters, which are.
 func isUsageError(err error) bool {
+	var ue *cloud.UsageError
+	if errors.Is(err, config.ErrInvalid) || errors.As(err, &ue) {
+		return true
+	}
 	s := err.Error()
 	return strings.HasPrefix(s, "unknown command") || strings.HasPrefix(s, "unknown flag") ||
 		strings.HasPrefix(s, "unknown shorthand flag") || strings.Contains(s, " arg(s), received ")

@@ -65,9 +65,15 @@ func TestRun(t *testing.T) {
 		{name: "connect unknown flag", args: []string{"connect", "--bogus", "i-a"}, want: 2, wantErr: "Run 'ecsterm --help'", errLines: 2, emptyOut: true},
 		{name: "connect user twice", args: []string{"connect", "-l", "root", "admin@i-a"}, want: 2, wantErr: "Run 'ecsterm --help'", errLines: 2, emptyOut: true},
 		{name: "connect command too long", args: []string{"connect", "--command", strings.Repeat("x", 513), "i-a"}, want: 2, wantErr: "512", errLines: 2, emptyOut: true},
-		{name: "bad output format", args: []string{"--output", "yaml", "connect", "i-x"}, want: 255, wantErr: "ecsterm: output format \"yaml\"", errLines: 1, emptyOut: true},
-		{name: "bad output format shorthand", args: []string{"-o", "yaml", "connect", "i-x"}, want: 255, wantErr: "text or json", errLines: 1, emptyOut: true},
-		{name: "bad output format from env", args: []string{"connect", "i-x"}, env: map[string]string{"ECSTERM_OUTPUT": "yaml"}, want: 255, wantErr: "text or json", errLines: 1, emptyOut: true},
+		{name: "bad output format", args: []string{"--output", "yaml", "connect", "i-x"}, want: 2, wantErr: "ecsterm: output format \"yaml\"", errLines: 2, emptyOut: true},
+		{name: "bad output format shorthand", args: []string{"-o", "yaml", "connect", "i-x"}, want: 2, wantErr: "text or json", errLines: 2, emptyOut: true},
+		// A bad setting is a usage error wherever it comes from.
+		{name: "bad output format from env", args: []string{"connect", "i-x"}, env: map[string]string{"ECSTERM_OUTPUT": "yaml"}, want: 2, wantErr: "text or json (env ECSTERM_OUTPUT)", errLines: 2, emptyOut: true},
+		{name: "bad connection type", args: []string{"--connection-type", "vpc", "connect", "i-x"}, want: 2, wantErr: `connection type "vpc" is not internet or intranet (flag)`, errLines: 2, emptyOut: true},
+		{name: "bad connection type from env", args: []string{"exec", "i-x", "--", "true"}, env: map[string]string{"ECSTERM_CONNECTION_TYPE": "public"}, want: 2, wantErr: "(env ECSTERM_CONNECTION_TYPE)", errLines: 2, emptyOut: true},
+		{name: "encryption asked for", args: []string{"connect", "--encrypt", "i-x"}, want: 2, wantErr: "session encryption (EncryptionOptions) is not available", errLines: 2, emptyOut: true},
+		{name: "password name without a login", args: []string{"forward", "--password-name", "pw", "i-x", "-L", "8080:80"}, want: 2, wantErr: "--password-name goes with a user (-l USER)", errLines: 2, emptyOut: true},
+		{name: "empty password name", args: []string{"connect", "--password-name=", "-l", "Administrator", "i-x"}, want: 2, wantErr: "--password-name is empty", errLines: 2, emptyOut: true},
 		{name: "version loads no config", args: []string{"version"}, env: map[string]string{"ECSTERM_OUTPUT": "yaml"}, want: 0, wantOut: "ecsterm", emptyErr: true},
 	}
 	for _, tt := range tests {
@@ -126,6 +132,7 @@ func TestExitCode(t *testing.T) {
 	tests := []struct {
 		name    string
 		err     error
+		sig     syscall.Signal // the signal that cancelled the command's context, if any
 		want    int
 		wantErr string // exact stderr
 	}{
@@ -148,13 +155,24 @@ func TestExitCode(t *testing.T) {
 		{name: "generic", err: errors.New("instance not found"), want: 255, wantErr: "ecsterm: instance not found\n"},
 		{name: "generic multi-line", err: errors.New("api error:\n  line two\r\n\tline three\n"), want: 255, wantErr: "ecsterm: api error: line two line three\n"},
 		{name: "generic wrapped deadline", err: fmt.Errorf("connect: %w", context.DeadlineExceeded), want: 255, wantErr: "ecsterm: connect: context deadline exceeded\n"},
+		// After a signal: 128+n whatever the command returned, without a word about the
+		// cancellation itself; nil is still 0 (forward and proxy stop that way).
+		{name: "signalled, nil", sig: syscall.SIGINT, err: nil, want: 0},
+		{name: "signalled, fan-out 255", sig: syscall.SIGTERM, err: &cmdutil.ExitError{Code: 255}, want: 143},
+		{name: "signalled, canceled", sig: syscall.SIGHUP, err: fmt.Errorf("i-x: %w", context.Canceled), want: 129},
+		{name: "signalled, silent", sig: syscall.SIGINT, err: cmdutil.ErrSilent, want: 130},
+		{name: "signalled, other error", sig: syscall.SIGINT, err: errors.New("removing partial file: busy"), want: 130, wantErr: "ecsterm: removing partial file: busy\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ios, _, _, _ := iostreams.Test()
 			root := NewCmdRoot(newFactory(ios))
 			var stderr bytes.Buffer
-			if got := exitCode(&stderr, root, tt.err); got != tt.want {
+			var sig *term.SignalError
+			if tt.sig != 0 {
+				sig = &term.SignalError{Signal: tt.sig}
+			}
+			if got := exitCode(&stderr, root, tt.err, sig); got != tt.want {
 				t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
 			}
 			if stderr.String() != tt.wantErr {
@@ -168,7 +186,7 @@ func TestExitCodeRawTerminal(t *testing.T) {
 	// An error reported while the terminal is still raw must not staircase.
 	ios, _, _, stderr := iostreams.Test()
 	ios.SetRaw(true)
-	exitCode(ios.ErrOut, nil, cmdutil.FlagErrorf("bad"))
+	exitCode(ios.ErrOut, nil, cmdutil.FlagErrorf("bad"), nil)
 	if want := "ecsterm: bad\r\nRun 'ecsterm --help' for usage.\r\n"; stderr.String() != want {
 		t.Errorf("stderr = %q, want %q", stderr, want)
 	}

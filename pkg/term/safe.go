@@ -135,6 +135,10 @@ func Suspend(ctx context.Context) error {
 	return ErrNoSuspend
 }
 
+// InterruptSignals returns the signals that end a session, the ones Safe handles, so that a
+// program can turn them into the cancellation of its work outside Safe too.
+func InterruptSignals() []os.Signal { return append([]os.Signal(nil), interruptSignals...) }
+
 // interrupt turns the first termination signal into a restore and a cancel, the way kubectl's
 // interrupt.Handler does, and remembers which signal it was.
 type interrupt struct {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -266,7 +267,13 @@ func fanOut(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done(): // interrupted while waiting for a turn: start nothing more
+				msg := context.Cause(ctx).Error()
+				results[i] = result{InstanceID: id, Error: &msg}
+				return
+			}
 			defer func() { <-sem }()
 			start := time.Now()
 			var stdout, stderr io.Writer
@@ -296,7 +303,9 @@ func fanOut(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts 
 			if err != nil {
 				msg := err.Error()
 				r.Error = &msg
-				if !opts.JSON {
+				// Interrupted: Main says so by the exit status; a line per instance that only
+				// reports the cancellation would hide the lines that say something.
+				if !opts.JSON && !(ctx.Err() != nil && errors.Is(err, context.Canceled)) {
 					fmt.Fprintf(errOut, "ecsterm: %s\n", cmdutil.OneLine(msg))
 				}
 			} else {
