@@ -29,6 +29,10 @@ type Config struct {
 	ConnectionType string
 	// RecordDir, when set, is where connect and exec -t record every session (asciicast files).
 	RecordDir string
+	// PasswordName is --password-name: Windows instances' password for the session's user, by
+	// the name Cloud Assistant keeps it under. A flag only: it goes with a user given per
+	// command, so neither the file nor the environment sets it.
+	PasswordName string
 	// File is the config file that was read, if any.
 	File string
 
@@ -141,6 +145,9 @@ func Inspect(flags *pflag.FlagSet, configFile string) (*Settings, error) {
 	cfg.Quiet = v.GetBool("quiet")
 	cfg.Debug = v.GetBool("debug")
 	cfg.escape = v.GetString("escape")
+	if f := flags.Lookup("password-name"); f != nil {
+		cfg.PasswordName = f.Value.String()
+	}
 	cfg.RecordDir = v.GetString("record_dir")
 	if cfg.Output != "text" && cfg.Output != "json" {
 		return nil, invalidf("output format %q is not text or json (%s)", cfg.Output, s.sources["output"])

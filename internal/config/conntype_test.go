@@ -62,3 +62,20 @@ func TestInvalidOutputIsErrInvalid(t *testing.T) {
 		t.Errorf("-o yaml: %v", err)
 	}
 }
+
+// TestPasswordNameIsFlagOnly: --password-name reaches Config; nothing else sets it.
+func TestPasswordNameIsFlagOnly(t *testing.T) {
+	isolate(t)
+	fs := rootFlags(t, nil)
+	fs.String("password-name", "", "")
+	if err := fs.Set("password-name", "axt-pw"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(fs, "")
+	if err != nil || cfg.PasswordName != "axt-pw" {
+		t.Errorf("Load = %+v, %v", cfg, err)
+	}
+	if err := CheckKey("password_name"); err == nil {
+		t.Error("password_name is a config key")
+	}
+}
