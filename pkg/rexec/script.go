@@ -42,6 +42,9 @@ const (
 // script to restore.
 const Bootstrap = `sh -c 's=$(stty -g);stty raw -echo -iexten||exit 97;printf '"'"'\036ecsterm-ready\n'"'"';IFS= read -r n;eval "$(head -c "$n")"'`
 
+// noTempDir is the stderr of a command that could not start because mktemp -d failed.
+const noTempDir = "ecsterm: mktemp -d failed on the instance: the exec helper needs a private temporary directory there\n"
+
 // quote returns s as one single-quoted sh word.
 func quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
@@ -60,10 +63,16 @@ func script(command, nonce string, tty bool, rows, cols uint16) string {
 		}
 		return `stty "$s";` + size + `printf '\036ecsterm-go\036';` + shell + ` 3<&-;printf '\036` + nonce + ` %s 0\n' $?` + "\n"
 	}
-	// fd 3 keeps the PTY for the decoder: an asynchronous list's stdin would be /dev/null.
+	// fd 3 keeps the PTY for the decoder: an asynchronous list's stdin would be /dev/null. The
+	// directory for the FIFO and stderr comes from mktemp -d or not at all: a predictable name
+	// in /tmp could be made first by another user of the instance. Without it, the script
+	// answers with a trailer of its own (status 255, noTempDir as stderr). The directory goes
+	// when the script exits, also on the SIGHUP the agent sends when the session ends.
 	return strings.Join([]string{
 		`exec 3<&0`,
-		`t=$(mktemp -d 2>/dev/null)||t=/tmp/ecsterm.$$;mkdir -p "$t"||exit 98`,
+		`t=$(mktemp -d 2>/dev/null)||{ m=` + quote(noTempDir) + `;printf '\036` + nonce + ` 255 %s\n%s' ${#m} "$m";exit 98;}`,
+		`trap 'rm -rf "$t"' EXIT`,
+		`trap 'exit 129' HUP INT TERM`,
 		`mkfifo "$t/i"||exit 98`,
 		`(while IFS= read -r l&&[ "$l" != 0 ];do head -c "$l";done>"$t/i")<&3 &`,
 		`d=$!`,
