@@ -39,9 +39,15 @@ type forwarder struct {
 // startForward runs ecsterm forward with specs (such as "-L", "0:80") and waits for its
 // announcements. Cleanup stops it with SIGINT and expects exit status 0.
 func (h *harness) startForward(instance string, specs ...string) *forwarder {
+	h.t.Helper()
+	return h.startForwardWith(h.command, instance, specs...)
+}
+
+// startForwardWith is startForward with the command made by mk (h.command or h.faultyCommand).
+func (h *harness) startForwardWith(mk func(...string) *exec.Cmd, instance string, specs ...string) *forwarder {
 	t := h.t
 	t.Helper()
-	cmd := h.command(append([]string{"-o", "json", "forward", instance}, specs...)...)
+	cmd := mk(append([]string{"-o", "json", "forward", instance}, specs...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

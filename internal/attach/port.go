@@ -138,6 +138,16 @@ func HoldFor(inst *cloud.Instance) time.Duration {
 	return earlyInputHold
 }
 
+// PortKeepAlive is what a port channel sends to keep itself alive while quiet: nothing, on
+// every agent. Agents up to 2.2.3.578 route every frame, an empty keep-alive included, to the
+// port plugin, which re-dials a target that has closed: a keep-alive would open a connection to
+// the server that nobody asked for, every interval, for as long as the local peer stays. The
+// newest public agent ends the channel when its target closes instead, but the version that
+// changed it is not known, so ecsterm sends none there either. A quiet forwarded connection
+// therefore ends at the agent's idle limit (180 s) unless its own protocol sends data, as ssh
+// does with ServerAliveInterval. See docs/protocol.md, Port forwarding.
+func PortKeepAlive(*cloud.Instance) time.Duration { return -1 }
+
 // Open opens a port session to port on host (empty: the instance itself). It is a forward.Opener.
 func (p *Ports) Open(ctx context.Context, host string, port int) (*forward.Stream, error) {
 	start := time.Now()
@@ -171,7 +181,7 @@ func (p *Ports) Open(ctx context.Context, host string, port int) (*forward.Strea
 			p.release(ps)
 			return nil, err
 		}
-		return &forward.Stream{Conn: conn, HoldInput: HoldFor(inst), Release: sync.OnceFunc(func() { p.release(ps) }),
+		return &forward.Stream{Conn: conn, HoldInput: HoldFor(inst), KeepAlive: PortKeepAlive(inst), Release: sync.OnceFunc(func() { p.release(ps) }),
 			Resume: resumeOptions(p.o.NoResume, ps.sess, p.o.StatusOut, false, p.log)}, nil
 	}
 }

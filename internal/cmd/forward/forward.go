@@ -142,7 +142,7 @@ func forwardRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, o
 		Open:     ports.Open,
 		Resolver: opts.Resolver,
 		Logger:   f.Logger(),
-		Report:   func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\n", cmdutil.OneLine(err.Error())) },
+		Report:   func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\n", cmdutil.OneLine(attach.ExplainEnd(err).Error())) },
 	}
 	if !opts.Quiet {
 		fw.OnPaced = attach.PacedNotice(errOut, "", "\n")

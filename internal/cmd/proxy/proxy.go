@@ -142,7 +142,7 @@ func proxyRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opt
 		if errors.Is(err, context.Canceled) {
 			return nil
 		}
-		return fmt.Errorf("proxy %s: %w", forward.Describe(opts.Host, opts.Port), err)
+		return fmt.Errorf("proxy %s: %w", forward.Describe(opts.Host, opts.Port), attach.ExplainEnd(err))
 	}
 	return nil
 }

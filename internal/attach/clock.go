@@ -1,0 +1,69 @@
+package attach
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/ecsterm/ecsterm/pkg/session"
+)
+
+// The agent's own clocks, as ecsterm plans around them (see docs/protocol.md, Keep-alive and
+// timeouts). Only test binaries (the ecsterm_faults tag, clock_inject.go) scale them, so the
+// end-to-end tests can meet them in seconds against an emulator whose clocks are scaled alike.
+
+// AgentSessionLimit is how long the agent lets any session live, whatever its traffic.
+const AgentSessionLimit = 3 * time.Hour
+
+// limitWarning is how long before the agent's limit a session says it is coming.
+const limitWarning = 5 * time.Minute
+
+// clockDiv divides the clocks above, and the keep-alive interval; 1 outside tests.
+var clockDiv = 1
+
+// scaled is d on this binary's clock.
+func scaled(d time.Duration) time.Duration { return d / time.Duration(clockDiv) }
+
+// SessionLimit is the agent's session limit on this binary's clock, and how long before it a
+// session should warn.
+func SessionLimit() (limit, warnBefore time.Duration) {
+	return scaled(AgentSessionLimit), scaled(limitWarning)
+}
+
+// AgentIdleLimit is how long the agent keeps a channel on which nothing arrives from the client.
+const AgentIdleLimit = 180 * time.Second
+
+// agentEnds words the reasons the agent gives when it ends a session on its own clocks.
+var agentEnds = map[string]string{
+	"SessionTimeout": "the service ended the session at its limit of 3 hours (SessionTimeout); start a new one to go on",
+	"IdleTimeout":    "the service ended the session after 180 s with nothing sent to it (IdleTimeout)",
+}
+
+// LimitEnded reports whether err is the agent ending a session at its 3 h limit.
+func LimitEnded(err error) bool {
+	var ce *session.ClosedError
+	return errors.As(err, &ce) && ce.Reason == "SessionTimeout"
+}
+
+// ExplainEnd rewords an error that carries the agent's own end of a session (its 3 h limit, its
+// idle limit) so that a user reads why, and keeps the rest of the message (which forward, which
+// connection). Other errors come back as they are.
+func ExplainEnd(err error) error {
+	var ce *session.ClosedError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	why, ok := agentEnds[ce.Reason]
+	if !ok {
+		return err
+	}
+	return &endError{msg: strings.Replace(err.Error(), ce.Error(), why, 1), err: err}
+}
+
+type endError struct {
+	msg string
+	err error
+}
+
+func (e *endError) Error() string { return e.msg }
+func (e *endError) Unwrap() error { return e.err }
