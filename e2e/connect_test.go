@@ -62,7 +62,7 @@ func TestConnectOnPTY(t *testing.T) {
 
 	// A connect makes four API calls before the WebSocket opens, all at once (preflight's three
 	// alongside StartTerminalSession), and ends its session after.
-	for action, want := range map[string]int{"DescribeUserBusinessBehavior": 1, "DescribeInstances": 1, "DescribeCloudAssistantStatus": 1, "StartTerminalSession": 1, "EndTerminalSession": 1} {
+	for action, want := range map[string]int{"DescribeCloudAssistantSettings": 1, "DescribeInstances": 1, "DescribeCloudAssistantStatus": 1, "StartTerminalSession": 1, "EndTerminalSession": 1} {
 		if got := h.emu.Calls(action); got != want {
 			t.Errorf("%s called %d times, want %d", action, got, want)
 		}
