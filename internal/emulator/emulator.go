@@ -109,6 +109,7 @@ type Emulator struct {
 
 	mu        sync.Mutex
 	sessions  map[string]*termSession
+	ended     []endedSession        // sessions EndTerminalSession ended (terminalsessions.go)
 	faults    map[string][]string   // action → error codes to answer with, one per call
 	calls     map[string]int        // action → calls answered, for tests
 	issued    []string              // every session token handed out, for tests

@@ -308,7 +308,7 @@ func TestEndTerminalSessionClosesConnectedChannel(t *testing.T) {
 	if _, err := c.EndTerminalSession(&ecs.EndTerminalSessionRequest{RegionId: tea.String(e.Region()), SessionId: tea.String(id)}); err != nil {
 		t.Fatal(err)
 	}
-	p.expectEnd("Exit")
+	p.expectEnd(reasonTerminated) // EndTerminalSession, not the shell, ended it
 }
 
 // connect dials a session and waits until its agent has spoken, so it counts as connected.

@@ -149,32 +149,13 @@ func (e *Emulator) endTerminalSession(r *request) (any, error) {
 	e.mu.Lock()
 	s, ok := e.sessions[id]
 	delete(e.sessions, id)
+	e.keepEnded(s) // DescribeTerminalSessions lists it as Terminated (terminalsessions.go)
 	e.mu.Unlock()
 	if !ok {
 		return nil, newAPIError("InvalidSessionId.NotFound", "The specified session "+id+" does not exist.")
 	}
-	s.end("Exit")
+	s.end(reasonTerminated)
 	return obj{"RequestId": r.id}, nil
-}
-
-func (e *Emulator) describeTerminalSessions(r *request) (any, error) {
-	inst, sid := r.get("InstanceId"), r.get("SessionId")
-	e.mu.Lock()
-	out := []obj{}
-	for _, s := range e.sessions {
-		if (inst != "" && s.instance.ID != inst) || (sid != "" && s.id != sid) {
-			continue
-		}
-		status := "Connecting"
-		if s.connected() {
-			status = "Connected"
-		}
-		out = append(out, obj{"SessionId": s.id, "CreationTime": s.created.UTC().Format(time.RFC3339),
-			"PortNumber": s.port, "TargetServer": s.target, "Username": s.username,
-			"Connections": obj{"Connection": []obj{{"InstanceId": s.instance.ID, "Status": status}}}})
-	}
-	e.mu.Unlock()
-	return obj{"RequestId": r.id, "Sessions": obj{"Session": out}}, nil
 }
 
 // StartRequest is what one accepted StartTerminalSession asked for.
