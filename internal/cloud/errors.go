@@ -28,7 +28,14 @@ func (e *APIError) Error() string {
 	if e.Message != "" && e.Message != e.Code {
 		s += ": " + strings.TrimRight(e.Message, ". ")
 	}
-	if hint := hints[e.Code]; hint != "" {
+	hint := hints[e.Code]
+	switch QuotaOf(e) {
+	case InstanceQuota:
+		hint = instanceQuotaHint
+	case RegionQuota:
+		hint = regionQuotaHint
+	}
+	if hint != "" {
 		s += " (" + hint + ")"
 	}
 	if e.RequestID != "" {
@@ -47,9 +54,54 @@ var hints = map[string]string{
 	"InvalidInstanceId.NotFound":   "check the instance ID and --region",
 	"Forbidden.RAM":                "the RAM user lacks permission for this action",
 	"InvalidSecurityToken.Expired": "the STS token has expired: refresh the credentials",
-	// The session quotas' real codes are undocumented; these are the emulator's.
-	"InstanceSessionQuota.ExceedLimit": "end another session to this instance, or wait for one to end",
-	"SessionQuota.ExceedLimit":         "the region's session quota is used up: end idle sessions or wait",
+}
+
+// Hints for the session quotas, whose codes are recognised by QuotaOf rather than listed.
+const (
+	instanceQuotaHint = "the instance has all the connected sessions it may have: end another session to it, or wait for one to end"
+	regionQuotaHint   = "the region has all the sessions it may have: end idle ones (ecsterm sessions end ID) or wait"
+)
+
+// Quota names a limit on sessions that the service enforces.
+type Quota int
+
+// The session limits. Their sizes are the service's to choose (the API page said 1,000 per
+// region and 10 connected per instance, a 2026 page says 100 and 20), so ecsterm never counts
+// sessions against a number: it starts them and reacts when the service refuses one.
+const (
+	NoQuota       Quota = iota
+	InstanceQuota       // connected sessions per instance
+	RegionQuota         // sessions per region
+)
+
+// QuotaOf reports which session limit err is the service's refusal for, whether it came from
+// StartTerminalSession or from the gateway when a WebSocket opened. The real codes are not
+// documented (the emulator's are InstanceSessionQuota.ExceedLimit and SessionQuota.ExceedLimit),
+// so an API error counts when its code names a session and a quota, limit or excess; a
+// gateway's text, which is less structured, only when it holds the emulator's stem.
+func QuotaOf(err error) Quota {
+	if err == nil {
+		return NoQuota
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		c := strings.ToLower(ae.Code)
+		if !strings.Contains(c, "session") || !strings.Contains(c, "quota") && !strings.Contains(c, "limit") && !strings.Contains(c, "exceed") {
+			return NoQuota
+		}
+		if strings.Contains(c, "instance") {
+			return InstanceQuota
+		}
+		return RegionQuota
+	}
+	text := err.Error()
+	switch {
+	case strings.Contains(text, "InstanceSessionQuota"):
+		return InstanceQuota
+	case strings.Contains(text, "SessionQuota"):
+		return RegionQuota
+	}
+	return NoQuota
 }
 
 // transient reports whether an error is worth retrying: throttling, server-side failures and
