@@ -348,22 +348,16 @@ func (p *Ports) Close() {
 }
 
 // asLimit recognises the service's refusals for session limits, from StartTerminalSession or
-// from the gateway. The real codes are not documented; the emulator's are
-// InstanceSessionQuota.ExceedLimit and SessionQuota.ExceedLimit, so match on their stems.
+// from the gateway (cloud.QuotaOf knows the codes).
 func asLimit(err error) *LimitError {
 	var le *LimitError
 	if errors.As(err, &le) {
 		return le
 	}
-	text := err.Error()
-	var ae *cloud.APIError
-	if errors.As(err, &ae) {
-		text = ae.Code
-	}
-	switch {
-	case strings.Contains(text, "InstanceSessionQuota"):
+	switch cloud.QuotaOf(err) {
+	case cloud.InstanceQuota:
 		return &LimitError{Err: err}
-	case strings.Contains(text, "SessionQuota"):
+	case cloud.RegionQuota:
 		return &LimitError{Region: true, Err: err}
 	}
 	return nil
