@@ -1,0 +1,285 @@
+// Package sessions implements `ecsterm sessions`: the account's Cloud Assistant sessions in the
+// region (DescribeTerminalSessions), and `ecsterm sessions end ID…` (EndTerminalSession), so
+// that a session holding the region's quota, or someone's forgotten shell, can be ended.
+package sessions
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ecsterm/ecsterm/internal/cloud"
+	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/target"
+)
+
+// Options are the command's inputs once flags and arguments are parsed.
+type Options struct {
+	IO    *iostreams.IOStreams
+	Cloud func() (*cloud.Client, error)
+	// Targets are instance IDs, names, tags or IPs; none means every instance.
+	Targets []target.Spec
+	// States keeps sessions in one of these states (lower case); none keeps all.
+	States []string
+	JSON   bool
+}
+
+// states are the connection states DescribeTerminalSessions reports.
+var states = []string{"Connecting", "Connected", "Terminated", "Failed"}
+
+// NewCmdSessions builds the command. runF replaces sessionsRun in tests of flag parsing.
+func NewCmdSessions(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams, Cloud: f.Cloud}
+	var stateFlags []string
+	var active bool
+	cmd := &cobra.Command{
+		Use:   "sessions [<instance>...]",
+		Short: "List the region's Cloud Assistant sessions; end one with 'sessions end'",
+		Long: `List the account's Cloud Assistant sessions in the region, as DescribeTerminalSessions
+reports them (about four weeks back): the session ID, the instance, the user it runs as, the
+client's IP, when it started, its state, and what it is: a shell, or a port and target.
+
+Given instances (IDs, names, tags or IPs, as connect takes them), only their sessions are
+listed. --state keeps sessions in the given states; --active is --state Connecting,Connected.
+
+On a terminal the output is a table; piped, the same columns tab-separated without a header;
+with -o json, one JSON array with every field the service gives. Every page of the listing
+is followed. Text from the service is escaped before it is printed.
+
+'ecsterm sessions end ID...' ends sessions (EndTerminalSession), whoever started them. A
+connect whose session is ended this way says so and exits 255.`,
+		Example: `  ecsterm sessions
+  ecsterm sessions web-01 --active
+  ecsterm sessions --state connected -o json | jq -r '.[].session_id'
+  ecsterm sessions end s-hz023od0x9abcd`,
+		Args:              cobra.ArbitraryArgs, // instances; "end" is the subcommand
+		ValidArgsFunction: target.CompleteTargets(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, a := range args {
+				spec, err := target.Parse(target.ExpandFrom(f, a))
+				if err != nil {
+					return &cmdutil.FlagError{Err: err}
+				}
+				opts.Targets = append(opts.Targets, spec)
+			}
+			if active {
+				stateFlags = append(stateFlags, "Connecting", "Connected")
+			}
+			for _, s := range stateFlags {
+				for _, one := range strings.Split(s, ",") {
+					i := slices.IndexFunc(states, func(st string) bool { return strings.EqualFold(st, strings.TrimSpace(one)) })
+					if i < 0 {
+						return cmdutil.FlagErrorf("--state must be one of %s, not %q", strings.Join(states, ", "), one)
+					}
+					opts.States = append(opts.States, states[i])
+				}
+			}
+			if f.Config != nil {
+				cfg, err := f.Config()
+				if err != nil {
+					return err
+				}
+				opts.JSON = cfg.Output == "json"
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return sessionsRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringArrayVar(&stateFlags, "state", nil, "only sessions in these states: "+strings.Join(states, ", ")+" (repeatable or comma-separated)")
+	cmd.Flags().BoolVar(&active, "active", false, "only sessions still open: Connecting or Connected")
+	cmd.AddCommand(newCmdEnd(f, nil))
+	return cmd
+}
+
+// Record is one session in -o json. Fields are never left out, so scripts can rely on them.
+type Record struct {
+	SessionID    string             `json:"session_id"`
+	InstanceIDs  []string           `json:"instance_ids"`
+	Username     string             `json:"username"`
+	ClientIP     string             `json:"client_ip"`
+	IdentityType string             `json:"identity_type"`
+	PrincipalID  string             `json:"principal_id"`
+	CreationTime string             `json:"creation_time"`
+	State        string             `json:"state"` // the most alive of the connections' states
+	Kind         string             `json:"kind"`  // shell or port
+	PortNumber   int                `json:"port_number"`
+	TargetServer string             `json:"target_server"`
+	Connections  []ConnectionRecord `json:"connections"`
+}
+
+// ConnectionRecord is one instance's connection of a session.
+type ConnectionRecord struct {
+	InstanceID   string `json:"instance_id"`
+	Status       string `json:"status"`
+	StartTime    string `json:"start_time"`
+	EndTime      string `json:"end_time"`
+	ClosedReason string `json:"closed_reason"`
+	FailedDetail string `json:"failed_detail"`
+}
+
+func sessionsRun(ctx context.Context, opts *Options) error {
+	client, err := opts.Cloud()
+	if err != nil {
+		return err
+	}
+	recs, err := List(ctx, client, opts.Targets)
+	if err != nil {
+		return err
+	}
+	if len(opts.States) > 0 {
+		recs = slices.DeleteFunc(recs, func(r Record) bool { return !slices.Contains(opts.States, r.State) })
+	}
+	ios := opts.IO
+	switch {
+	case opts.JSON:
+		return writeJSON(ios.Out, recs)
+	case len(recs) == 0:
+		if ios.IsStderrTTY() || ios.IsStdoutTTY() {
+			fmt.Fprintln(ios.ErrOut, "no sessions in "+cmdutil.OneLine(client.Region())+filtered(opts))
+		}
+		return nil
+	case ios.IsStdoutTTY():
+		return writeTable(ios.Out, recs)
+	default:
+		return writeTSV(ios.Out, recs)
+	}
+}
+
+func filtered(opts *Options) string {
+	if len(opts.Targets) > 0 || len(opts.States) > 0 {
+		return " match"
+	}
+	return ""
+}
+
+// List lists the sessions of the instances that specs select (all, with none): one paged
+// DescribeTerminalSessions walk per instance, or one for the region. Newest first.
+func List(ctx context.Context, client *cloud.Client, specs []target.Spec) ([]Record, error) {
+	var filters []cloud.TerminalSessionFilter
+	seen := map[string]bool{}
+	for _, spec := range specs {
+		insts, err := target.Resolve(ctx, client, spec)
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range insts {
+			if !seen[in.ID] {
+				seen[in.ID] = true
+				filters = append(filters, cloud.TerminalSessionFilter{InstanceID: in.ID})
+			}
+		}
+	}
+	if len(specs) == 0 {
+		filters = []cloud.TerminalSessionFilter{{}}
+	}
+	var recs []Record
+	have := map[string]bool{}
+	for _, f := range filters {
+		list, err := client.ListTerminalSessions(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for i := range list {
+			if !have[list[i].ID] {
+				have[list[i].ID] = true
+				recs = append(recs, record(&list[i]))
+			}
+		}
+	}
+	slices.SortStableFunc(recs, func(a, b Record) int {
+		return cmp.Or(cmp.Compare(b.CreationTime, a.CreationTime), cmp.Compare(a.SessionID, b.SessionID))
+	})
+	return recs, nil
+}
+
+// alive orders connection states from the most alive: a session is as alive as its liveliest
+// connection.
+var alive = map[string]int{"Connected": 4, "Connecting": 3, "Failed": 2, "Terminated": 1}
+
+func record(s *cloud.TerminalSession) Record {
+	r := Record{
+		SessionID: s.ID, Username: s.Username, ClientIP: s.ClientIP, IdentityType: s.IdentityType,
+		PrincipalID: s.PrincipalID, CreationTime: s.CreationTime, Kind: "shell",
+		PortNumber: s.PortNumber, TargetServer: s.TargetServer,
+		InstanceIDs: []string{}, Connections: []ConnectionRecord{},
+	}
+	if s.PortNumber != 0 {
+		r.Kind = "port"
+	}
+	for _, c := range s.Connections {
+		r.InstanceIDs = append(r.InstanceIDs, c.InstanceID)
+		r.Connections = append(r.Connections, ConnectionRecord{InstanceID: c.InstanceID, Status: c.Status,
+			StartTime: c.StartTime, EndTime: c.EndTime, ClosedReason: c.ClosedReason, FailedDetail: c.FailedDetail})
+		if alive[c.Status] > alive[r.State] || r.State == "" {
+			r.State = c.Status
+		}
+	}
+	return r
+}
+
+func writeJSON(w io.Writer, recs []Record) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(recs)
+}
+
+var header = []string{"SESSION", "INSTANCE", "USER", "CLIENT IP", "STARTED", "STATE", "WHAT"}
+
+func cells(r Record) []string {
+	what := r.Kind
+	if r.Kind == "port" {
+		host := r.TargetServer
+		if host == "" {
+			host = "localhost"
+		}
+		what = "port " + host + ":" + strconv.Itoa(r.PortNumber)
+	}
+	var reasons []string
+	for _, c := range r.Connections {
+		if c.ClosedReason != "" {
+			reasons = append(reasons, c.ClosedReason)
+		}
+	}
+	state := r.State
+	if len(reasons) > 0 {
+		state += " (" + strings.Join(reasons, ", ") + ")"
+	}
+	out := []string{r.SessionID, strings.Join(r.InstanceIDs, ","), r.Username, r.ClientIP, r.CreationTime, state, what}
+	for i, s := range out {
+		if s == "" {
+			s = "-"
+		}
+		out[i] = cmdutil.OneLine(s) // every field comes from the service: nothing may drive the terminal
+	}
+	return out
+}
+
+func writeTable(w io.Writer, recs []Record) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range recs {
+		fmt.Fprintln(tw, strings.Join(cells(r), "\t"))
+	}
+	return tw.Flush()
+}
+
+func writeTSV(w io.Writer, recs []Record) error {
+	var b strings.Builder
+	for _, r := range recs {
+		b.WriteString(strings.Join(cells(r), "\t"))
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
