@@ -26,6 +26,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmd/forward"
 	"github.com/ecsterm/ecsterm/internal/cmd/instances"
 	"github.com/ecsterm/ecsterm/internal/cmd/proxy"
+	"github.com/ecsterm/ecsterm/internal/cmd/sessions"
 	"github.com/ecsterm/ecsterm/internal/cmd/version"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/config"
@@ -122,6 +123,7 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), the
 		doctor.NewCmdDoctor(f, nil),
 		emulator.NewCmdEmulator(f),
 		instances.NewCmdInstances(f, nil),
+		sessions.NewCmdSessions(f, nil),
 		forward.NewCmdForward(f, nil),
 		proxy.NewCmdProxy(f, nil),
 		version.NewCmdVersion(f),
