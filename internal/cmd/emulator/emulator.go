@@ -24,6 +24,13 @@ type Options struct {
 	AccessSecret string
 	PerInstance  int
 	PerRegion    int
+	// The agent's behaviour and clocks (issue #13).
+	Real         bool
+	Pacing       bool
+	StreamRate   int
+	SessionLimit time.Duration
+	IdleTimeout  time.Duration
+	PortExit     bool
 }
 
 // NewCmdEmulator builds the command.
@@ -37,9 +44,20 @@ real signature checks), the session gateway and an agent per emulated instance, 
 127.0.0.1. It prints the environment to point ecsterm (or your own scripts) at it, then
 serves until interrupted.`,
 		Example: `  ecsterm emulator
-  ecsterm emulator --listen 127.0.0.1:8900 --fleet fleet.yaml --agent-delay 0`,
+  ecsterm emulator --listen 127.0.0.1:8900 --fleet fleet.yaml --agent-delay 0
+  ecsterm emulator --real                      # the agent's speed and limits, as far as known
+  ecsterm emulator --stream-rate 1638400       # the gateway's Stream rate: 200 KB/s
+  ecsterm emulator --idle-timeout 10s --session-limit 2m   # the agent's clocks, scaled down`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return run(cmd.Context(), f, o) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.StreamRate < 0 || o.SessionLimit < 0 || o.IdleTimeout < 0 {
+				return cmdutil.FlagErrorf("--stream-rate, --session-limit and --idle-timeout cannot be negative")
+			}
+			if o.Real {
+				o.asReal(cmd.Flags().Changed)
+			}
+			return run(cmd.Context(), f, o)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.Listen, "listen", "127.0.0.1:0", "loopback address to listen on (port 0 picks one)")
@@ -49,11 +67,39 @@ serves until interrupted.`,
 	fl.StringVar(&o.AccessSecret, "access-key-secret", "", "AccessKey secret to accept (default: random)")
 	fl.IntVar(&o.PerInstance, "sessions-per-instance", 10, "connected sessions allowed per instance")
 	fl.IntVar(&o.PerRegion, "sessions-per-region", 1000, "sessions allowed per region")
+	fl.BoolVar(&o.Real, "real", false, "as real as known: the agent's 1s start, its output pacing and its 3h session limit")
+	fl.BoolVar(&o.Pacing, "agent-pacing", false, "pace output as the agent does by default: shell 1 KiB every 40ms, port 2 KiB every 83ms (about 25 KB/s)")
+	fl.IntVar(&o.StreamRate, "stream-rate", 0, "bits/s the gateway announces with a Stream status and holds both sides to (0: none)")
+	fl.DurationVar(&o.SessionLimit, "session-limit", 3*time.Hour, "the agent ends every session this long after it opened")
+	fl.DurationVar(&o.IdleTimeout, "idle-timeout", 180*time.Second, "the agent ends a session on which nothing arrived for this long")
+	fl.BoolVar(&o.PortExit, "invented-port-exit", false, "end a port session of an agent up to 2.2.3.578 when its target closes (no agent does; that agent re-dials the target on the next frame)")
 	return cmd
 }
 
+// asReal applies --real to the settings the user did not give: the agent's 1 s start, its
+// pacing and its 3 h limit.
+func (o *Options) asReal(changed func(string) bool) {
+	if !changed("agent-delay") {
+		o.AgentDelay = time.Second
+	}
+	if !changed("agent-pacing") {
+		o.Pacing = true
+	}
+	if !changed("session-limit") {
+		o.SessionLimit = 3 * time.Hour
+	}
+}
+
+// emuOptions are the emulator's options for these settings.
+func (o *Options) emuOptions() emu.Options {
+	return emu.Options{AgentStartDelay: o.AgentDelay, SessionsPerInstance: o.PerInstance, SessionsPerRegion: o.PerRegion,
+		AgentPacing: o.Pacing, StreamRate: o.StreamRate, SessionLimit: o.SessionLimit, IdleTimeout: o.IdleTimeout,
+		PortCloseEndsChannel: o.PortExit}
+}
+
 func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
-	opts := emu.Options{AgentStartDelay: o.AgentDelay, SessionsPerInstance: o.PerInstance, SessionsPerRegion: o.PerRegion, Logger: f.Logger()}
+	opts := o.emuOptions()
+	opts.Logger = f.Logger()
 	if o.FleetFile != "" {
 		fleet, err := emu.LoadFleet(o.FleetFile)
 		if err != nil {
