@@ -3,13 +3,13 @@
 package e2e
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/emulator"
 )
-
-const demoID = "i-emu0demo000000001"
 
 // lastStart is the latest StartTerminalSession the emulator accepted.
 func (h *harness) lastStart() emulator.StartRequest {
@@ -26,13 +26,13 @@ func (h *harness) lastStart() emulator.StartRequest {
 // reports it; a bad value is a usage error before any call.
 func TestConnectionTypeReachesService(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
-	if r := h.run("", "exec", "--connection-type", "intranet", demoID, "--", "echo", "ok"); r.code != 0 || r.stdout != "ok\n" {
+	if r := h.run("", "exec", "--connection-type", "intranet", demoInstance, "--", "echo", "ok"); r.code != 0 || r.stdout != "ok\n" {
 		t.Fatalf("exec --connection-type intranet: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	if got := h.lastStart().ConnectionType; got != "Intranet" {
 		t.Errorf("flag: ConnectionType %q, want Intranet", got)
 	}
-	if r := h.run("", "exec", demoID, "--", "true"); r.code != 0 {
+	if r := h.run("", "exec", demoInstance, "--", "true"); r.code != 0 {
 		t.Fatalf("exec: %d %q", r.code, r.stderr)
 	}
 	if got := h.lastStart().ConnectionType; got != "" {
@@ -44,7 +44,7 @@ func TestConnectionTypeReachesService(t *testing.T) {
 	if r := h.run("", "config", "get", "connection_type"); r.stdout != "internet\n" {
 		t.Errorf("config get connection_type = %q (%s)", r.stdout, r.stderr)
 	}
-	if r := h.run("", "exec", demoID, "--", "true"); r.code != 0 {
+	if r := h.run("", "exec", demoInstance, "--", "true"); r.code != 0 {
 		t.Fatalf("exec: %d %q", r.code, r.stderr)
 	}
 	if got := h.lastStart().ConnectionType; got != "Internet" {
@@ -56,7 +56,7 @@ func TestConnectionTypeReachesService(t *testing.T) {
 	}
 	h.setenv("ECSTERM_CONNECTION_TYPE", "vpc")
 	before := len(h.emu.StartRequests())
-	r := h.run("", "exec", demoID, "--", "true")
+	r := h.run("", "exec", demoInstance, "--", "true")
 	if r.code != 2 || !strings.Contains(r.stderr, `connection type "vpc" is not internet or intranet (env ECSTERM_CONNECTION_TYPE)`) {
 		t.Errorf("bad value: %d %q", r.code, r.stderr)
 	}
@@ -69,7 +69,7 @@ func TestConnectionTypeReachesService(t *testing.T) {
 // user it is a usage error and no session starts.
 func TestPasswordNameReachesService(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
-	r := h.run("", "exec", "-l", "Administrator", "--password-name", "axt-windows-admin", demoID, "--", "echo", "ok")
+	r := h.run("", "exec", "-l", "Administrator", "--password-name", "axt-windows-admin", demoInstance, "--", "echo", "ok")
 	if r.code != 0 || r.stdout != "ok\n" {
 		t.Fatalf("exec -l --password-name: %d %q %q", r.code, r.stdout, r.stderr)
 	}
@@ -77,14 +77,14 @@ func TestPasswordNameReachesService(t *testing.T) {
 		t.Errorf("StartTerminalSession got Username %q, PasswordName %q", got.Username, got.PasswordName)
 	}
 	before := len(h.emu.StartRequests())
-	r = h.run("", "exec", "--password-name", "axt-windows-admin", demoID, "--", "true")
+	r = h.run("", "exec", "--password-name", "axt-windows-admin", demoInstance, "--", "true")
 	if r.code != 2 || !strings.Contains(r.stderr, "--password-name needs a user") {
 		t.Errorf("without a user: %d %q", r.code, r.stderr)
 	}
 	if n := h.emu.Calls("StartTerminalSession"); n != before {
 		t.Errorf("StartTerminalSession called %d times, want %d", n, before)
 	}
-	r = h.run("", "connect", "--encrypt", demoID)
+	r = h.run("", "connect", "--encrypt", demoInstance)
 	if r.code != 2 || !strings.Contains(r.stderr, "session encryption (EncryptionOptions) is not available") {
 		t.Errorf("--encrypt: %d %q", r.code, r.stderr)
 	}
@@ -95,7 +95,7 @@ func TestPasswordNameReachesService(t *testing.T) {
 // switch that is off stops the session with the fix for the action that said so.
 func TestSessionSwitchFallback(t *testing.T) {
 	h := newHarness(t, emulator.Options{Refuse: map[string]string{"DescribeCloudAssistantSettings": "InvalidAction.NotFound"}})
-	if r := h.run("", "exec", demoID, "--", "echo", "ok"); r.code != 0 || r.stdout != "ok\n" {
+	if r := h.run("", "exec", demoInstance, "--", "echo", "ok"); r.code != 0 || r.stdout != "ok\n" {
 		t.Fatalf("exec: %d %q %q", r.code, r.stdout, r.stderr)
 	}
 	if h.emu.Calls("DescribeUserBusinessBehavior") != 1 {
@@ -109,7 +109,7 @@ func TestSessionSwitchFallback(t *testing.T) {
 	off := emulator.DefaultFleet()
 	off.SessionManager = "disabled"
 	h = newHarness(t, emulator.Options{Fleet: off})
-	r = h.run("", "exec", demoID, "--", "true")
+	r = h.run("", "exec", demoInstance, "--", "true")
 	if r.code != 255 || !strings.Contains(r.stderr, "session management is disabled") || !strings.Contains(r.stderr, "ModifyCloudAssistantSettings") {
 		t.Errorf("switch off: %d %q", r.code, r.stderr)
 	}
@@ -133,5 +133,23 @@ func TestDoctorRecording(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "the service records this account's sessions") ||
 		!strings.Contains(r.stdout, "OSS oss://audit-logs/sessions/; SLS project ops, logstore ecs-sessions") {
 		t.Errorf("delivery on: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestRegionQuotaRefusal: ecsterm counts no sessions against a number; when the service refuses
+// one for the region's limit (here 1, held by another client), exec says what to do and exits 255.
+func TestRegionQuotaRefusal(t *testing.T) {
+	h := newHarness(t, emulator.Options{SessionsPerRegion: 1})
+	cred := h.emu.Credential()
+	other, err := cloud.New(cloud.Config{Region: h.emu.Region(), Endpoint: h.emu.Endpoint(), AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.StartSession(context.Background(), cloud.StartOptions{InstanceID: demoInstance}); err != nil {
+		t.Fatal(err)
+	}
+	r := h.run("", "exec", demoInstance, "--", "true")
+	if r.code != 255 || !strings.Contains(r.stderr, "SessionQuota.ExceedLimit") || !strings.Contains(r.stderr, "end idle ones (ecsterm sessions end ID) or wait") {
+		t.Errorf("exec: %d %q", r.code, r.stderr)
 	}
 }
