@@ -111,3 +111,21 @@ func TestStartTerminalSessionRecordsParameters(t *testing.T) {
 		t.Errorf("%d requests recorded, want only the accepted one", n)
 	}
 }
+
+// TestFleetAccountSettings: the fleet file sets the switch and the delivery as the README says.
+func TestFleetAccountSettings(t *testing.T) {
+	f, err := ParseFleet([]byte(`
+sessionManager: disabled
+sessionDelivery:
+  oss: {enabled: true, bucket: audit, prefix: ecs/}
+  sls: {enabled: false, project: ops, logstore: sessions}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := f.SessionDelivery
+	if f.SessionManager != "disabled" || d.OSS == nil || *d.OSS != (OSSDelivery{Enabled: true, BucketName: "audit", Prefix: "ecs/"}) ||
+		d.SLS == nil || *d.SLS != (SLSDelivery{ProjectName: "ops", LogstoreName: "sessions"}) {
+		t.Errorf("fleet = %+v, OSS %+v, SLS %+v", f, d.OSS, d.SLS)
+	}
+}
