@@ -68,13 +68,20 @@ func script(command, nonce string, tty bool, rows, cols uint16) string {
 	// in /tmp could be made first by another user of the instance. Without it, the script
 	// answers with a trailer of its own (status 255, noTempDir as stderr). The directory goes
 	// when the script exits, also on the SIGHUP the agent sends when the session ends.
+	//
+	// The session's end must also end the command, and a command that ignores SIGHUP would
+	// outlive it (the shell runs it in the script's process group, without job control, and
+	// the script's own trap waits for it). So the decoder, which ignores SIGHUP, reads the PTY
+	// after the input's end of file until the terminal goes away, then stops the process group
+	// that it shares with the command: SIGTERM, a second for it to clean up, the directory
+	// removed, SIGKILL. When the command ends first, the script kills the decoder.
 	return strings.Join([]string{
 		`exec 3<&0`,
 		`t=$(mktemp -d 2>/dev/null)||{ m=` + quote(noTempDir) + `;printf '\036` + nonce + ` 255 %s\n%s' ${#m} "$m";exit 98;}`,
 		`trap 'rm -rf "$t"' EXIT`,
 		`trap 'exit 129' HUP INT TERM`,
 		`mkfifo "$t/i"||exit 98`,
-		`(while IFS= read -r l&&[ "$l" != 0 ];do head -c "$l";done>"$t/i")<&3 &`,
+		`(trap '' HUP;while IFS= read -r l&&[ "$l" != 0 ];do head -c "$l";done>"$t/i";while read -r l;do :;done;trap '' TERM;kill -TERM 0;sleep 1;rm -rf "$t";kill -KILL 0)<&3 &`,
 		`d=$!`,
 		`{ ` + shell + ` <"$t/i" 2>"$t/e" 3<&-;echo $? >"$t/s";}|cat`,
 		`kill $d 2>/dev/null`,
