@@ -3,7 +3,6 @@ package forward
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os/signal"
 	"syscall"
@@ -152,7 +151,7 @@ func forwardRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, o
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(ios.Out)
+	enc := cmdutil.NewJSONEncoder(ios.Out)
 	for _, l := range lns {
 		a := announcement{Listen: l.Addr().String(), Type: "local", Host: l.Shown, Port: l.Port, Target: l.Target, Instance: inst.ID}
 		if l.SOCKS {
@@ -166,9 +165,9 @@ func forwardRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, o
 			}
 		case opts.Quiet:
 		case l.SOCKS:
-			fmt.Fprintf(errOut, "SOCKS5 proxy on %s via %s\n", a.Listen, inst.ID)
+			fmt.Fprintf(errOut, "SOCKS5 proxy on %s via %s\n", a.Listen, cmdutil.Escape(inst.ID))
 		default:
-			fmt.Fprintf(errOut, "forwarding %s -> %s via %s\n", a.Listen, l.To(), inst.ID)
+			fmt.Fprintf(errOut, "forwarding %s -> %s via %s\n", a.Listen, cmdutil.Escape(l.To()), cmdutil.Escape(inst.ID))
 		}
 	}
 	fw.ServeAll(ctx, lns) // returns once ctx ends and the connections are closed
