@@ -5,7 +5,6 @@ package exec
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -322,7 +321,7 @@ func fanOut(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts 
 // status, or 255 if any instance could not run the command.
 func finish(opts *Options, ios *iostreams.IOStreams, results []result) error {
 	worst := 0
-	enc := json.NewEncoder(ios.Out)
+	enc := cmdutil.NewJSONEncoder(ios.Out) // records hold IDs, output and errors from the far side
 	for _, r := range results {
 		if opts.JSON {
 			if err := enc.Encode(r); err != nil {
