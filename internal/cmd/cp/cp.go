@@ -12,7 +12,6 @@ package cp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -240,7 +239,7 @@ func cpRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 	}
 	if opts.JSON {
 		res.DurationMS = time.Since(start).Milliseconds()
-		return json.NewEncoder(opts.IO.Out).Encode(res)
+		return cmdutil.NewJSONEncoder(opts.IO.Out).Encode(res)
 	}
 	return nil
 }
