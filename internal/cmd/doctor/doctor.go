@@ -4,7 +4,6 @@ package doctor
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -129,7 +128,7 @@ func (r *report) fail(check, msg, fix string) {
 
 func (r *report) finish() error {
 	if r.json {
-		enc := json.NewEncoder(r.w)
+		enc := cmdutil.NewJSONEncoder(r.w)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(r.results); err != nil {
 			return err
