@@ -5,7 +5,6 @@ package instances
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"reflect"
@@ -233,7 +232,7 @@ func reason(c cloud.ReadyCheck) string {
 }
 
 func writeJSON(w io.Writer, recs []Record) error {
-	enc := json.NewEncoder(w)
+	enc := cmdutil.NewJSONEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(recs)
 }
