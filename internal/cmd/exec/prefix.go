@@ -3,6 +3,8 @@ package exec
 import (
 	"bytes"
 	"io"
+
+	"github.com/ecsterm/ecsterm/internal/cmdutil"
 )
 
 // prefixWriter writes whole lines, each prefixed with the instance, so that the output of
@@ -13,8 +15,9 @@ type prefixWriter struct {
 	part   []byte // an unfinished line
 }
 
+// newPrefixWriter prefixes lines with instance, escaped: the ID comes from the service.
 func newPrefixWriter(w io.Writer, instance string) *prefixWriter {
-	return &prefixWriter{w: w, prefix: []byte("[" + instance + "] ")}
+	return &prefixWriter{w: w, prefix: []byte("[" + cmdutil.Escape(instance) + "] ")}
 }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {

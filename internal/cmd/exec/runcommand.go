@@ -57,7 +57,7 @@ func viaRunCommand(ctx context.Context, f *cmdutil.Factory, client *cloud.Client
 			_, _ = w.Write(r.Output)
 		}
 		if r.Dropped > 0 {
-			fmt.Fprintf(ios.ErrOut, "ecsterm: %s: the service cut %d bytes of output (RunCommand keeps 24 KB)\n", r.InstanceID, r.Dropped)
+			fmt.Fprintf(ios.ErrOut, "ecsterm: %s: the service cut %d bytes of output (RunCommand keeps 24 KB)\n", cmdutil.Escape(r.InstanceID), r.Dropped)
 		}
 		if res.Error != nil {
 			fmt.Fprintf(ios.ErrOut, "ecsterm: %s\n", cmdutil.OneLine(*res.Error))
