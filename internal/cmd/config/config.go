@@ -50,7 +50,7 @@ func NewCmdConfig(f *cmdutil.Factory, runF func(ctx context.Context, sub string,
 the config file (` + "`ecsterm config path`" + ` prints where it is).
 
 Precedence, highest first: command-line flags (--profile, --region, --endpoint, -o, -q,
---debug; -e for the escape character), environment variables, the config file, defaults. The
+--debug, --connection-type; -e for the escape character), environment variables, the config file, defaults. The
 region falls back to the region_id of the aliyun CLI profile in use.
 
 Keys:
@@ -61,6 +61,9 @@ Keys:
   quiet      true or false
   debug      true or false
   escape     session escape character: one character, ^X, or none (env ECSTERM_ESCAPE; default ~)
+  connection_type
+             internet or intranet: the network of session URLs; intranet for a client inside
+             the VPC with no internet egress (env ECSTERM_CONNECTION_TYPE; default: the service's)
   alias.NAME a target that NAME stands for wherever a target goes, e.g. alias.web admin@i-bp1...
 
 An alias replaces a target that is exactly its name; a user given before it wins over one in

@@ -175,6 +175,8 @@ func TestList(t *testing.T) {
 		"quiet\tfalse\tdefault",
 		"debug\tfalse\tdefault",
 		"escape\t^]\tfile " + path,
+		"connection_type\t-\tdefault",
+		"record_dir\t-\tdefault",
 		"alias.db\ttag:role=db\tfile " + path,
 		"alias.web\tadmin@i-bp1abc\tfile " + path,
 	}, "\n") + "\n"
@@ -369,9 +371,10 @@ func TestCompletion(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"config", "get", ""}, []string{"profile", "region", "endpoint", "output", "quiet", "debug", "escape", "aliases", "alias.web"}},
+		{[]string{"config", "get", ""}, []string{"profile", "region", "endpoint", "output", "quiet", "debug", "escape", "connection_type", "record_dir", "aliases", "alias.web"}},
 		{[]string{"config", "unset", "alias"}, []string{"alias.web"}},
-		{[]string{"config", "set", "re"}, []string{"region"}},
+		{[]string{"config", "set", "re"}, []string{"region", "record_dir"}},
+		{[]string{"config", "set", "connection_type", "intr"}, []string{"intranet"}},
 		{[]string{"config", "set", "al"}, []string{"alias.web", "alias."}},
 		{[]string{"config", "set", "output", ""}, []string{"text", "json"}},
 		{[]string{"config", "set", "alias.db", "we"}, []string{"web"}},

@@ -150,10 +150,11 @@ func completeSet(f *cmdutil.Factory) func(*cobra.Command, []string, string) ([]s
 				return target.CompleteTargetFlag(f)(cmd, nil, toComplete)
 			}
 			values := map[string][]string{
-				"output": {"text", "json"},
-				"quiet":  {"true", "false"},
-				"debug":  {"true", "false"},
-				"escape": {"~\tthe default", "^]\tas telnet", "none\tno escapes"},
+				"output":          {"text", "json"},
+				"quiet":           {"true", "false"},
+				"debug":           {"true", "false"},
+				"escape":          {"~\tthe default", "^]\tas telnet", "none\tno escapes"},
+				"connection_type": {"internet\tthe service's default", "intranet\tfrom inside the VPC"},
 			}[strings.ToLower(args[0])]
 			return prefixed(values, toComplete), cobra.ShellCompDirectiveNoFileComp
 		}
