@@ -33,7 +33,8 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 		stdin, _, release = o.input(func() context.Context { return safeCtx }, t, cancel, session.EOFNothing)
 		defer release() // if Safe never runs; it is called there too
 	}
-	req := rexec.Request{Command: command, TTY: tty, Stdin: stdin, Stdout: firstOutput(ctx, o.Stdout), Stderr: o.Stderr}
+	out := &lateRecord{w: firstOutput(ctx, o.Stdout)} // recorded once the session is open (record.go)
+	req := rexec.Request{Command: command, TTY: tty, Stdin: stdin, Stdout: out, Stderr: o.Stderr}
 	if tty && o.OutFile != nil {
 		if sz, err := term.GetSize(o.OutFile); err == nil {
 			req.Rows, req.Cols = sz.Rows, sz.Cols
@@ -54,6 +55,17 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 		return 0, err
 	}
 	defer op.end(&o)
+	if !tty {
+		o.Recording = nil // only terminal sessions are recorded: a pipe's bytes are the user's own
+	}
+	rec, recInfo, err := o.startRecording(op)
+	if err != nil {
+		return 0, err
+	}
+	if rec != nil {
+		defer rec.Close()
+		out.rec.Store(rec)
+	}
 
 	run := func(ctx context.Context) error {
 		ctx, cancel := context.WithCancel(ctx)
@@ -69,7 +81,7 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 			Resume:  resumeOptions(o.NoResume, op.sess, o.StatusOut, tty && t.Raw, o.log()),
 			OnPaced: o.OnPaced, Silence: silenceOptions(o.StatusOut, o.log())}
 		if tty {
-			opts.Sizes = o.sizes(ctx)
+			opts.Sizes = o.sizesSeen(ctx, sizeRecorder(rec, recInfo))
 		}
 		return session.Run(ctx, op.conn, opts)
 	}

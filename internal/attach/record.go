@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/ecsterm/ecsterm/pkg/record"
 	"github.com/ecsterm/ecsterm/pkg/session"
@@ -74,19 +75,37 @@ func (o *Options) startRecording(op *opened) (*record.Recorder, RecordInfo, erro
 	return rec, info, nil
 }
 
-// recordedOutput writes to the terminal first, then to the recording: one recorder call per
-// output frame. A recording that fails ends the session with its error.
+// recordedOutput writes to the recording, then to the terminal: one recorder call (one write
+// to the file) per output frame. Recording first means that whatever the user saw is in the
+// file, even if ecsterm is killed the moment after. A recording that fails ends the session
+// with its error, after the frame is shown.
 type recordedOutput struct {
 	w   io.Writer
 	rec *record.Recorder
 }
 
 func (r *recordedOutput) Write(p []byte) (int, error) {
+	rerr := r.rec.Output(p)
 	n, err := r.w.Write(p)
-	if rerr := r.rec.Output(p[:n]); rerr != nil && err == nil {
+	if err == nil {
 		err = rerr
 	}
 	return n, err
+}
+
+// lateRecord is recordedOutput for exec, whose output writer is made before the session opens
+// and so before its recording can start.
+type lateRecord struct {
+	w   io.Writer
+	rec atomic.Pointer[record.Recorder]
+}
+
+func (l *lateRecord) Write(p []byte) (int, error) {
+	rec := l.rec.Load()
+	if rec == nil {
+		return l.w.Write(p)
+	}
+	return (&recordedOutput{w: l.w, rec: rec}).Write(p)
 }
 
 // recordedInput records what the session sends: keystrokes after the escape reader took its

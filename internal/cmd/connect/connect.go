@@ -121,7 +121,7 @@ before it starts.`,
 			}
 			if f.Config != nil {
 				if cfg, err := f.Config(); err == nil {
-					opts.RecordDir = expandHome(cfg.RecordDir)
+					opts.RecordDir = attach.ExpandHome(cfg.RecordDir)
 				}
 			}
 			if runF != nil {
@@ -147,11 +147,11 @@ before it starts.`,
 
 func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 	// The file first: a path that cannot be written costs no API call and no session.
-	rec, err := newRecording(opts.Record, opts.RecordDir, opts.Force, opts.RecordInput)
+	rec, err := attach.NewRecordFile(opts.Record, opts.RecordDir, opts.Force, opts.RecordInput, "connect")
 	if err != nil {
 		return err
 	}
-	defer rec.close()
+	defer rec.Close()
 	client, err := opts.Cloud()
 	if err != nil {
 		return err
@@ -191,7 +191,7 @@ func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 		Logger:       f.Logger(),
 		ListForwards: fwd.list,
 		Command:      fwd.command,
-		Recording:    rec.attach(),
+		Recording:    rec.Recording(),
 	})
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)

@@ -1,4 +1,4 @@
-package connect
+package attach
 
 import (
 	"errors"
@@ -10,27 +10,30 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ecsterm/ecsterm/internal/attach"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/pkg/record"
 )
 
-// recording is where a session is recorded: one named file (--record), or a new file in a
-// directory (record_dir).
-type recording struct {
+// RecordFile is where a session is recorded: one named file (--record), or a new file in a
+// directory (record_dir). Commands make it with NewRecordFile, pass Recording() to the session
+// and Close it when the session is over.
+type RecordFile struct {
 	file  *os.File // --record: created before the session, so a bad path costs no session
 	path  string
 	dir   string // record_dir
 	input bool
+	verb  string // the command, for the title: connect, exec -t
 	now   func() time.Time
 	// started is set once the header is written: a file that never got one is removed.
 	started bool
 }
 
-// newRecording opens --record's file (refusing an existing one without --force), or remembers
-// record_dir. It returns nil when the session is not recorded.
-func newRecording(path, dir string, force, input bool) (*recording, error) {
-	r := &recording{path: path, dir: dir, input: input, now: time.Now}
+// NewRecordFile opens --record's file path (refusing an existing one without force), or
+// remembers dir, the configured record_dir, when path is "". It returns nil when neither is
+// set: the session is not recorded. input records keystrokes too; verb names the command in
+// the recording's title.
+func NewRecordFile(path, dir string, force, input bool, verb string) (*RecordFile, error) {
+	r := &RecordFile{path: path, dir: dir, input: input, verb: verb, now: time.Now}
 	switch {
 	case path != "":
 		f, err := record.Create(path, force)
@@ -50,17 +53,17 @@ func newRecording(path, dir string, force, input bool) (*recording, error) {
 	return r, nil
 }
 
-// attach is the recording as the session sees it.
-func (r *recording) attach() *attach.Recording {
+// Recording is the recording as the session sees it (Options.Recording); nil for a nil r.
+func (r *RecordFile) Recording() *Recording {
 	if r == nil {
 		return nil
 	}
-	return &attach.Recording{Start: r.start, Input: r.input}
+	return &Recording{Start: r.start, Input: r.input}
 }
 
 // start writes the header, once the session is open. With record_dir it first creates the
 // session's file, named by time, instance and session ID.
-func (r *recording) start(info attach.RecordInfo) (*record.Recorder, error) {
+func (r *RecordFile) start(info RecordInfo) (*record.Recorder, error) {
 	now := r.now()
 	if r.file == nil {
 		f, path, err := createIn(r.dir, fileName(now, info.InstanceID, info.SessionID))
@@ -76,7 +79,7 @@ func (r *recording) start(info attach.RecordInfo) (*record.Recorder, error) {
 	rec, err := record.New(r.file, record.Header{
 		Width: info.Cols, Height: info.Rows, Timestamp: now,
 		Env:   map[string]string{"TERM": os.Getenv("TERM")},
-		Title: "ecsterm connect " + title,
+		Title: "ecsterm " + r.verb + " " + title,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.path, err)
@@ -85,8 +88,8 @@ func (r *recording) start(info attach.RecordInfo) (*record.Recorder, error) {
 	return rec, nil
 }
 
-// close closes the file, and removes it if the session never started (no header in it).
-func (r *recording) close() {
+// Close closes the file, and removes it if the session never started (no header in it).
+func (r *RecordFile) Close() {
 	if r == nil || r.file == nil {
 		return
 	}
@@ -96,8 +99,9 @@ func (r *recording) close() {
 	}
 }
 
-// expandHome expands a leading ~/ in a configured path, as a shell would have on the command line.
-func expandHome(path string) string {
+// ExpandHome expands a leading ~/ in a configured path (record_dir), as a shell would have on
+// the command line.
+func ExpandHome(path string) string {
 	if rest, ok := strings.CutPrefix(path, "~/"); ok {
 		if home, err := os.UserHomeDir(); err == nil {
 			return filepath.Join(home, rest)
