@@ -6,7 +6,6 @@ package sessions
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -229,7 +228,7 @@ func record(s *cloud.TerminalSession) Record {
 }
 
 func writeJSON(w io.Writer, recs []Record) error {
-	enc := json.NewEncoder(w)
+	enc := cmdutil.NewJSONEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(recs)
 }
