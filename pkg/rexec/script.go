@@ -67,7 +67,10 @@ func script(command, nonce string, tty bool, rows, cols uint16) string {
 	// directory for the FIFO and stderr comes from mktemp -d or not at all: a predictable name
 	// in /tmp could be made first by another user of the instance. Without it, the script
 	// answers with a trailer of its own (status 255, noTempDir as stderr). The directory goes
-	// when the script exits, also on the SIGHUP the agent sends when the session ends.
+	// when the script exits, also on the SIGHUP the agent sends when the session ends; the
+	// command's subshell traps it too, so that the script ends only after the command has (and
+	// the command's own cleanup, a cp script's, is done when the session's process is reaped).
+	// A trap, unlike an ignored signal, is not inherited: the command gets the SIGHUP.
 	//
 	// The session's end must also end the command, and a command that ignores SIGHUP would
 	// outlive it (the shell runs it in the script's process group, without job control, and
@@ -78,12 +81,12 @@ func script(command, nonce string, tty bool, rows, cols uint16) string {
 	return strings.Join([]string{
 		`exec 3<&0`,
 		`t=$(mktemp -d 2>/dev/null)||{ m=` + quote(noTempDir) + `;printf '\036` + nonce + ` 255 %s\n%s' ${#m} "$m";exit 98;}`,
-		`trap 'rm -rf "$t"' EXIT`,
+		`trap 'trap "" HUP INT TERM;rm -rf "$t"' EXIT`,
 		`trap 'exit 129' HUP INT TERM`,
 		`mkfifo "$t/i"||exit 98`,
 		`(trap '' HUP;while IFS= read -r l&&[ "$l" != 0 ];do head -c "$l";done>"$t/i";while read -r l;do :;done;trap '' TERM;kill -TERM 0;sleep 1;rm -rf "$t";kill -KILL 0)<&3 &`,
 		`d=$!`,
-		`{ ` + shell + ` <"$t/i" 2>"$t/e" 3<&-;echo $? >"$t/s";}|cat`,
+		`{ trap 'exit 129' HUP INT TERM;` + shell + ` <"$t/i" 2>"$t/e" 3<&-;echo $? >"$t/s";}|cat`,
 		`kill $d 2>/dev/null`,
 		`printf '\036` + nonce + ` %s %s\n' "$(cat "$t/s")" "$(wc -c <"$t/e"|tr -d ' ')"`,
 		`cat "$t/e"`,
