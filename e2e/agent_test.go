@@ -144,3 +144,35 @@ func TestAgentPacing(t *testing.T) {
 	}
 	t.Logf("forward of 200 KiB, port pacing: %s output bytes at %s KiB/s", m[1], m[2])
 }
+
+// TestConnectSessionLimit: connect warns once before the agent's 3 h limit and then says that
+// the limit ended the session, not that the connection was lost; nothing tries to resume it.
+// ecsterm's clocks run 1800 times faster (the limit at 6 s, the warning 1/6 s before it) and the
+// emulator's limit comes a second after ecsterm's, so the warning is always first.
+func TestConnectSessionLimit(t *testing.T) {
+	h := newHarness(t, emulator.Options{SessionLimit: 7 * time.Second})
+	h.setenv("ECSTERM_FAULTS_CLOCK", "1800")
+	cmd := h.faultyCommand("connect", demoInstance)
+	pr, pw, err := os.Pipe() // stdin stays open: only the limit ends this session
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	defer pr.Close()
+	cmd.Stdin = pr
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	stderr := errb.String()
+	const warning = "ecsterm: the service ends every session 3 hours after it starts: this one ends in about 5 minutes\n"
+	const ended = "the service ended the session at its limit of 3 hours (SessionTimeout); start a new one to go on\n"
+	if err == nil || strings.Count(stderr, warning) != 1 || !strings.HasSuffix(stderr, ended) {
+		t.Errorf("exit %v; stderr %q: want the warning once, then the end at the limit", err, stderr)
+	}
+	if strings.Contains(stderr, "reconnect") || strings.Contains(stderr, "lost") {
+		t.Errorf("stderr %q speaks of a lost connection", stderr)
+	}
+	if !strings.Contains(out.String(), "The session has terminated. SessionTimeout: ") {
+		t.Errorf("stdout %q lacks the agent's last line", out.String())
+	}
+}

@@ -2,6 +2,8 @@ package attach
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -67,3 +69,21 @@ type endError struct {
 
 func (e *endError) Error() string { return e.msg }
 func (e *endError) Unwrap() error { return e.err }
+
+// WarnLimit says once on w, limitWarning before the agent's session limit, that the service is
+// about to end the session; the returned func stops it. On a raw terminal (raw) the line is
+// one of its own, below whatever the remote side drew. A nil w says nothing.
+func WarnLimit(w io.Writer, raw bool) (stop func()) {
+	if w == nil {
+		return func() {}
+	}
+	start, eol := "", "\n"
+	if raw {
+		start, eol = "\r\n", "\r\n"
+	}
+	limit, before := SessionLimit()
+	t := time.AfterFunc(limit-before, func() {
+		fmt.Fprintf(w, "%secsterm: the service ends every session 3 hours after it starts: this one ends in about 5 minutes%s", start, eol)
+	})
+	return func() { t.Stop() }
+}
