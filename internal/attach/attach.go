@@ -168,6 +168,7 @@ func Interactive(ctx context.Context, o Options) error {
 		stdin, onEOF, release := o.input(func() context.Context { return ctx }, tty, cancel, session.EOFCtrlD)
 		defer release()
 		stdout := firstOutput(ctx, o.Stdout)
+		defer WarnLimit(o.StatusOut, tty.Raw)() // the agent's 3 h limit (clock.go)
 		if rec != nil {
 			stdout = &recordedOutput{w: stdout, rec: rec}
 			if o.Recording.Input && stdin != nil {
@@ -191,7 +192,7 @@ func Interactive(ctx context.Context, o Options) error {
 			return fmt.Errorf("%s: %w", op.inst.ID, cause)
 		}
 		if err != nil && !errors.Is(err, context.Canceled) {
-			return fmt.Errorf("%s: %w", op.inst.ID, endedOutside(err))
+			return fmt.Errorf("%s: %w", op.inst.ID, ExplainEnd(endedOutside(err)))
 		}
 		return nil
 	})
