@@ -148,3 +148,37 @@ func TestCpDashPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestCpDownloadSourceNames: what a download is called in an existing directory, for sources
+// whose last element is not a plain name.
+func TestCpDownloadSourceNames(t *testing.T) {
+	state := t.TempDir()
+	h := newHarness(t, emulator.Options{StateDir: state})
+	home := filepath.Join(state, demoInstance)
+	os.MkdirAll(filepath.Join(home, "conf"), 0o755)
+	os.WriteFile(filepath.Join(home, "conf", "a.conf"), []byte("a\n"), 0o644)
+	down := t.TempDir()
+
+	// A trailing slash: the directory's own name.
+	h.mustCopy(down, "-r", demoInstance+":conf/", ".")
+	// ".": the contents, into the destination itself (as cp -r dir/. dst does).
+	os.Mkdir(filepath.Join(down, "dot"), 0o755)
+	h.mustCopy(down, "-r", demoInstance+":conf/.", "dot")
+	// The home directory has no name of its own here: refused before any session, nothing
+	// written; given a new local path, it takes that.
+	for _, src := range []string{"~", "", "/", "conf/.."} {
+		r := h.runIn(down, "cp", "-r", demoInstance+":"+src, ".")
+		if r.code != 255 || !strings.Contains(r.stderr, "no name of its own") || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("cp -r %q .: exit %d, stdout %q, stderr %q", src, r.code, r.stdout, r.stderr)
+		}
+	}
+	h.mustCopy(down, "-r", demoInstance+":~", "home")
+	for _, p := range []string{"conf/a.conf", "dot/a.conf", "home/conf/a.conf"} {
+		if b, err := os.ReadFile(filepath.Join(down, p)); err != nil || string(b) != "a\n" {
+			t.Errorf("%s: %q, %v", p, b, err)
+		}
+	}
+	if got := strings.Join(listDir(t, down), ","); got != "conf,dot,home" {
+		t.Errorf("local directory holds %s", got)
+	}
+}

@@ -177,8 +177,8 @@ func (c *copier) checkHeader(h header, name string) error {
 		return &refusal{"the instance sent a directory for a copy without -r"}
 	case name == "." && h.kind != 'd':
 		return &refusal{fmt.Sprintf("the instance sent a file for %s, which names a directory", printable([]byte(c.opts.Src.Path)))}
-	case name != "" && h.name != name:
-		return &refusal{fmt.Sprintf("the instance named the copy %q, not %q as the source path does", printable([]byte(h.name)), printable([]byte(name)))}
+	case name != "" && h.name != name: // %q escapes every control, bidi and separator character
+		return &refusal{fmt.Sprintf("the instance named the copy %q, not %q as the source path does", h.name, name)}
 	}
 	return nil
 }
