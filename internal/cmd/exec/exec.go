@@ -215,11 +215,19 @@ func execRun(ctx context.Context, f *cmdutil.Factory, opts *Options, cfg *config
 			stdin = nil
 		}
 		esc, escOn, _ := term.ParseEscapeChar(opts.EscapeChar)
+		var rec *attach.RecordFile // record_dir records terminal sessions (attach/recordfile.go)
+		if tty && cfg != nil {
+			if rec, err = attach.NewRecordFile("", attach.ExpandHome(cfg.RecordDir), false, false, "exec -t"); err != nil {
+				return err
+			}
+			defer rec.Close()
+		}
 		status, err := attach.Exec(ctx, attach.Options{
 			Cloud: client, InstanceID: opts.Targets[0], Username: opts.User, Escape: esc, NoEscape: !escOn,
 			Stdin: stdin, Stdout: ios.Out, Stderr: ios.ErrOut,
 			InFile: ios.InFile, OutFile: ios.OutFile, SetRaw: ios.SetRaw, Logger: f.Logger(),
 			NoResume: opts.NoResume, StatusOut: ios.ErrOut, OnPaced: pacedNotice(ios, opts.Quiet),
+			Recording: rec.Recording(),
 		}, opts.Command, tty)
 		if err != nil {
 			return err
