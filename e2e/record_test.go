@@ -295,3 +295,28 @@ func TestConnectRecordDir(t *testing.T) {
 		t.Errorf("StartTerminalSession called for a recording that could not be written")
 	}
 }
+
+// TestExecTTYRecordDir: record_dir records exec -t too, and not a plain exec, whose bytes are
+// the user's own pipes.
+func TestExecTTYRecordDir(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	dir := filepath.Join(h.home, "casts")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	h.setenv("ECSTERM_RECORD_DIR", dir)
+	if r := h.run("", "exec", "-t", demoInstance, "--", "echo exec-$((4*4))"); r.code != 0 || !strings.Contains(r.stdout, "exec-16") {
+		t.Fatalf("exec -t: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if r := h.run("", "exec", demoInstance, "--", "echo plain-$((4*4))"); r.code != 0 {
+		t.Fatalf("exec: exit %d, stderr %q", r.code, r.stderr)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.cast"))
+	if len(files) != 1 {
+		t.Fatalf("recordings %v, want the exec -t one only", files)
+	}
+	c := readCast(t, files[0])
+	if !strings.Contains(c.output(), "exec-16") || !strings.Contains(c.Header.Title, "exec -t") {
+		t.Errorf("recording: title %q, output %q", c.Header.Title, c.output())
+	}
+}
