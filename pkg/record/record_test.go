@@ -199,3 +199,21 @@ func BenchmarkOutput(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkOutputFile is BenchmarkOutput with the write to a real file that a session makes for
+// each output frame of 1024 bytes (the agent's frame size): compare it with pkg/session's
+// BenchmarkOutputPump, the cost of receiving that frame.
+func BenchmarkOutputFile(b *testing.B) {
+	f, err := Create(filepath.Join(b.TempDir(), "b.cast"), false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	frame := bytes.Repeat([]byte("drwxr-xr-x 2 root root 4096 Dec  6 15:00 \x1b[01;34mdir\x1b[0m\r\n"), 20)[:1024]
+	r, _ := New(f, Header{})
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		r.Output(frame)
+	}
+}
