@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/aliyun/credentials-go/credentials/providers"
 )
 
 // An endpoint that answers with a body far larger than any API answer gets one clear error,
@@ -33,5 +35,36 @@ func TestAPIBodyIsBounded(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "StartTerminalSession") {
 		t.Errorf("error %q does not name the action", err)
+	}
+}
+
+// An STS endpoint that answers AssumeRole with a body far larger than any answer gets no more
+// than the bound read from it: credentials-go reads answers whole, through a clone of the
+// default transport, whose TLS connections credential() bounds.
+func TestSTSBodyIsBounded(t *testing.T) {
+	isolate(t)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat("x", 64<<10))
+		for n := 0; n < 4*maxAPIBody; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	dt := http.DefaultTransport.(*http.Transport)
+	saved := dt.TLSClientConfig
+	dt.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig // trust the test server
+	t.Cleanup(func() { dt.TLSClientConfig = saved })
+
+	boundCredentialHTTP()
+	p, err := providers.NewRAMRoleARNCredentialsProviderBuilder().WithAccessKeyId("LTAIexample").WithAccessKeySecret("secret").
+		WithRoleArn("acs:ram::1:role/r").WithStsEndpoint(strings.TrimPrefix(srv.URL, "https://")).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.GetCredentials()
+	if err == nil || !strings.Contains(err.Error(), ErrBodyTooLong.Error()) {
+		t.Fatalf("GetCredentials = %v, want %q", err, ErrBodyTooLong)
 	}
 }

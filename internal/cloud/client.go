@@ -165,6 +165,7 @@ func (c *Client) Region() string { return c.region }
 // the aliyun CLI's config.json, then from ~/.alibabacloud/credentials, and nothing else: naming
 // a profile that does not exist is an error, not a silent fallback to other credentials.
 func credential(cfg Config) (credentials.Credential, error) {
+	boundCredentialHTTP() // STS and other credential answers are read whole: bound them (body.go)
 	if cfg.AccessKeyID != "" {
 		return credentials.NewCredential(&credentials.Config{Type: dara.String("access_key"),
 			AccessKeyId: dara.String(cfg.AccessKeyID), AccessKeySecret: dara.String(cfg.AccessKeySecret)})
