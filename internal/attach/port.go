@@ -148,6 +148,17 @@ func HoldFor(inst *cloud.Instance) time.Duration {
 // does with ServerAliveInterval. See docs/protocol.md, Port forwarding.
 func PortKeepAlive(*cloud.Instance) time.Duration { return -1 }
 
+// portResumes reports whether a port channel on inst's agent may speak schema 1.02. A 1.02
+// client acknowledges output with an empty Input frame every 256 KiB, and on agents up to
+// 2.2.3.578 (or of unknown version) that frame re-dials a target that has closed, as a
+// keep-alive does: a download that ends with the server's close would be fetched twice. There
+// the channel keeps to 1.01, which sends no frame of its own, and a dropped WebSocket ends the
+// connection. Later agents end the channel with the target, so one last acknowledgement finds
+// nothing to re-dial.
+func portResumes(inst *cloud.Instance) bool {
+	return inst != nil && versionAfter(inst.AgentVersion, queuingAgent)
+}
+
 // Open opens a port session to port on host (empty: the instance itself). It is a forward.Opener.
 func (p *Ports) Open(ctx context.Context, host string, port int) (*forward.Stream, error) {
 	start := time.Now()
@@ -182,7 +193,7 @@ func (p *Ports) Open(ctx context.Context, host string, port int) (*forward.Strea
 			return nil, err
 		}
 		return &forward.Stream{Conn: conn, HoldInput: HoldFor(inst), KeepAlive: PortKeepAlive(inst), Release: sync.OnceFunc(func() { p.release(ps) }),
-			Resume: resumeOptions(p.o.NoResume, ps.sess, p.o.StatusOut, false, p.log)}, nil
+			Resume: resumeOptions(p.o.NoResume || !portResumes(inst), ps.sess, p.o.StatusOut, false, p.log)}, nil
 	}
 }
 
