@@ -146,7 +146,7 @@ func TestSessionsDisabledForAccount(t *testing.T) {
 	fleet.SessionManager = "disabled"
 	h := newHarness(t, emulator.Options{Fleet: fleet})
 	r := h.run("", "connect", demoInstance)
-	if r.code != 255 || !strings.Contains(r.stderr, "session management is disabled for this account") || !strings.Contains(r.stderr, "ModifyUserBusinessBehavior") {
+	if r.code != 255 || !strings.Contains(r.stderr, "session management is disabled for this account") || !strings.Contains(r.stderr, "ModifyCloudAssistantSettings") {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
