@@ -8,7 +8,7 @@ import (
 
 // PacedNotice returns a session.Options.OnPaced that tells w, once for all the sessions that
 // share it, that the service's bandwidth limit is pacing the input: a throttled upload must not
-// pass for a slow network (anchors.md §3 item 2). prefix goes before the line (cp clears its
+// pass for a slow network. prefix goes before the line (cp clears its
 // progress bar with it), eol after it ("\r\n" where someone else's raw terminal gets it, such as
 // ssh's around a ProxyCommand). A nil w gives nil: nothing is said (-q).
 func PacedNotice(w io.Writer, prefix, eol string) func(bitsPerSecond uint64) {
@@ -24,7 +24,7 @@ func PacedNotice(w io.Writer, prefix, eol string) func(bitsPerSecond uint64) {
 	}
 }
 
-// FormatRate writes a Stream rate in bits per second (§6.4) in binary units, as cp's meter and
+// FormatRate writes a Stream rate in bits per second (docs/protocol.md, The Stream rate) in binary units, as cp's meter and
 // the debug log count bytes: 204800 is "200 Kibit/s = 25.0 KiB/s".
 func FormatRate(bps uint64) string {
 	kibit := float64(bps) / 1024

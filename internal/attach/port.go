@@ -17,7 +17,7 @@ import (
 )
 
 // Port sessions for forwards and ProxyCommand. One StartTerminalSession URL serves any number of
-// WebSocket connections, each its own agent channel (session-protocol.md §7.2), so Ports keeps one
+// WebSocket connections, each its own agent channel (docs/protocol.md, Port forwarding), so Ports keeps one
 // session per (TargetServer, PortNumber) and dials it for every connection while the URL is young,
 // then mints a fresh one: the URL lives 10 minutes, and whether an old URL still admits new
 // connections is unknown, so ecsterm never relies on it. Sessions past that age are ended
@@ -28,7 +28,7 @@ import (
 const DefaultReuse = 9 * time.Minute
 
 // queuingAgent is the last agent version known to drop input that arrives before its TCP
-// connection to the target is up (AGT-578, §7.2 step 4); later agents wait up to 10 s for it.
+// connection to the target is up (AGT-578); later agents wait up to 10 s for it.
 var queuingAgent = []int{2, 2, 3, 578}
 
 // earlyInputHold is how long input waits for the first output on agents that drop early input:

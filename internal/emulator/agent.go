@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// The agent side of a shell session, as unhelpful as the real Linux agent (§6.1, §7.1): the
+// The agent side of a shell session, as unhelpful as the real Linux agent (docs/protocol.md, Interactive shell): the
 // program runs in a PTY with the kernel's default termios (echo on, \n → \r\n on output, ^C/^D
 // interpreted), TERM=xterm-256color, CommandLine split with shell quoting and executed directly
 // (no shell), output sent in frames of at most 1024 bytes cut only on whole UTF-8 characters.

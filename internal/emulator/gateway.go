@@ -16,21 +16,25 @@ import (
 	"github.com/ecsterm/ecsterm/pkg/session"
 )
 
-// The gateway side of the client protocol (session-protocol.md §3–§9). Where the reference leaves
+// The gateway side of the client protocol (docs/protocol.md). Where the reference leaves
 // the real gateway's behaviour unknown, the choices here are:
 //   - refusals before the upgrade (unknown session, wrong token, expired URL, connected-session
 //     limit) are HTTP errors with a one-line text body, which a client must surface either way;
 //   - frames to the client use the 1.01 layout with the channel id and instance id filled in, so
 //     clients must decode variable-length ids (the newest official client reads the channel id);
-//   - each WebSocket connection is its own agent channel (§7.2), and the connected-session limit
+//   - each WebSocket connection is its own agent channel (docs/protocol.md, Port forwarding), and the connected-session limit
 //     per instance counts channels, not sessions: whether the real service counts a URL dialled
 //     twice once or twice is unknown, and counting twice is the stricter of the two, so a client
 //     that copes here copes there;
-//   - an idle channel ends with Closed "IdleTimeout" after the agent has written the newer agent's
-//     "The session has terminated." line;
+//   - an idle channel ends with Closed "IdleTimeout", a channel at the agent's session limit with
+//     Closed "SessionTimeout"; before either, a newer agent's shell writes its "The session has
+//     terminated." line, and no port stream ever carries it (agentlife.go);
 //   - input that arrives before the agent has its PTY or TCP connection is dropped, as the agents
-//     before AGT-578 and shell sessions do, except on port sessions of agents later than
-//     2.2.3.578, which wait up to 10 s for their connection (§7.2 step 4) and so hold the input;
+//     up to AGT-578 and shell sessions do, except on port sessions of agents later than
+//     2.2.3.578, which wait up to 10 s for their connection and so hold the input;
+//   - every frame the agent routes to a port plugin (input, empty keep-alives, resizes) first
+//     re-dials a target that closed, on agents up to 2.2.3.578; later agents end the channel
+//     when the target closes (agentport.go);
 //   - with Options.StreamRate set, a Stream status at channel open sets the client's rate, the
 //     agent's output is paced to it, and input beyond it ends the channel with FlowExceedLimit
 //     (rate.go);
@@ -160,7 +164,7 @@ func (c *channel) run(conn *websocket.Conn) {
 		c.sess.mu.Unlock()
 	}()
 	if c.outRate != nil {
-		// The gateway tells the client its rate as the channel opens (§6.4).
+		// The gateway tells the client its rate as the channel opens (docs/protocol.md, The Stream rate).
 		c.inRate.announced(time.Now())
 		_ = c.send(session.TypeStatus, session.AppendRate(nil, uint32(min(c.e.opts.StreamRate, 1<<32-1))))
 	}
@@ -353,7 +357,7 @@ const earlyInputWait = 10 * time.Second
 var queuingAgent = [4]int{2, 2, 3, 578}
 
 // agentReady reports whether the agent can take a frame now. Before its PTY or TCP connection
-// exists, shell sessions and older agents drop what arrives (§7.1, §7.2 step 4); port sessions on
+// exists, shell sessions and older agents drop what arrives; port sessions on
 // newer agents wait for the connection, up to earlyInputWait. Waiting here stops reading the
 // WebSocket, so what the client sends meanwhile queues in the socket buffers: bounded, and
 // nothing is lost.

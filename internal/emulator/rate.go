@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// The gateway's bandwidth limit (session-protocol.md §6.4, §9). The real gateway sets each
+// The gateway's bandwidth limit (docs/protocol.md, The Stream rate). The real gateway sets each
 // side's rate with a Stream status and ends a channel that exceeds its limit with
 // FlowExceedLimit; the exact threshold is unknown. Here, with Options.StreamRate set:
 //   - the agent's output is paced to the rate, as the agent paces itself once told;
