@@ -145,3 +145,21 @@ func TestEscaped(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONEscaped: in -o json, a C1 control or bidi override from the service is written as
+// \uXXXX, so a terminal showing the JSON does not obey it; the value decodes unchanged.
+func TestJSONEscaped(t *testing.T) {
+	_, c := setup(t)
+	user := "a\u009b31mb\u202e"
+	if _, err := c.StartSession(context.Background(), cloud.StartOptions{InstanceID: demo, Username: user}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := run(t, c, Options{JSON: true}, false)
+	if strings.ContainsAny(out, "\u009b\u202e") {
+		t.Errorf("raw control characters in %q", out)
+	}
+	var recs []Record
+	if err := json.Unmarshal([]byte(out), &recs); err != nil || len(recs) != 1 || recs[0].Username != user {
+		t.Errorf("decoded %+v, %v", recs, err)
+	}
+}
