@@ -129,15 +129,25 @@ func (e *Emulator) serveSession(w http.ResponseWriter, r *http.Request) {
 	}
 	c.pace = c.newFramePacer()
 	c.lastIn.Store(time.Now().UnixNano())
+	// Close waits for the channels; one upgraded while Close runs (Shutdown does not wait for
+	// hijacked connections) must not be added to the WaitGroup after Close began waiting on it.
+	e.cmu.Lock()
+	if e.closing {
+		e.cmu.Unlock()
+		conn.Close()
+		return
+	}
+	e.wg.Add(1)
+	e.cmu.Unlock()
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
 		conn.Close()
+		e.wg.Done()
 		return
 	}
 	s.channels[c] = struct{}{}
 	s.mu.Unlock()
-	e.wg.Add(1)
 	go c.run(conn)
 }
 
