@@ -41,12 +41,6 @@ var agentEnds = map[string]string{
 	"IdleTimeout":    "the service ended the session after 180 s with nothing sent to it (IdleTimeout)",
 }
 
-// LimitEnded reports whether err is the agent ending a session at its 3 h limit.
-func LimitEnded(err error) bool {
-	var ce *session.ClosedError
-	return errors.As(err, &ce) && ce.Reason == "SessionTimeout"
-}
-
 // ExplainEnd rewords an error that carries the agent's own end of a session (its 3 h limit, its
 // idle limit) so that a user reads why, and keeps the rest of the message (which forward, which
 // connection). Other errors come back as they are.
