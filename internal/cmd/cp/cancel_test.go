@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,29 +36,9 @@ func TestCancelLeavesNothing(t *testing.T) {
 		{"download a tree", true, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-			e, err := emulator.New(emulator.Options{StreamRate: 2_000_000}) // 250 kB/s: 8 MiB takes half a minute
-			if err != nil {
-				t.Fatal(err)
-			}
-			closed := false
-			closeEmu := func() {
-				if !closed {
-					closed = true
-					e.Close() // returns once every session's processes are reaped
-				}
-			}
-			t.Cleanup(closeEmu)
-			cred := e.Credential()
-			client, err := cloud.New(cloud.Config{Region: e.Region(), Endpoint: e.Endpoint(),
-				AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret, Attempts: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ios, _, _, _ := iostreams.Test()
-			f := &cmdutil.Factory{IOStreams: ios,
-				Cloud:  func() (*cloud.Client, error) { return client, nil },
-				Logger: func() *slog.Logger { return slog.New(slog.DiscardHandler) }}
+			// 250 kB/s: 8 MiB takes half a minute.
+			e, f, closeEmu := testEmulator(t, emulator.Options{StreamRate: 2_000_000})
+			ios := f.IOStreams
 
 			local, remote := t.TempDir(), t.TempDir()
 			from := local // where the source is
@@ -108,6 +89,32 @@ func TestCancelLeavesNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testEmulator starts an in-process emulator and returns it, a factory whose API client
+// talks to it, and a function that closes it (once; it returns once every session's
+// processes are reaped).
+func testEmulator(t *testing.T, opts emulator.Options) (*emulator.Emulator, *cmdutil.Factory, func()) {
+	t.Helper()
+	t.Setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+	e, err := emulator.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	closeEmu := func() { once.Do(func() { e.Close() }) }
+	t.Cleanup(closeEmu)
+	cred := e.Credential()
+	client, err := cloud.New(cloud.Config{Region: e.Region(), Endpoint: e.Endpoint(),
+		AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret, Attempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ios, _, _, _ := iostreams.Test()
+	f := &cmdutil.Factory{IOStreams: ios,
+		Cloud:  func() (*cloud.Client, error) { return client, nil },
+		Logger: func() *slog.Logger { return slog.New(slog.DiscardHandler) }}
+	return e, f, closeEmu
 }
 
 // waitForTemporary waits until dir holds a copy's temporary with data in it, and returns its

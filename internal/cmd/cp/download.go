@@ -80,8 +80,8 @@ func (c *copier) download(ctx context.Context) (*result, error) {
 		}
 		done <- outcome{rec, err}
 	}()
-	var errb bytes.Buffer
-	status, execErr := c.exec(ctx, downloadScript(src.Path, c.opts.Recursive), nil, pw, &errb)
+	errb := &boundedBuffer{max: maxSumsText}
+	status, execErr := c.exec(ctx, downloadScript(src.Path, c.opts.Recursive), nil, pw, errb)
 	if execErr != nil {
 		pw.CloseWithError(errSessionOver)
 	} else {
@@ -101,6 +101,8 @@ func (c *copier) download(ctx context.Context) (*result, error) {
 	switch {
 	case errors.As(o.err, &refused):
 		return nil, fmt.Errorf("%s: %w; nothing was written", src.Instance, o.err)
+	case errb.over:
+		return nil, fmt.Errorf("%s: more than %d MiB of checksums and messages; nothing was written", src.Instance, maxSumsText>>20)
 	case execErr != nil && o.err != nil && !errors.Is(o.err, errSessionOver):
 		return nil, o.err // the cause: the local end stopped reading
 	case execErr != nil:

@@ -111,11 +111,11 @@ func (c *copier) uploadFile(ctx context.Context, src string, info os.FileInfo) (
 	base := filepath.Base(src)
 	m := c.newMeter(base, size)
 	defer m.Stop()
-	var errb bytes.Buffer
+	errb := &boundedBuffer{max: maxMessages, drop: true}
 	out := &tailBuffer{n: 4 << 10}
 	dst := c.opts.Dst
 	status, err := c.exec(ctx, uploadFileScript(dst.Path, base, sum, uint32(info.Mode().Perm())),
-		m.Reader(io.LimitReader(f, size)), out, &errb)
+		m.Reader(io.LimitReader(f, size)), out, errb)
 	m.Stop()
 	if err != nil {
 		return nil, err
@@ -170,10 +170,10 @@ func (c *copier) uploadTree(ctx context.Context, src string) (*result, error) {
 		pw.CloseWithError(err) // nil: end of file
 		done <- sent{files, err}
 	}()
-	var errb bytes.Buffer
+	errb := &boundedBuffer{max: maxMessages, drop: true}
 	out := &tailBuffer{n: 4 << 10}
 	dst := c.opts.Dst
-	status, err := c.exec(ctx, uploadTreeScript(dst.Path, base), pr, out, &errb)
+	status, err := c.exec(ctx, uploadTreeScript(dst.Path, base), pr, out, errb)
 	pr.CloseWithError(errSessionOver) // the writer may be blocked on a session that is gone
 	s := <-done
 	m.Stop()
@@ -242,3 +242,35 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 }
 
 func (t *tailBuffer) Bytes() []byte { return t.b }
+
+// Bounds on what the instance's stderr may hold in memory: an upload's is only messages; a
+// download's also carries the checksum of every file (about 100 bytes each).
+// A var so that a test can lower it.
+var (
+	maxMessages = 64 << 10
+	maxSumsText = 256 << 20
+)
+
+// errTooMuch is a boundedBuffer's refusal to grow.
+var errTooMuch = errors.New("too much on stderr")
+
+// boundedBuffer keeps what is written to it up to max bytes. Past that it drops the rest
+// (drop), or fails the write, which ends the session.
+type boundedBuffer struct {
+	bytes.Buffer
+	max  int
+	drop bool
+	over bool
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); len(p) > room {
+		b.over = true
+		if !b.drop {
+			return 0, errTooMuch
+		}
+		b.Buffer.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
+}
