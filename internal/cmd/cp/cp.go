@@ -73,8 +73,11 @@ destination as it was.
 
 As with cp and scp, a file copied onto an existing directory goes inside it under its own
 name, and a directory copied onto an existing directory becomes a subdirectory of it (onto a
-path that does not exist, it becomes that path). Directory copies keep regular files,
-directories and symbolic links, with their permission bits and modification times.
+path that does not exist, it becomes that path). The name is the source path's last element,
+never one the instance picks; a source ending in /. copies a directory's contents, and ~ or /
+(which have no name of their own) need a destination that does not exist yet. Directory
+copies keep regular files, directories and symbolic links, with their permission bits and
+modification times; merged into an existing local tree, they follow no link found there.
 
 A progress bar is drawn on stderr when it is a terminal (not with -q). Nothing is printed on
 success, except one JSON object with -o json. Exit status: 0, 255 when the copy failed, 2 for
