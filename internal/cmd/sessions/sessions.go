@@ -162,6 +162,10 @@ func filtered(opts *Options) string {
 	return ""
 }
 
+// perInstance is how many instances get a listing each; for more (a tag that matches a fleet),
+// one listing of the region, kept to those instances here, costs fewer calls.
+const perInstance = 5
+
 // List lists the sessions of the instances that specs select (all, with none): one paged
 // DescribeTerminalSessions walk per instance, or one for the region. Newest first.
 func List(ctx context.Context, client *cloud.Client, specs []target.Spec) ([]Record, error) {
@@ -179,8 +183,15 @@ func List(ctx context.Context, client *cloud.Client, specs []target.Spec) ([]Rec
 			}
 		}
 	}
-	if len(specs) == 0 {
+	keep := func(*cloud.TerminalSession) bool { return true }
+	switch {
+	case len(specs) == 0:
 		filters = []cloud.TerminalSessionFilter{{}}
+	case len(filters) > perInstance:
+		filters = []cloud.TerminalSessionFilter{{}}
+		keep = func(s *cloud.TerminalSession) bool {
+			return slices.ContainsFunc(s.Connections, func(c cloud.TerminalConnection) bool { return seen[c.InstanceID] })
+		}
 	}
 	var recs []Record
 	have := map[string]bool{}
@@ -190,7 +201,7 @@ func List(ctx context.Context, client *cloud.Client, specs []target.Spec) ([]Rec
 			return nil, err
 		}
 		for i := range list {
-			if !have[list[i].ID] {
+			if !have[list[i].ID] && keep(&list[i]) {
 				have[list[i].ID] = true
 				recs = append(recs, record(&list[i]))
 			}

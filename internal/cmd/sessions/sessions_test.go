@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/emulator"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/target"
 )
 
 const demo = "i-emu0demo000000001"
@@ -161,5 +164,59 @@ func TestJSONEscaped(t *testing.T) {
 	var recs []Record
 	if err := json.Unmarshal([]byte(out), &recs); err != nil || len(recs) != 1 || recs[0].Username != user {
 		t.Errorf("decoded %+v, %v", recs, err)
+	}
+}
+
+// TestManyTargets: a target that matches many instances costs one listing of the region, not
+// one per instance, and keeps only their sessions.
+func TestManyTargets(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("region: cn-hangzhou\ninstances:\n")
+	for i := range 12 {
+		role := "web"
+		if i >= 10 {
+			role = "db"
+		}
+		fmt.Fprintf(&b, "  - id: i-fl%016d\n    name: host-%02d\n    tags: {role: %s}\n    agent: {version: 2.2.3.512, online: true, sessionManager: true}\n", i, i, role)
+	}
+	fleet, err := emulator.ParseFleet([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+	e, err := emulator.New(emulator.Options{Fleet: fleet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	cred := e.Credential()
+	c, err := cloud.New(cloud.Config{Region: e.Region(), Endpoint: e.Endpoint(), AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"i-fl0000000000000001", "i-fl0000000000000007", "i-fl0000000000000011"} {
+		if _, err := c.StartSession(context.Background(), cloud.StartOptions{InstanceID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec, err := target.Parse("tag:role=web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := run(t, c, Options{JSON: true, Targets: []target.Spec{spec}}, false)
+	var recs []Record
+	if err := json.Unmarshal([]byte(out), &recs); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, r.InstanceIDs...)
+	}
+	slices.Sort(got)
+	if want := []string{"i-fl0000000000000001", "i-fl0000000000000007"}; !slices.Equal(got, want) {
+		t.Errorf("sessions on %v, want %v", got, want)
+	}
+	if n := e.Calls("DescribeTerminalSessions"); n != 1 {
+		t.Errorf("DescribeTerminalSessions called %d times for 10 instances, want 1", n)
 	}
 }
