@@ -4,8 +4,6 @@ package forward
 import (
 	"context"
 	"fmt"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -97,16 +95,16 @@ or 1 s, whichever comes first: no wait for servers that speak first, like SSH.`,
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-			defer stop()
-			context.AfterFunc(ctx, stop) // a second Ctrl-C during shutdown kills at once
-			return forwardRun(ctx, f, client, opts)
+			// Ctrl-C, SIGTERM and SIGHUP cancel cmd.Context() (the cli package does it for every
+			// command); forwardRun then closes everything and returns nil. A second signal
+			// during that shutdown exits at once.
+			return forwardRun(cmd.Context(), f, client, opts)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVarP(&locals, "local", "L", nil, "[bind:]port:host:hostport or port:hostport: forward a local port (repeatable)")
 	fl.StringArrayVarP(&dynamics, "dynamic", "D", nil, "[bind:]port: a SOCKS5 proxy through the instance (repeatable)")
-	fl.BoolVar(&opts.NoResume, "no-resume", false, "speak session schema 1.01 only: a dropped connection ends the session instead of reconnecting to it")
+	fl.BoolVar(&opts.NoResume, "no-resume", false, "no effect: port sessions always speak schema 1.01 and never reconnect (kept for scripts)")
 	return cmd
 }
 

@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -82,13 +80,12 @@ side closing it ends ecsterm with status 0. Errors go to stderr, which ssh shows
 				return err
 			}
 			// ssh hangs up its ProxyCommand with SIGHUP when it is done; that, Ctrl-C and SIGTERM
-			// end the session cleanly.
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-			defer stop()
-			return proxyRun(ctx, f, client, opts)
+			// cancel cmd.Context() (the cli package does it for every command) and end the
+			// session cleanly.
+			return proxyRun(cmd.Context(), f, client, opts)
 		},
 	}
-	cmd.Flags().BoolVar(&opts.NoResume, "no-resume", false, "speak session schema 1.01 only: a dropped connection ends the session instead of reconnecting to it")
+	cmd.Flags().BoolVar(&opts.NoResume, "no-resume", false, "no effect: port sessions always speak schema 1.01 and never reconnect (kept for scripts)")
 	return cmd
 }
 
