@@ -61,8 +61,9 @@ func shell(statements ...string) string {
 	return "sh -c " + Quote(strings.Join(statements, "; "))
 }
 
-// prologue makes ${#x}, sort orders and messages byte-wise and predictable.
-var prologue = []string{`LC_ALL=C`, `export LC_ALL`}
+// prologue makes ${#x}, sort orders and messages byte-wise and predictable, and keeps an
+// exported CDPATH from sending cd (and the copy) elsewhere, and its path to stdout.
+var prologue = []string{`LC_ALL=C`, `export LC_ALL`, `unset CDPATH`}
 
 // downloadScript sends path: for a regular file the header
 // "ecsterm-cp f <size> <mode> <name>\0", exactly size bytes, and "<sha256>  -" as sums; for a

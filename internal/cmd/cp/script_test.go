@@ -125,3 +125,24 @@ func TestDownloadScript(t *testing.T) {
 		t.Errorf("directory: status %d, stdout %.40q, stderr %q", status, out, errs)
 	}
 }
+
+// TestDownloadScriptIgnoresCDPATH: a relative source is the one under the working directory
+// (the remote home), whatever CDPATH the remote environment exports.
+func TestDownloadScriptIgnoresCDPATH(t *testing.T) {
+	home, other := t.TempDir(), t.TempDir()
+	for d, body := range map[string]string{home: "mine", other: "decoy"} {
+		os.MkdirAll(filepath.Join(d, "sub"), 0o755)
+		os.WriteFile(filepath.Join(d, "sub", "f"), []byte(body), 0o644)
+	}
+	cmd := exec.Command("sh", "-c", downloadScript("sub", true))
+	cmd.Dir = home
+	cmd.Env = append(os.Environ(), "CDPATH="+other)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %s", err, errb.String())
+	}
+	if !strings.HasPrefix(out.String(), "ecsterm-cp d -1 0 sub\x00") || !strings.HasSuffix(errb.String(), sumsMarker+sha("mine")+"  ./f\n") {
+		t.Errorf("stdout %.40q, stderr %q", out.String(), errb.String())
+	}
+}
