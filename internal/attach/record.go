@@ -34,7 +34,7 @@ type Recording struct {
 var ErrEndedOutside = errors.New("the session was ended from outside (EndTerminalSession)")
 
 // endedReasons are the Closed reasons that mean EndTerminalSession ended the session. The real
-// gateway's reason for it is not documented (see docs/protocol.md, Status): the emulator sends
+// gateway's reason for it is not documented (see docs/protocol.md, Close reasons): the emulator sends
 // "Terminated", after the connection status DescribeTerminalSessions reports. A gateway that
 // says "Exit" instead makes such a session end like a shell that exited, silently and with
 // status 0, which is the old behaviour and no worse.

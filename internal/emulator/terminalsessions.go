@@ -11,7 +11,7 @@ import (
 // reasonTerminated is the Closed reason a channel gets when EndTerminalSession ends its session.
 // What the real gateway sends then is not documented; this name is invented, after the
 // Terminated connection status that DescribeTerminalSessions reports (see docs/protocol.md,
-// Status).
+// Close reasons).
 const reasonTerminated = "Terminated"
 
 // maxEnded is how many ended sessions DescribeTerminalSessions remembers (the service keeps
