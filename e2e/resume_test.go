@@ -89,10 +89,13 @@ func TestResumeExecInputCut(t *testing.T) {
 	}
 }
 
-// TestResumeProxyCut: a port session (ssh's ProxyCommand) survives a cut too.
+// TestResumeProxyCut: a port session (ssh's ProxyCommand) does not resume: port channels speak
+// schema 1.01, whose client sends no frame of its own, because the acknowledgements of 1.02 make
+// some agents re-dial a target that has closed (agent_test.go). A cut ends the proxy, saying so,
+// and the server is reached once.
 func TestResumeProxyCut(t *testing.T) {
 	h := newHarness(t, emulator.Options{CutAfterBytes: 2 << 20})
-	data, want := randomBytes(8 << 20)
+	data, _ := randomBytes(8 << 20)
 	port := tcpServer(t, func(c net.Conn) { _, _ = c.Write(data) })
 	cmd := h.command("proxy", demoInstance, strconv.Itoa(port))
 	pr, pw, err := os.Pipe() // stdin stays open: the remote side ends this
@@ -102,17 +105,17 @@ func TestResumeProxyCut(t *testing.T) {
 	defer pr.Close()
 	defer pw.Close()
 	cmd.Stdin = pr
-	hs := sha256.New()
-	var errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = hs, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("proxy: %v; stderr %q", err, errb.String())
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	if err == nil || out.Len() >= len(data) || !strings.Contains(errb.String(), "connection to the session gateway lost") {
+		t.Fatalf("proxy: %v after %d bytes; stderr %q; want the cut to end it", err, out.Len(), errb.String())
 	}
-	if got := hex.EncodeToString(hs.Sum(nil)); got != want {
-		t.Fatalf("sha256 %s, want %s; stderr %q", got, want, errb.String())
+	if strings.Contains(errb.String(), "reconnect") {
+		t.Errorf("stderr %q: a port channel tried to resume", errb.String())
 	}
-	if !strings.Contains(errb.String(), "reconnected") {
-		t.Errorf("stderr %q does not report the reconnect", errb.String())
+	if n := h.emu.TargetDials(port); n != 1 {
+		t.Errorf("%d connections to the server, want 1", n)
 	}
 }
 

@@ -43,10 +43,9 @@ type PortOptions struct {
 	Logger     *slog.Logger
 	// Reuse is how long a session's URL serves new connections; zero means DefaultReuse.
 	Reuse time.Duration
-	// NoResume keeps connections to schema 1.01: a dropped WebSocket ends its connection. By
-	// default they speak 1.02 and reconnect (resume.go).
-	NoResume bool
-	// StatusOut is where reconnect status lines go, one per line; nil leaves them to the debug log.
+	// NoResume and StatusOut are kept for callers and have no effect: port channels speak
+	// schema 1.01 and never resume (see PortKeepAlive).
+	NoResume  bool
 	StatusOut io.Writer
 }
 
@@ -148,16 +147,12 @@ func HoldFor(inst *cloud.Instance) time.Duration {
 // does with ServerAliveInterval. See docs/protocol.md, Port forwarding.
 func PortKeepAlive(*cloud.Instance) time.Duration { return -1 }
 
-// portResumes reports whether a port channel on inst's agent may speak schema 1.02. A 1.02
-// client acknowledges output with an empty Input frame every 256 KiB, and on agents up to
-// 2.2.3.578 (or of unknown version) that frame re-dials a target that has closed, as a
-// keep-alive does: a download that ends with the server's close would be fetched twice. There
-// the channel keeps to 1.01, which sends no frame of its own, and a dropped WebSocket ends the
-// connection. Later agents end the channel with the target, so one last acknowledgement finds
-// nothing to re-dial.
-func portResumes(inst *cloud.Instance) bool {
-	return inst != nil && versionAfter(inst.AgentVersion, queuingAgent)
-}
+// Port channels never resume: they speak schema 1.01 on every agent. A 1.02 client acknowledges
+// output with an empty Input frame every 256 KiB, and an agent that re-dials a closed target on
+// input (2.2.3.578 and some later versions; which ones is not known) re-dials it for that frame
+// as for a keep-alive: a download that ends with the server's close was fetched twice or three
+// times (the e2e test). 1.01 sends no frame of its own, so a dropped WebSocket ends the
+// connection instead, as with Alibaba's client. See docs/protocol.md, Port forwarding.
 
 // Open opens a port session to port on host (empty: the instance itself). It is a forward.Opener.
 func (p *Ports) Open(ctx context.Context, host string, port int) (*forward.Stream, error) {
@@ -192,8 +187,7 @@ func (p *Ports) Open(ctx context.Context, host string, port int) (*forward.Strea
 			p.release(ps)
 			return nil, err
 		}
-		return &forward.Stream{Conn: conn, HoldInput: HoldFor(inst), KeepAlive: PortKeepAlive(inst), Release: sync.OnceFunc(func() { p.release(ps) }),
-			Resume: resumeOptions(p.o.NoResume || !portResumes(inst), ps.sess, p.o.StatusOut, false, p.log)}, nil
+		return &forward.Stream{Conn: conn, HoldInput: HoldFor(inst), KeepAlive: PortKeepAlive(inst), Release: sync.OnceFunc(func() { p.release(ps) })}, nil
 	}
 }
 
