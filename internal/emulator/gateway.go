@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -354,79 +353,6 @@ func (c *channel) readLoop(conn *websocket.Conn) {
 		case session.TypeClose:
 			c.shutdown("Exit")
 			return
-		}
-	}
-}
-
-// earlyInputWait is how long an agent that waits for its connection to the target holds input
-// that arrived before it (AGT-NEW port.go: 10 s).
-const earlyInputWait = 10 * time.Second
-
-// queuingAgent is the last agent version that drops port input arriving before its TCP
-// connection (AGT-578); later ones wait for the connection.
-var queuingAgent = [4]int{2, 2, 3, 578}
-
-// agentReady reports whether the agent can take a frame now. Before its PTY or TCP connection
-// exists, shell sessions and older agents drop what arrives; port sessions on
-// newer agents wait for the connection, up to earlyInputWait. Waiting here stops reading the
-// WebSocket, so what the client sends meanwhile queues in the socket buffers: bounded, and
-// nothing is lost.
-func (c *channel) agentReady() bool {
-	select {
-	case <-c.ready:
-		return true
-	default:
-	}
-	if c.sess.port == 0 || !agentAfter(c.sess.instance.Agent, queuingAgent) {
-		return false
-	}
-	t := time.NewTimer(earlyInputWait)
-	defer t.Stop()
-	select {
-	case <-c.ready:
-		return true
-	case <-c.done:
-	case <-t.C:
-	}
-	return false
-}
-
-// agentAfter reports whether the agent's dotted version is later than min.
-func agentAfter(a *Agent, min [4]int) bool {
-	if a == nil {
-		return false
-	}
-	parts := strings.Split(a.Version, ".")
-	for i, m := range min {
-		if i >= len(parts) {
-			return false
-		}
-		n, err := strconv.Atoi(parts[i])
-		if err != nil {
-			return false
-		}
-		if n != m {
-			return n > m
-		}
-	}
-	return len(parts) > len(min)
-}
-
-func (c *channel) idleWatch() {
-	limit := c.e.opts.IdleTimeout
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.done:
-			return
-		case <-t.C:
-			idle := time.Since(time.Unix(0, c.lastIn.Load()))
-			if idle >= limit {
-				c.terminated("IdleTimeout", "no data received for "+limit.String())
-				return
-			}
-			t.Reset(limit - idle)
 		}
 	}
 }
