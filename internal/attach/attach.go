@@ -100,7 +100,10 @@ func open(ctx context.Context, o *Options, commandLine string, check func(*cloud
 		}
 		log.Debug("preflight done", "instance", o.InstanceID, "err", preErr, "took", time.Since(start).String())
 	}()
-	sess, err := o.Cloud.StartSession(ctx, cloud.StartOptions{InstanceID: o.InstanceID, Username: o.Username, CommandLine: commandLine})
+	// The service may start the session whatever becomes of its answer, so an interrupt does
+	// not abandon the call: its answer names the session to end (the call is bounded by the
+	// client's own timeouts and retries; a second signal exits at once).
+	sess, err := o.Cloud.StartSession(context.WithoutCancel(ctx), cloud.StartOptions{InstanceID: o.InstanceID, Username: o.Username, CommandLine: commandLine})
 	if err == nil {
 		timing.Mark(ctx, "StartTerminalSession")
 	}
