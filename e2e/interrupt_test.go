@@ -467,3 +467,34 @@ func TestInterruptConnect(t *testing.T) {
 		})
 	}
 }
+
+// TestInterruptWhileStarting: a signal while StartTerminalSession is in flight. The service
+// may start the session whatever becomes of its answer, so ecsterm waits for the answer
+// (the first signal does not cut the call short) and ends the session it names; it exits 130.
+func TestInterruptWhileStarting(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	entered, release := h.emu.Hold("StartTerminalSession")
+	defer release()
+	b := h.startBackground("", nil, "exec", demoInstance, "--", "true")
+	select {
+	case <-entered:
+	case <-b.done:
+		t.Fatalf("exited %d before StartTerminalSession; stderr %q", b.code, b.stderr.String())
+	case <-time.After(interruptWait):
+		t.Fatal("no StartTerminalSession")
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	code, _ := b.exit(t, time.Now())
+	if code != 130 {
+		t.Errorf("exit status %d, want 130; stderr %q", code, b.stderr.String())
+	}
+	if s := b.stderr.String(); s != "" {
+		t.Errorf("stderr %q: an interrupt needs no words", s)
+	}
+	if s, e := h.emu.Calls("StartTerminalSession"), h.emu.Calls("EndTerminalSession"); e != s {
+		t.Errorf("%d sessions started, %d ended with EndTerminalSession", s, e)
+	}
+}
