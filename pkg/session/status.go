@@ -93,3 +93,42 @@ func parseJSONResize(p []byte) (rows, cols uint16, err error) {
 	}
 	return *v.Rows, *v.Cols, nil
 }
+
+// ClosedError reports a session the gateway ended for a reason other than a normal exit.
+type ClosedError struct {
+	State  State
+	Reason string
+}
+
+func (e *ClosedError) Error() string {
+	verb := "closed"
+	switch e.State {
+	case StateAborted:
+		verb = "aborted"
+	case StateFrozen:
+		verb = "frozen"
+	}
+	return fmt.Sprintf("session %s by the service: %s", verb, describeReason(e.Reason))
+}
+
+// reasons explains the gateway's close codes (§6.4) in words a user can act on.
+var reasons = map[string]string{
+	"Exit":                "the remote shell exited",
+	"AgentTimeout":        "AgentTimeout (the Cloud Assistant agent did not answer; check that it is running)",
+	"InitChannelFailed":   "InitChannelFailed (the agent could not set up the session channel)",
+	"OpenChannelFailed":   "OpenChannelFailed (the agent could not open the session channel)",
+	"SessionIdDuplicated": "SessionIdDuplicated (the session is already connected elsewhere)",
+	"ProcessDataError":    "ProcessDataError (the agent failed to process data)",
+	"OpenPtyFailed":       "OpenPtyFailed (the agent could not start a terminal on the instance)",
+	"FlowExceedLimit":     "FlowExceedLimit (the session exceeded its bandwidth limit)",
+}
+
+func describeReason(r string) string {
+	if d, ok := reasons[r]; ok {
+		return d
+	}
+	if r == "" {
+		return "no reason given"
+	}
+	return r
+}
