@@ -498,3 +498,21 @@ func TestInterruptWhileStarting(t *testing.T) {
 		t.Errorf("%d sessions started, %d ended with EndTerminalSession", s, e)
 	}
 }
+
+// TestInterruptFanOutWaiting: with --parallel 1, SIGTERM while the first instance runs starts
+// no session on the instances still waiting for their turn.
+func TestInterruptFanOutWaiting(t *testing.T) {
+	h := newHarness(t, emulator.Options{Fleet: fleetOf(t, 3)})
+	ids := []string{"i-emuexec000", "i-emuexec001", "i-emuexec002"}
+	arg := sleepArg(t)
+	b := h.startBackground("", nil, "exec", "--parallel", "1", strings.Join(ids, ","), "--", "sleep "+arg)
+	_, dirs := remoteRunning(t, arg, 1)
+	code, _ := b.interrupt(t, syscall.SIGTERM)
+	if code != 143 {
+		t.Errorf("exit status %d, want 143; stderr %q", code, b.stderr.String())
+	}
+	if n := h.emu.Calls("StartTerminalSession"); n != 1 {
+		t.Errorf("%d sessions started, want only the one running when the signal came", n)
+	}
+	h.checkNothingLeft(t, ids, arg, dirs)
+}
