@@ -1,7 +1,7 @@
 // Package forward joins byte streams to port sessions: local TCP connections (ssh -L), the
 // connections of a local SOCKS5 proxy (ssh -D), or stdin and stdout (ssh's ProxyCommand). Every
 // stream gets its own session WebSocket, which the agent treats as its own channel with its own
-// TCP connection on the far side (session-protocol.md §7.2); there is no multiplexing.
+// TCP connection on the far side (docs/protocol.md, Port forwarding); there is no multiplexing.
 //
 // It knows nothing of the ECS API: the caller supplies an Opener that starts or reuses a session
 // and dials its WebSocket. Listeners come from the caller too, so tests listen on port 0.
@@ -30,7 +30,7 @@ type Stream struct {
 	Conn *websocket.Conn
 	// HoldInput is session.Options.HoldInput for this stream. The opener knows the agent: older
 	// agents drop input that arrives before their TCP connection to the target exists, newer ones
-	// wait for it (§7.2 step 4).
+	// wait for it (docs/protocol.md, Port forwarding).
 	HoldInput time.Duration
 	// Release is called once the stream is over; nil means nothing to do.
 	Release func()
@@ -203,7 +203,8 @@ func (f *Forwarder) serve(ctx context.Context, ln net.Listener, socks bool, to s
 
 // pump joins c to an open stream until either side ends, then releases the stream. Local end of
 // file sends Close ("1"), which ends the agent's connection to the target: the protocol has no
-// half-close (§6.3, §7.2 step 5). The remote side closing ends c (the caller closes it).
+// half-close (docs/protocol.md, Payloads: Close; Port forwarding). The remote side closing ends c
+// (the caller closes it).
 func (f *Forwarder) pump(ctx context.Context, c net.Conn, st *Stream, label, remote string) {
 	if st.Release != nil {
 		defer st.Release()

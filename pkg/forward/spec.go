@@ -9,7 +9,7 @@ import (
 )
 
 // DefaultBind is where listeners bind unless told otherwise: loopback, so that a forward is not
-// offered to the whole network (ali-instance-cli binds every interface; anchors.md §3 item 12).
+// offered to the whole network (ali-instance-cli binds every interface).
 const DefaultBind = "127.0.0.1"
 
 // LocalSpec is a parsed -L argument: listen on Bind:Port, reach Host:HostPort as the instance sees it.

@@ -54,7 +54,8 @@ func (e *RefusedError) Permanent() bool {
 }
 
 // FixURL applies the official client's only rewrite of WebSocketUrl: the first "sessionid" becomes
-// "sessionId" (a fix-up for URLs with a lower-case key, §3).
+// "sessionId" (a fix-up for URLs with a lower-case key; see docs/protocol.md, Opening the
+// WebSocket).
 func FixURL(raw string) string {
 	return strings.Replace(raw, "sessionid", "sessionId", 1)
 }

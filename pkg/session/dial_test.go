@@ -52,7 +52,8 @@ func TestDialLoopback(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base, seen := upgradeServer(t)
-			// The lower-case key is fixed up to sessionId (§3).
+			// The lower-case key is fixed up to sessionId (docs/protocol.md, Opening the
+			// WebSocket).
 			conn, err := Dial(context.Background(), base+"/session?sessionid=s-abc&token=q-tok", DialOptions{Token: tc.token})
 			if err != nil {
 				t.Fatal(err)

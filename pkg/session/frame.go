@@ -3,10 +3,9 @@
 // one WebSocket. It knows nothing of terminals, flags or the ECS API: callers hand it an io.Reader,
 // an io.Writer and a channel of window sizes.
 //
-// The layout follows ../shared/reference/session-protocol.md §4 (1.01) and §15 (1.02). The two
-// schemas share every header byte except 18..29 (relative to the end of the ids), so one decoder
-// reads both and exposes both views of those bytes; only the version string says which the sender
-// meant.
+// The layout is in docs/protocol.md, Frames. The two schemas share every header byte except
+// 18..29 (relative to the end of the ids), so one decoder reads both and exposes both views of
+// those bytes; only the version string says which the sender meant.
 package session
 
 import (
@@ -119,7 +118,7 @@ func AppendFrame(dst []byte, h Header, payload []byte) ([]byte, error) {
 		dst = binary.LittleEndian.AppendUint32(dst, h.InputSeq)
 		dst = binary.LittleEndian.AppendUint32(dst, h.OutputSeq)
 		dst = binary.LittleEndian.AppendUint16(dst, uint16(len(payload)))
-		dst = append(dst, 0, 0) // encoding, reserved: always 0 (§15.9)
+		dst = append(dst, 0, 0) // encoding, reserved: always 0 (docs/protocol.md, Frames)
 	} else {
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(h.Seq))
 		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(payload)))
@@ -144,7 +143,8 @@ type Frame struct {
 	MsgLength uint16 // 1.02
 	Encoding  uint8  // 1.02
 
-	// Payload is everything after the header, whatever the length fields say (§4.3, §15.13).
+	// Payload is everything after the header, whatever the length fields say (docs/protocol.md,
+	// Frames: reading either schema with one decoder).
 	Payload []byte
 }
 
@@ -196,7 +196,7 @@ func Decode(msg []byte) (Frame, error) {
 	return f, nil
 }
 
-// Resize payloads are int16 LE rows, then int16 LE cols (§6.2).
+// Resize payloads are int16 LE rows, then int16 LE cols (docs/protocol.md, Payloads: Resize).
 
 // AppendResize appends the 4-byte resize payload for rows × cols.
 func AppendResize(dst []byte, rows, cols uint16) []byte {
@@ -204,8 +204,9 @@ func AppendResize(dst []byte, rows, cols uint16) []byte {
 	return binary.LittleEndian.AppendUint16(dst, cols)
 }
 
-// ParseResize reads a resize payload: the 4-byte binary form, or the JSON form
-// {"rows":R,"cols":C} that clients before v2.x.3.421 sent (§6.2), which a gateway may still meet.
+// ParseResize reads a resize payload: the 4-byte binary form, or the JSON form {"rows":R,"cols":C}
+// that clients before v2.x.3.421 sent (docs/protocol.md, Payloads: Resize), which a gateway may
+// still meet.
 func ParseResize(p []byte) (rows, cols uint16, err error) {
 	if len(p) == 4 {
 		return binary.LittleEndian.Uint16(p), binary.LittleEndian.Uint16(p[2:]), nil

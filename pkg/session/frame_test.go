@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// created is the timestamp of every worked example in session-protocol.md §4.4 and §15.3.
+// created is the timestamp of every worked example in docs/protocol.md, Frames: worked examples.
 const created = 1700000000000
 
 func unhex(t testing.TB, s string) []byte {
@@ -99,7 +99,8 @@ func TestDecodeReference(t *testing.T) {
 }
 
 func TestCrossSchemaReading(t *testing.T) {
-	// §15.2: a 1.02 frame read as 1.01 has Seq = outputSeq<<32 | inputSeq and Length = msgLength.
+	// docs/protocol.md, Frames: a 1.02 frame read as 1.01 has Seq = outputSeq<<32 | inputSeq and
+	// Length = msgLength.
 	msg, _ := AppendFrame(nil, Header{Type: TypeOutput, Version: V102, Created: created, InputSeq: 2, OutputSeq: 1}, []byte("$ "))
 	f, err := Decode(msg)
 	if err != nil {

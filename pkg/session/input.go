@@ -99,8 +99,9 @@ func (s *runner) sendEOF(ctx context.Context) {
 	}
 }
 
-// resizeLoop sends the latest size once output has started, then every change (§6.2).
-// After a resume, the gateway's Opened (or the first Output) asks for the size again (§15.13).
+// resizeLoop sends the latest size once output has started, then every change (docs/protocol.md,
+// Payloads: Resize). After a resume, the gateway's Opened (or the first Output) asks for the size
+// again (docs/protocol.md, Sequence numbers and resume).
 func (s *runner) resizeLoop() {
 	var latest, sent Size
 	have := false

@@ -86,7 +86,8 @@ func TestPacerWaitsBeyondBurst(t *testing.T) {
 }
 
 func TestPacerTinyRate(t *testing.T) {
-	// The official formula divides by zero below 16384 bps (§6.4); the pacer must not.
+	// The official formula divides by zero below 16384 bps (docs/protocol.md, Payloads: the Stream
+	// rate); the pacer must not.
 	for _, bps := range []uint64{1, 7, 16383} {
 		var p pacer
 		p.setRate(bps)

@@ -12,7 +12,8 @@ import (
 
 // resumable reports whether err is a drop that a reconnect may repair: a close with 1012 (service
 // restart), 1023 (named in WEB's comment for the same), 1005 (no status) or 1006 (abnormal), a
-// connection that broke without a close, or a Frozen status (§15.8).
+// connection that broke without a close, or a Frozen status (docs/protocol.md, Sequence numbers and
+// resume: reconnecting).
 func resumable(err error) bool {
 	if errors.Is(err, errNewChannel) || errors.Is(err, errInputLost) {
 		return false
@@ -70,7 +71,7 @@ func (s *runner) recover(ctx context.Context, err error) (<-chan error, error) {
 }
 
 // reconnect redials the channel with backoff until a connection is up, and sends the Sync that
-// asks the gateway to resume (§15.8 step 5).
+// asks the gateway to resume (docs/protocol.md, Sequence numbers and resume: reconnecting).
 func (s *runner) reconnect(ctx context.Context, cause error) (<-chan error, error) {
 	r := s.r
 	s.wmu.Lock()
@@ -80,7 +81,8 @@ func (s *runner) reconnect(ctx context.Context, cause error) (<-chan error, erro
 	s.wmu.Unlock()
 	var cl *ClosedError
 	if errors.As(cause, &cl) && cl.State == StateFrozen && old != nil {
-		// WEB answers Frozen by closing with 1012 itself (§15.5); a Go client can.
+		// WEB answers Frozen by closing with 1012 itself (docs/protocol.md, Payloads: Status); a Go
+		// client can.
 		_ = old.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseServiceRestart, "frozen"), time.Now().Add(time.Second))
 	}
 	if old != nil {

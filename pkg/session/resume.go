@@ -11,47 +11,49 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// Resume over schema 1.02 (session-protocol.md §15.7, §15.8). The client keeps its input counter,
-// the last Output it accepted, and the Input and Resize frames the gateway has not acknowledged;
-// when the WebSocket drops it redials the same channel with &channelId=, sends a Sync carrying its
-// counters, and the gateway replays what the client missed and names the first input it lacks.
+// Resume over schema 1.02 (docs/protocol.md, Sequence numbers and resume). The client keeps its
+// input counter, the last Output it accepted, and the Input and Resize frames the gateway has not
+// acknowledged; when the WebSocket drops it redials the same channel with &channelId=, sends a Sync
+// carrying its counters, and the gateway replays what the client missed and names the first input
+// it lacks.
 //
-// The reference leaves much of the gateway's side unknown (§15.14). Where it does, this file
-// chooses what is safe whichever way the answer goes:
+// The reference leaves much of the gateway's side unknown (docs/protocol.md, Ledger). Where it
+// does, this file chooses what is safe whichever way the answer goes:
 //   - Acknowledgements are trusted only from Output and Sync frames of a gateway that numbers its
-//     output (Status seqs are placeholders, §15.3). A gateway whose first Output carries
-//     outputSeq 0 speaks the 1.01 layout: everything it sends is delivered, nothing is queued,
-//     and a drop ends the session, because a resumed stream could not be checked for lost or
-//     repeated bytes.
+//     output (Status seqs are placeholders: docs/protocol.md, Frames). A gateway whose first Output
+//     carries outputSeq 0 speaks the 1.01 layout: everything it sends is delivered, nothing is
+//     queued, and a drop ends the session, because a resumed stream could not be checked for lost
+//     or repeated bytes.
 //   - The first Output's seq is the baseline, whatever it is: on a fresh connection nothing can
 //     have been missed.
 //   - A server Sync's inputSeq is the first input the gateway wants ("next expected", as WEB's
-//     resend check implies, §15.7): it acknowledges everything before. Frames from it on that
-//     were not written on the current connection are resent (those that were are in flight),
-//     so a gateway may send a Sync merely to acknowledge input when it has no output to carry
-//     the acknowledgement; one that tracks seqs drops any duplicate anyway.
-//   - The queue of unacknowledged input is bounded; when full, input waits for an
-//     acknowledgement, but not for ever (inputqueue.go): a gateway that never acknowledges input
-//     without output must not stall an upload.
+//     resend check implies: docs/protocol.md, Sequence numbers and resume): it acknowledges
+//     everything before. Frames from it on that were not written on the current connection are
+//     resent (those that were are in flight), so a gateway may send a Sync merely to acknowledge
+//     input when it has no output to carry the acknowledgement; one that tracks seqs drops any
+//     duplicate anyway.
+//   - The queue of unacknowledged input is bounded; when full, input waits for an acknowledgement,
+//     but not for ever (inputqueue.go): a gateway that never acknowledges input without output must
+//     not stall an upload.
 //   - After reconnecting, input waits (queued, in order) until the gateway answers: a Sync, an
-//     Opened status or an Output ends the wait; so does SyncTimeout, after which the whole
-//     queue is resent rather than held for ever.
-//   - A reconnected connection whose frames name another channel means the gateway started a
-//     new one instead of resuming: the session ends, rather than mixing two channels' streams.
-//   - 1.02 is not validated against the live gateway (§15.12). If the gateway ends a 1.02
-//     channel before any output and before any reconnect, Run dials the URL again without
-//     &channelId= (a new channel) and carries on in 1.01, resending the input it had queued.
-//     Against a gateway that takes 1.02 this costs nothing; against one that refuses it, the
-//     session still works. (This fall back happens inside Run rather than in the caller: Run
-//     holds the input it already read from Stdin and the goroutine reading it, so a second Run
+//     Opened status or an Output ends the wait; so does SyncTimeout, after which the whole queue is
+//     resent rather than held for ever.
+//   - A reconnected connection whose frames name another channel means the gateway started a new
+//     one instead of resuming: the session ends, rather than mixing two channels' streams.
+//   - 1.02 is not validated against the live gateway (docs/protocol.md, How the schema is chosen).
+//     If the gateway ends a 1.02 channel before any output and before any reconnect, Run dials the
+//     URL again without &channelId= (a new channel) and carries on in 1.01, resending the input it
+//     had queued. Against a gateway that takes 1.02 this costs nothing; against one that refuses
+//     it, the session still works. (This fall back happens inside Run rather than in the caller:
+//     Run holds the input it already read from Stdin and the goroutine reading it, so a second Run
 //     would lose the first's input or race it for Stdin.)
 
 // ResumeOptions configure reconnecting. Redial is required; zero values take the defaults named
 // on each field.
 type ResumeOptions struct {
 	// Redial opens a new WebSocket to the session: the original URL with "&channelId=" and
-	// channelID appended as they are (WEB appends it unescaped, §15.8), or the original URL
-	// alone when channelID is empty (a new channel).
+	// channelID appended as they are (WEB appends it unescaped; docs/protocol.md, Reconnecting), or
+	// the original URL alone when channelID is empty (a new channel).
 	Redial func(ctx context.Context, channelID string) (*websocket.Conn, error)
 	// Attempts bounds the redials after one drop. Default 8.
 	Attempts int
@@ -71,7 +73,7 @@ type ResumeOptions struct {
 	// (the gateway frees its replay buffer only on acknowledgements). Default 256 KiB.
 	AckEvery int
 	// SyncTimeout is how long input waits, after a reconnect, for the gateway to say where to
-	// resume. Default 10 s (WEB's connect timeout, §15.9).
+	// resume. Default 10 s (WEB's connect timeout; docs/protocol.md, Reconnecting).
 	SyncTimeout time.Duration
 }
 
@@ -182,8 +184,8 @@ func (r *resumeState) channelID() string {
 	return r.chanID
 }
 
-// arrived learns the channel id from the first server frame that has one (§15.8 step 1), and
-// refuses a reconnected connection that names another channel.
+// arrived learns the channel id from the first server frame that has one (docs/protocol.md,
+// Reconnecting), and refuses a reconnected connection that names another channel.
 func (r *resumeState) arrived(f *Frame) error {
 	if len(f.ChannelID) == 0 {
 		return nil
@@ -222,7 +224,8 @@ func (r *resumeState) ackInput(n uint32) {
 	r.q.ackThrough(n)
 }
 
-// outputArrived applies §15.7's rules to an Output and reports whether to deliver it.
+// outputArrived applies the acknowledgement rules (docs/protocol.md, Sequence numbers and
+// resume) to an Output and reports whether to deliver it.
 func (s *runner) outputArrived(f *Frame) bool {
 	r := s.r
 	r.sawOutput = true

@@ -35,11 +35,11 @@ const (
 )
 
 // DefaultKeepAlive is the keep-alive interval: at most 50 s whatever the schema, well inside the
-// agent's 180 s idle limit (§8, §15.13).
+// agent's 180 s idle limit (docs/protocol.md, Keep-alive and timeouts).
 const DefaultKeepAlive = 50 * time.Second
 
 // MaxInputChunk is the most input one frame carries: the console client's 1024 bytes, which also
-// fits the 1.01 client's 2048 (§6.1, §15.9).
+// fits the 1.01 client's 2048 (docs/protocol.md, Payloads: Input and Output).
 const MaxInputChunk = 1024
 
 // Options configure one session run.
@@ -56,13 +56,14 @@ type Options struct {
 	// (keep-alives do not count). Zero means never: keep-alives hold a quiet session open.
 	IdleTimeout time.Duration
 	// HoldInput keeps input back until the first Output frame arrives, or until this long has
-	// passed. Agents drop input that arrives before their PTY or TCP connection exists (§7.1),
-	// and a shell's first output (its prompt) says it is there. Zero sends input at once.
+	// passed. Agents drop input that arrives before their PTY or TCP connection exists
+	// (docs/protocol.md, Flows), and a shell's first output (its prompt) says it is there. Zero
+	// sends input at once.
 	HoldInput time.Duration
 	// Resume, when set, speaks schema 1.02 and survives a dropped WebSocket: it reconnects to the
 	// same channel with &channelId=, has the gateway replay the output it missed and resends the
-	// input the gateway had not acknowledged (§15.7, §15.8; resume.go). Nil speaks 1.01, where a
-	// drop ends the session.
+	// input the gateway had not acknowledged (docs/protocol.md, Sequence numbers and resume;
+	// resume.go). Nil speaks 1.01, where a drop ends the session.
 	Resume *ResumeOptions
 	// OnPaced is told, once, when input has waited a second in all for the bandwidth the gateway
 	// set with a Stream status (bits per second): a transfer has met the service's ceiling,
@@ -173,8 +174,8 @@ func (s *runner) startReader(conn *websocket.Conn) <-chan error {
 func (s *runner) run(ctx context.Context) (err error) {
 	start := time.Now()
 	defer func() {
-		// What moved and how fast, so a slow transfer can be told from a throttled one
-		// (anchors.md §3 item 2): --debug shows it.
+		// What moved and how fast, so a slow transfer can be told from a throttled one:
+		// --debug shows it.
 		took := time.Since(start)
 		s.log.Debug("session ended", "err", err, "took", took.Round(time.Millisecond).String(),
 			"input_bytes", s.sentIn.Load(), "output_bytes", s.gotOut.Load(),
@@ -363,7 +364,7 @@ func (s *runner) readLoop(conn *websocket.Conn) error {
 			case StateAborted, StateFrozen:
 				return &ClosedError{State: st.State, Reason: st.Reason}
 			case StateStream:
-				if st.Rate > 0 { // zero is "no limit given" and is ignored (§6.4)
+				if st.Rate > 0 { // zero is "no limit given" and is ignored (docs/protocol.md, Payloads)
 					s.pace.setRate(st.Rate)
 				}
 			}

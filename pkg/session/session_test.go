@@ -330,7 +330,7 @@ func TestRunSendsInputChunkedInOrder(t *testing.T) {
 		if f.Type != TypeInput || len(f.Payload) == 0 {
 			t.Fatalf("frame %d: %v with %d bytes, want data Input", seq, f.Type, len(f.Payload))
 		}
-		if len(f.Payload) > 1024 { // §15.9, not MaxInputChunk: the limit is the protocol's
+		if len(f.Payload) > 1024 { // the protocol's 1024, not MaxInputChunk: the limit is the protocol's
 			t.Fatalf("frame %d carries %d bytes, more than 1024", seq, len(f.Payload))
 		}
 		if f.Seq != seq {
@@ -477,7 +477,7 @@ func TestRunPacesInputAtStreamRate(t *testing.T) {
 		status [][]byte
 	}{
 		{"stream 1 bps", [][]byte{AppendRate(nil, 1)}},
-		// §6.4: a zero rate is ignored, not taken as "unlimited".
+		// docs/protocol.md, the Stream rate: a zero rate is ignored, not taken as "unlimited".
 		{"zero rate ignored", [][]byte{AppendRate(nil, 1), AppendRate(nil, 0)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -645,7 +645,7 @@ func TestRunReadsFramesWithIDsInBothLayouts(t *testing.T) {
 	r.p.sendRaw(t, frame(Header{Type: TypeSync, Version: V102, ChannelID: "ch1", InputSeq: 1, OutputSeq: 1}, ""))
 	r.p.sendRaw(t, frame(Header{Type: MessageType(42), ChannelID: "ch1"}, "?"))
 	r.p.sendRaw(t, frame(Header{Type: TypeOutput, Version: V102, ChannelID: "ch1", InstanceID: "i-x", InputSeq: 3, OutputSeq: 2}, "two."))
-	// §15.3's server Output, byte for byte.
+	// The server Output of docs/protocol.md's worked examples, byte for byte.
 	r.p.sendRaw(t, unhex(t, "01 00 00 00|31 2e 30 32|03 63 68 31|03 69 2d 78|00 68 e5 cf 8b 01 00 00|02 00 00 00|01 00 00 00|02 00|00|00|24 20"))
 	r.p.sendRaw(t, frame(Header{Type: TypeStatus, Version: V102, ChannelID: "ch1", InstanceID: "i-x"}, "\x05Exit"))
 	if err := r.wait(t); err != nil {

@@ -7,11 +7,12 @@ import (
 )
 
 // State is the first payload byte of a Status frame: the channel state of 1.02's ChannelState
-// enum, which is also what the 1.01 client's status codes are (§15.5).
+// enum, which is also what the 1.01 client's status codes are (docs/protocol.md, Payloads: Status).
 type State uint8
 
 // Channel states. The official 1.01 client acts on Aborted, Closed and Stream only; ecsterm acts on
-// Exited like Closed and on Frozen as "the gateway is going away" (§15.13).
+// Exited like Closed and on Frozen as "the gateway is going away" (docs/protocol.md, Payloads:
+// Status).
 const (
 	StateInitial State = 0
 	StateOpening State = 1
@@ -37,8 +38,9 @@ type Status struct {
 	State State
 	// Reason is the text after the state byte (Aborted, Closed, Exited, Frozen).
 	Reason string
-	// Rate is the bandwidth a Stream status sets, in bits per second (the unit the official
-	// client assumes; §6.4, §15.5). Zero means "no limit given" and is ignored.
+	// Rate is the bandwidth a Stream status sets, in bits per second (the unit the official client
+	// assumes; docs/protocol.md, Payloads: the Stream rate). Zero means "no limit given" and is
+	// ignored.
 	Rate uint64
 }
 
@@ -111,7 +113,8 @@ func (e *ClosedError) Error() string {
 	return fmt.Sprintf("session %s by the service: %s", verb, describeReason(e.Reason))
 }
 
-// reasons explains the gateway's close codes (§6.4) in words a user can act on.
+// reasons explains the gateway's close codes (docs/protocol.md, Payloads: close reasons) in words a
+// user can act on.
 var reasons = map[string]string{
 	"Exit":                "the remote shell exited",
 	"AgentTimeout":        "AgentTimeout (the Cloud Assistant agent did not answer; check that it is running)",
