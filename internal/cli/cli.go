@@ -27,6 +27,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmd/instances"
 	"github.com/ecsterm/ecsterm/internal/cmd/proxy"
 	"github.com/ecsterm/ecsterm/internal/cmd/sessions"
+	sshcmd "github.com/ecsterm/ecsterm/internal/cmd/ssh"
 	"github.com/ecsterm/ecsterm/internal/cmd/version"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/config"
@@ -126,6 +127,7 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), the
 		sessions.NewCmdSessions(f, nil),
 		forward.NewCmdForward(f, nil),
 		proxy.NewCmdProxy(f, nil),
+		sshcmd.NewCmdSSH(f, nil), sshcmd.NewCmdSSHConfig(f, nil),
 		version.NewCmdVersion(f),
 		configcmd.NewCmdConfig(f, nil),
 		completion.NewCmdCompletion(f),
