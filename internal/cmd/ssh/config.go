@@ -99,6 +99,9 @@ func configRun(ctx context.Context, client *cloud.Client, opts *ConfigOptions) e
 			blocks = append(blocks, b)
 		}
 	}
+	if err := addNames(ctx, client, blocks); err != nil {
+		return err
+	}
 	if len(opts.Specs) == 0 {
 		blocks = []block{{patterns: []string{"i-*"}}}
 	}
@@ -111,6 +114,35 @@ func configRun(ctx context.Context, client *cloud.Client, opts *ConfigOptions) e
 		return err
 	}
 	return writeConfig(opts.IO.Out, self, known, opts.Globals, blocks)
+}
+
+// addNames adds the names of instances given by ID (resolution does not look those up) with
+// one DescribeInstances call per hundred.
+func addNames(ctx context.Context, client *cloud.Client, blocks []block) error {
+	var ids []string
+	for _, b := range blocks {
+		if len(b.patterns) == 1 {
+			ids = append(ids, b.id)
+		}
+	}
+	names := map[string]string{}
+	for len(ids) > 0 {
+		n := min(len(ids), 100)
+		insts, err := client.ListInstances(ctx, cloud.InstanceFilter{IDs: ids[:n]})
+		if err != nil {
+			return err
+		}
+		for _, in := range insts {
+			names[in.ID] = in.Name
+		}
+		ids = ids[n:]
+	}
+	for i, b := range blocks {
+		if name := names[b.id]; len(b.patterns) == 1 && name != "" && name != b.id && hostRe.MatchString(name) {
+			blocks[i].patterns = append(b.patterns, name)
+		}
+	}
+	return nil
 }
 
 // writeConfig prints blocks.
