@@ -218,3 +218,97 @@ func TestSSHInterrupted(t *testing.T) {
 		t.Errorf("ecsterm's keys left on the instance after the interrupt: %q", keys)
 	}
 }
+
+// TestSSHConfig: `ecsterm ssh` pins the host keys, and the block `ecsterm ssh-config` prints
+// lets scp and rsync -e ssh copy a file both ways, by instance ID and by name, with the user's
+// own key and strict host key checking.
+func TestSSHConfig(t *testing.T) {
+	s := newSSHInstance(t, nil)
+	if r := s.h.run("", "ssh", "-p", strconv.Itoa(s.port), demoInstance, "--", "true"); r.code != 0 {
+		t.Fatalf("ecsterm ssh (to pin the host keys): exit %d, stderr %q", r.code, r.stderr)
+	}
+	r := s.h.run("", "ssh-config", demoInstance)
+	if r.code != 0 || !strings.Contains(r.stdout, "Host "+demoInstance+" demo-web-01\n") ||
+		!strings.Contains(r.stdout, "HostKeyAlias "+demoInstance+"\n") || !strings.Contains(r.stdout, "StrictHostKeyChecking yes\n") {
+		t.Fatalf("ssh-config: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	cfg := filepath.Join(t.TempDir(), "config")
+	extra := fmt.Sprintf("Host *\n    Port %d\n    User root\n    IdentityFile %s\n    IdentitiesOnly yes\n    BatchMode yes\n", s.port, s.userKey)
+	if err := os.WriteFile(cfg, []byte(r.stdout+extra), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	data, want := randomBytes(256 << 10)
+	src := filepath.Join(dir, "src.bin")
+	if err := os.WriteFile(src, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string) {
+		t.Helper()
+		got, err := os.ReadFile(name)
+		if err != nil || sha(got) != want {
+			t.Errorf("%s: %d bytes, %v", name, len(got), err)
+		}
+	}
+	for _, host := range []string{demoInstance, "demo-web-01"} {
+		up, down := filepath.Join(dir, host+".up"), filepath.Join(dir, host+".down")
+		if _, stderr, err := s.h.runTool("scp", "-F", cfg, src, host+":"+up); err != nil {
+			t.Fatalf("scp to %s: %v, stderr %q", host, err, stderr)
+		}
+		check(up)
+		if _, stderr, err := s.h.runTool("scp", "-F", cfg, host+":"+up, down); err != nil {
+			t.Fatalf("scp from %s: %v, stderr %q", host, err, stderr)
+		}
+		check(down)
+	}
+	if _, err := exec.LookPath("rsync"); err != nil {
+		t.Skip("rsync is not installed (Debian: apt-get install rsync)")
+	}
+	up, down := filepath.Join(dir, "rsync.up"), filepath.Join(dir, "rsync.down")
+	if _, stderr, err := s.h.runTool("rsync", "-e", "ssh -F "+cfg, src, "demo-web-01:"+up); err != nil {
+		t.Fatalf("rsync to: %v, stderr %q", err, stderr)
+	}
+	check(up)
+	if _, stderr, err := s.h.runTool("rsync", "-e", "ssh -F "+cfg, demoInstance+":"+up, down); err != nil {
+		t.Fatalf("rsync from: %v, stderr %q", err, stderr)
+	}
+	check(down)
+
+	// A host whose keys were never pinned is refused, not asked about.
+	unpinned := strings.ReplaceAll(r.stdout+extra, demoInstance, legacyInstance)
+	if err := os.WriteFile(cfg, []byte(unpinned), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := s.h.runTool("ssh", "-F", cfg, legacyInstance, "true"); err == nil || !strings.Contains(stderr, "Host key verification failed") {
+		t.Errorf("an unpinned host: %v, stderr %q", err, stderr)
+	}
+}
+
+// TestSSHRefusals: no ssh on PATH, nothing listening on the instance's port, a Windows
+// instance: each is refused before any key is installed, saying what to do.
+func TestSSHRefusals(t *testing.T) {
+	s := newSSHInstance(t, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) // nothing listens there once closed
+	ln.Close()
+
+	r := s.h.run("", "ssh", "-p", closedPort, demoInstance, "--", "true")
+	if r.code != 255 || !strings.Contains(r.stderr, "nothing listens on port "+closedPort) {
+		t.Errorf("no sshd: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = s.h.run("", "ssh", "i-emu0windows000006")
+	if r.code != 255 || !strings.Contains(r.stderr, "runs Windows") || !strings.Contains(r.stderr, "ecsterm connect") {
+		t.Errorf("Windows: exit %d, stderr %q", r.code, r.stderr)
+	}
+	s.h.setenv("PATH", t.TempDir())
+	r = s.h.run("", "ssh", "-p", strconv.Itoa(s.port), demoInstance)
+	if r.code != 255 || !strings.Contains(r.stderr, "no ssh on PATH") {
+		t.Errorf("no ssh: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if keys := s.ecstermKeys(t); len(keys) != 0 {
+		t.Errorf("a refusal left keys on the instance: %q", keys)
+	}
+}
