@@ -63,7 +63,10 @@ func TestHangUpStopsTheCommand(t *testing.T) {
 	for _, tc := range []struct {
 		name, prefix string
 		stdinOpen    bool
+		tty          bool
 	}{
+		{name: "-t, ignores HUP", prefix: `trap "" HUP; `, tty: true},
+		{name: "-t, ignores HUP and TERM", prefix: `trap "" HUP TERM; `, tty: true},
 		{name: "plain"},
 		{name: "plain, stdin open", stdinOpen: true},
 		{name: "ignores HUP", prefix: `trap "" HUP; `},
@@ -73,7 +76,7 @@ func TestHangUpStopsTheCommand(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			// An argument no other process has, to find this command, and only it, in /proc.
 			arg := "600." + strconv.FormatUint(rand.Uint64()%1e12, 10)
-			req := Request{Command: tc.prefix + "sleep " + arg}
+			req := Request{Command: tc.prefix + "sleep " + arg, TTY: tc.tty}
 			if tc.stdinOpen {
 				pr, pw := io.Pipe()
 				t.Cleanup(func() { pw.Close() })
@@ -106,21 +109,26 @@ func TestHangUpStopsTheCommand(t *testing.T) {
 
 			var pids []int
 			waitUntil(t, "the command did not start", func() bool { pids = procsWithArg(arg); return len(pids) > 0 })
-			errFile, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/2", pids[0]))
-			if err != nil || filepath.Base(errFile) != "e" || !strings.HasPrefix(errFile, "/") {
-				t.Fatalf("the command's stderr is %q (%v), not the helper's file", errFile, err)
+			dir := "" // the helper's temporary directory; -t has none
+			if !tc.tty {
+				errFile, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/2", pids[0]))
+				if err != nil || filepath.Base(errFile) != "e" || !strings.HasPrefix(errFile, "/") {
+					t.Fatalf("the command's stderr is %q (%v), not the helper's file", errFile, err)
+				}
+				dir = filepath.Dir(errFile)
 			}
-			dir := filepath.Dir(errFile)
 
 			// Hang up as the agent does when the session ends: the process group gets SIGHUP
 			// and the terminal goes away. Nothing else will stop the command.
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGHUP)
 			ptmx.Close()
 			waitUntil(t, "the command still runs after the hang-up", func() bool { return len(procsWithArg(arg)) == 0 })
-			waitUntil(t, dir+" is still there after the hang-up", func() bool {
-				_, err := os.Lstat(dir)
-				return os.IsNotExist(err)
-			})
+			if dir != "" {
+				waitUntil(t, dir+" is still there after the hang-up", func() bool {
+					_, err := os.Lstat(dir)
+					return os.IsNotExist(err)
+				})
+			}
 		})
 	}
 }

@@ -61,7 +61,15 @@ func script(command, nonce string, tty bool, rows, cols uint16) string {
 		if rows > 0 && cols > 0 {
 			size = fmt.Sprintf("stty rows %d cols %d 2>/dev/null;", rows, cols)
 		}
-		return `stty "$s";` + size + `printf '\036ecsterm-go\036';` + shell + ` 3<&-;printf '\036` + nonce + ` %s 0\n' $?` + "\n"
+		// The command reads the terminal, so nothing else may; a watcher that ignores SIGHUP
+		// (and the ^C and ^\ typed for the command) asks the terminal for its settings every
+		// two seconds instead, which fails once the session's end has hung it up, and then
+		// stops the process group it shares with the command, as the decoder does without -t.
+		// fd 4 is the terminal (an asynchronous list's stdin would be /dev/null); only stty
+		// holds it, so the watcher's sleep keeps no terminal open after the command ends.
+		return `exec 4<&0;stty "$s";` + size +
+			`(trap '' HUP INT QUIT;while stty -g <&4;do sleep 2 4<&-;done;trap '' TERM;kill -TERM 0;sleep 1;kill -KILL 0)>/dev/null 2>&1&w=$!;` +
+			`printf '\036ecsterm-go\036';` + shell + ` 3<&- 4<&-;r=$?;kill $w 2>/dev/null;printf '\036` + nonce + ` %s 0\n' $r` + "\n"
 	}
 	// fd 3 keeps the PTY for the decoder: an asynchronous list's stdin would be /dev/null. The
 	// directory for the FIFO and stderr comes from mktemp -d or not at all: a predictable name
