@@ -516,3 +516,36 @@ func TestInterruptFanOutWaiting(t *testing.T) {
 	}
 	h.checkNothingLeft(t, ids, arg, dirs)
 }
+
+// TestInterruptExecTTY: SIGTERM from outside to exec -t (a raw terminal, where Ctrl-C goes to
+// the remote command) whose command ignores SIGHUP: the session ends, the command is stopped
+// all the same, the terminal is given back, and the exit status is 143.
+func TestInterruptExecTTY(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	tm := newTerminal(t, 24, 80)
+	before := tm.termios(t)
+	arg := sleepArg(t)
+	cmd := h.command("exec", "-t", demoInstance, "--", `trap "" HUP; sleep `+arg)
+	tm.start(t, cmd)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	remoteRunning(t, arg, 1)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(interruptWait):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("exec -t still running %v after SIGTERM; screen %q", interruptWait, tm.scr.String())
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 143 {
+		t.Errorf("after SIGTERM: %v, want exit status 143; screen %q", err, tm.scr.String())
+	}
+	if after := tm.termios(t); after != before {
+		t.Errorf("terminal not restored: lflag %#x, was %#x", after.Lflag, before.Lflag)
+	}
+	h.checkNothingLeft(t, []string{demoInstance}, arg, nil)
+}
