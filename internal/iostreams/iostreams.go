@@ -21,6 +21,9 @@ type IOStreams struct {
 	// terminal code needs them for raw mode and window sizes.
 	InFile  *os.File
 	OutFile *os.File
+	// ErrFile is the process's stderr under ErrOut, for a child that must inherit the file
+	// itself (ssh, and the ProxyCommand it starts, look at whether it is a terminal).
+	ErrFile *os.File
 
 	inTTY, outTTY, errTTY bool
 	raw                   atomic.Bool
@@ -28,7 +31,7 @@ type IOStreams struct {
 
 // System returns the process's streams.
 func System() *IOStreams {
-	s := &IOStreams{In: os.Stdin, Out: os.Stdout, InFile: os.Stdin, OutFile: os.Stdout}
+	s := &IOStreams{In: os.Stdin, Out: os.Stdout, InFile: os.Stdin, OutFile: os.Stdout, ErrFile: os.Stderr}
 	s.inTTY = term.IsTerminal(int(os.Stdin.Fd()))
 	s.outTTY = term.IsTerminal(int(os.Stdout.Fd()))
 	s.errTTY = term.IsTerminal(int(os.Stderr.Fd()))
