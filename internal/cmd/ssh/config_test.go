@@ -3,6 +3,7 @@ package ssh
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -87,5 +88,19 @@ func TestParseArgs(t *testing.T) {
 		if got.User != tc.user || got.Port != tc.port || strings.Join(got.SSHArgs, "|") != strings.Join(tc.sshArgs, "|") || got.Spec.Value != "i-abc" {
 			t.Errorf("%q: user %q port %d args %q spec %+v", tc.args, got.User, got.Port, got.SSHArgs, got.Spec)
 		}
+	}
+}
+
+// TestStdioIsTheProcesssFiles: ssh inherits stdin, stdout and stderr themselves, not pipes
+// through ecsterm (ErrOut is a writer over stderr), so that it and its ProxyCommand see a
+// terminal where there is one.
+func TestStdioIsTheProcesssFiles(t *testing.T) {
+	in, out, errOut := stdio(iostreams.System())
+	if in != os.Stdin || out != os.Stdout || errOut != os.Stderr {
+		t.Errorf("ssh's streams: %T %T %T, want the process's files", in, out, errOut)
+	}
+	ios, _, _, _ := iostreams.Test()
+	if _, _, e := stdio(ios); e != ios.ErrOut {
+		t.Errorf("test streams: stderr %T", e)
 	}
 }

@@ -3,19 +3,38 @@ package ssh
 import (
 	"context"
 	"errors"
+	"io"
 	"os/exec"
 	"syscall"
 	"time"
 
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/iostreams"
 )
+
+// stdio returns the streams ssh gets: the process's own files where there are some, so that ssh
+// and its ProxyCommand see the terminal (ErrOut is a writer over stderr, not stderr itself).
+func stdio(ios *iostreams.IOStreams) (io.Reader, io.Writer, io.Writer) {
+	var in io.Reader = ios.In
+	var out, errOut io.Writer = ios.Out, ios.ErrOut
+	if ios.InFile != nil {
+		in = ios.InFile
+	}
+	if ios.OutFile != nil {
+		out = ios.OutFile
+	}
+	if ios.ErrFile != nil {
+		errOut = ios.ErrFile
+	}
+	return in, out, errOut
+}
 
 // runSSH runs ssh on ecsterm's own stdin, stdout and stderr, and removes the key from the
 // instance as soon as ssh has logged in (notice), after removeAfter at the latest, and in any
 // case before returning. ssh's exit status becomes ecsterm's.
 func (c *conn) runSSH(ctx context.Context, sshBin string, args []string, notice *authNotice) error {
 	cmd := exec.Command(sshBin, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.opts.IO.In, c.opts.IO.Out, c.opts.IO.ErrOut
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio(c.opts.IO)
 	c.f.Logger().Debug("running ssh", "args", args)
 	if err := cmd.Start(); err != nil {
 		return err
