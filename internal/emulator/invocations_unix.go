@@ -16,6 +16,10 @@ import (
 // a process that left the group (setsid) can still hold the pipe, and it is not waited for.
 const outputGrace = time.Second
 
+// maxLateOutput bounds what stopCopy reads once the grace is over, should a process outside the
+// group keep the pipe full.
+const maxLateOutput = 1 << 20
+
 // runScript runs spec.script with bash in a new process group, writing stdout and stderr to out
 // through one pipe, and calls started once the process runs. The group is killed on timeout,
 // when ctx ends, and once the script's process has exited (whatever it left behind).
@@ -62,8 +66,7 @@ func runScript(ctx context.Context, spec scriptSpec, env []string, out io.Writer
 	select {
 	case <-copied:
 	case <-time.After(outputGrace):
-		r.Close() // unblocks the copy: the pipe is polled by the runtime
-		<-copied
+		stopCopy(r, out, copied)
 	}
 	switch {
 	case o.timedOut:
@@ -82,4 +85,37 @@ func runScript(ctx context.Context, spec scriptSpec, env []string, out io.Writer
 		}
 	}
 	return o
+}
+
+// stopCopy ends the copy from r to out, which closes copied, and then copies what r already holds
+// without waiting for more. The grace may end before the copy has even run (a loaded machine
+// schedules it late), and output the script wrote before it exited is kept all the same.
+func stopCopy(r *os.File, out io.Writer, copied <-chan struct{}) {
+	if r.SetReadDeadline(time.Now()) != nil { // not polled: only closing unblocks the copy
+		r.Close()
+		<-copied
+		return
+	}
+	<-copied
+	rc, err := r.SyscallConn()
+	if err != nil || r.SetReadDeadline(time.Time{}) != nil {
+		return
+	}
+	buf := make([]byte, 32<<10)
+	for total := 0; total < maxLateOutput; {
+		var n int
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			n, rerr = syscall.Read(int(fd), buf) // non-blocking: EAGAIN once the pipe is empty
+			return true
+		})
+		if rerr == syscall.EINTR {
+			continue
+		}
+		if err != nil || rerr != nil || n <= 0 {
+			return
+		}
+		_, _ = out.Write(buf[:n])
+		total += n
+	}
 }
