@@ -312,3 +312,27 @@ func TestSSHRefusals(t *testing.T) {
 		t.Errorf("a refusal left keys on the instance: %q", keys)
 	}
 }
+
+// TestSSHOnPTY: on a terminal, ssh gets the terminal itself (it goes raw for the remote shell
+// and comes back as it was), keys typed reach the remote shell, and the key is gone after.
+func TestSSHOnPTY(t *testing.T) {
+	s := newSSHInstance(t, nil)
+	tm := newTerminal(t, 24, 80)
+	before := tm.termios(t)
+	// sh, not root's login shell: nothing is written to the real /root (no history file).
+	cmd := s.h.command("ssh", "-p", strconv.Itoa(s.port), demoInstance, "--", "-t", "exec sh -i")
+	tm.start(t, cmd)
+	tm.typeIn("echo hi-$((6*7))\r")
+	at := tm.scr.waitFor(t, 0, "hi-42")
+	tm.typeIn("exit 5\r")
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 5 {
+		t.Fatalf("ecsterm ssh on a terminal: %v (want the remote 5)\n%s", err, tm.scr.String()[at:])
+	}
+	if after := tm.termios(t); after != before {
+		t.Errorf("terminal not restored:\nbefore %+v\nafter  %+v", before, after)
+	}
+	if keys := s.ecstermKeys(t); len(keys) != 0 {
+		t.Errorf("ecsterm's keys left on the instance: %q", keys)
+	}
+}
