@@ -12,7 +12,9 @@ import (
 // authNotice learns when ssh has logged in: ssh runs its LocalCommand "after successfully
 // connecting to the server", that is once authenticated, and this one writes a byte into a FIFO
 // that ecsterm reads. ecsterm holds the FIFO open for reading and writing, so the write never
-// blocks ssh, whenever it comes.
+// blocks ssh, whenever it comes. ssh's command-line options win over its config files, so a
+// LocalCommand of the user's is not run by `ecsterm ssh`; PermitLocalCommand also lets the
+// user run local commands from ssh's ~C prompt, which is theirs to do anyway.
 type authNotice struct {
 	path string
 	f    *os.File

@@ -31,7 +31,7 @@ import (
 
 // keyTTL is how long the connection's key is valid on the instance (its expiry-time option),
 // should ecsterm fail to remove it. removeAfter is the latest ecsterm removes it itself, when it
-// cannot tell that ssh has logged in.
+// cannot tell that ssh has logged in. The command's help says both in words.
 const (
 	keyTTL      = 3 * time.Minute
 	removeAfter = 60 * time.Second
@@ -60,11 +60,11 @@ on the instance and no "authenticity of host can't be established" question.
 
 Through one exec session as the login user, ecsterm appends a new ed25519 public key to that
 user's ~/.ssh/authorized_keys (creating ~/.ssh 0700 and the file 0600 if needed), with an
-expiry-time option ` + keyTTL.String() + ` ahead and the comment ecsterm-ephemeral-<id>-<expiry>,
+expiry-time option 3 minutes ahead and the comment ecsterm-ephemeral-<id>-<expiry>,
 and reads the instance's host keys from /etc/ssh/ssh_host_*_key.pub. Then it runs ssh with that
 key (private, 0600, in a temporary directory removed afterwards) and a known-hosts file
 holding exactly those host keys (StrictHostKeyChecking yes). The key is removed from the
-instance as soon as ssh has logged in, at the latest after ` + removeAfter.String() + `, and when ssh ends or
+instance as soon as ssh has logged in, at the latest after 60 s, and when ssh ends or
 ecsterm is interrupted; any of ecsterm's keys left expired by an earlier run goes too. The host
 keys are also kept in ecsterm's known_hosts file for 'ecsterm ssh-config'.
 
