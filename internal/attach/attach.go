@@ -71,6 +71,9 @@ func (o *Options) log() *slog.Logger {
 	return o.Logger
 }
 
+// dialGateway dials the session's WebSocket; tests wrap it to see the connection.
+var dialGateway = session.Dial
+
 // opened is a session whose WebSocket is up.
 type opened struct {
 	inst *cloud.Instance
@@ -116,7 +119,7 @@ func open(ctx context.Context, o *Options, commandLine string, check func(*cloud
 	}
 	op := &opened{sess: sess}
 	log.Debug("dialing session gateway", "url", session.RedactURL(sess.URL))
-	op.conn, err = session.Dial(ctx, sess.URL, session.DialOptions{Token: sess.Token})
+	op.conn, err = dialGateway(ctx, sess.URL, session.DialOptions{Token: sess.Token})
 	if err == nil {
 		timing.Mark(ctx, "WebSocket open")
 	}

@@ -54,7 +54,8 @@ func endedOutside(err error) error {
 	return err
 }
 
-// startRecording makes the session's recorder, if it has a recording.
+// startRecording makes the session's recorder, if it has a recording. If it cannot, the
+// session is not to run: its WebSocket is closed here, and the caller still ends it.
 func (o *Options) startRecording(op *opened) (*record.Recorder, RecordInfo, error) {
 	if o.Recording == nil || o.Recording.Start == nil {
 		return nil, RecordInfo{}, nil
@@ -70,6 +71,7 @@ func (o *Options) startRecording(op *opened) (*record.Recorder, RecordInfo, erro
 	}
 	rec, err := o.Recording.Start(info)
 	if err != nil {
+		op.conn.Close() // session.Run, which closes it, will not run
 		return nil, info, fmt.Errorf("recording the session: %w; not starting it unrecorded", err)
 	}
 	return rec, info, nil

@@ -2,9 +2,15 @@ package attach
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"net"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/ecsterm/ecsterm/internal/emulator"
 	"github.com/ecsterm/ecsterm/pkg/record"
@@ -30,6 +36,52 @@ func TestRecordingRefusedEndsSession(t *testing.T) {
 	}
 	if n := e.Calls("EndTerminalSession"); n != 1 {
 		t.Errorf("EndTerminalSession called %d times, want 1", n)
+	}
+}
+
+// gatewayConns makes open's dials record their connections, for the test's life.
+func gatewayConns(t *testing.T) func() []*websocket.Conn {
+	var mu sync.Mutex
+	var conns []*websocket.Conn
+	orig := dialGateway
+	t.Cleanup(func() { dialGateway = orig })
+	dialGateway = func(ctx context.Context, url string, o session.DialOptions) (*websocket.Conn, error) {
+		c, err := orig(ctx, url, o)
+		if c != nil {
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+		return c, err
+	}
+	return func() []*websocket.Conn {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]*websocket.Conn(nil), conns...)
+	}
+}
+
+// TestRecordingRefusedClosesConnection: a session that a recording stops before it runs
+// leaves no WebSocket open, from connect or from exec -t.
+func TestRecordingRefusedClosesConnection(t *testing.T) {
+	_, c := testEmulator(t, emulator.Options{})
+	conns := gatewayConns(t)
+	refuse := &Recording{Start: func(RecordInfo) (*record.Recorder, error) { return nil, errors.New("disk full") }}
+	if err := Interactive(testCtx(t), Options{Cloud: c, InstanceID: demoID, Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Recording: refuse}); err == nil {
+		t.Fatal("Interactive: no error")
+	}
+	if _, err := Exec(testCtx(t), Options{Cloud: c, InstanceID: demoID, Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Recording: refuse}, "true", true); err == nil {
+		t.Fatal("Exec: no error")
+	}
+	got := conns()
+	if len(got) != 2 {
+		t.Fatalf("%d gateway connections dialled, want 2", len(got))
+	}
+	for i, conn := range got {
+		// A closed net.Conn refuses a deadline; an open one takes it.
+		if err := conn.UnderlyingConn().SetReadDeadline(time.Now()); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("connection %d: SetReadDeadline = %v, want net.ErrClosed (still open)", i, err)
+		}
 	}
 }
 
