@@ -42,11 +42,14 @@ type boundedBody struct {
 func (b *boundedBody) Read(p []byte) (int, error) {
 	if b.left <= 0 {
 		// One byte more tells a body of exactly the bound from a longer one.
+		// A read that gives nothing (0 and no error) is tried again by the caller; it never
+		// hands on a byte past the bound.
 		var one [1]byte
-		if n, _ := b.rc.Read(one[:]); n > 0 {
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
 			return 0, ErrBodyTooLong
 		}
-		return b.rc.Read(p)
+		return 0, err
 	}
 	if int64(len(p)) > b.left {
 		p = p[:b.left]

@@ -1,6 +1,8 @@
 package cloud
 
 import (
+	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -66,5 +68,29 @@ func TestSTSBodyIsBounded(t *testing.T) {
 	_, err = p.GetCredentials()
 	if err == nil || !strings.Contains(err.Error(), ErrBodyTooLong.Error()) {
 		t.Fatalf("GetCredentials = %v, want %q", err, ErrBodyTooLong)
+	}
+}
+
+// stutter gives its parts one Read each: an empty part is a read of 0 bytes and no error.
+type stutter struct{ parts []string }
+
+func (s *stutter) Read(p []byte) (int, error) {
+	if len(s.parts) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.parts[0])
+	if s.parts[0] = s.parts[0][n:]; s.parts[0] == "" {
+		s.parts = s.parts[1:]
+	}
+	return n, nil
+}
+
+// A body that, at the bound, answers one read with nothing and then goes on still gets no
+// byte past the bound through.
+func TestBoundedBodyEmptyReadAtBound(t *testing.T) {
+	b := &boundedBody{rc: io.NopCloser(&stutter{parts: []string{"abc", "", "more"}}), left: 3}
+	got, err := io.ReadAll(b)
+	if !errors.Is(err, ErrBodyTooLong) || string(got) != "abc" {
+		t.Fatalf("ReadAll = %q, %v; want \"abc\", ErrBodyTooLong", got, err)
 	}
 }
