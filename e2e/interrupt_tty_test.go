@@ -1,0 +1,132 @@
+//go:build linux
+
+package e2e
+
+import (
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ecsterm/ecsterm/internal/emulator"
+)
+
+// TestInterruptExecOnTerminal: Ctrl-C typed on the terminal of an `exec -T` (the terminal is
+// not raw, so it sends SIGINT to ecsterm) ends the session and the command, and exits 130.
+func TestInterruptExecOnTerminal(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	tm := newTerminal(t, 24, 80)
+	arg := sleepArg(t)
+	cmd := h.command("exec", "-T", demoInstance, "--", "sleep "+arg)
+	tm.start(t, cmd)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	_, dirs := remoteRunning(t, arg, 1)
+	tm.typeIn("\x03")
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(interruptWait):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("ecsterm still running %v after Ctrl-C; screen %q", interruptWait, tm.scr.String())
+	}
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 {
+		t.Errorf("after Ctrl-C: %v, want exit status 130; screen %q", err, tm.scr.String())
+	}
+	h.checkNothingLeft(t, []string{demoInstance}, arg, dirs)
+}
+
+// TestInterruptConnect: SIGTERM from outside to a connect on a raw terminal (where Ctrl-C is a
+// byte for the remote shell, not a signal) ends the session, stops the command running in the
+// remote shell, gives the terminal back and exits 143; a second SIGTERM while the session is
+// being ended exits at once, the terminal given back all the same.
+func TestInterruptConnect(t *testing.T) {
+	for _, twice := range []bool{false, true} {
+		t.Run(map[bool]string{false: "once", true: "twice"}[twice], func(t *testing.T) {
+			h := newHarness(t, emulator.Options{})
+			entered, release := h.emu.Hold("EndTerminalSession")
+			defer release()
+			if !twice {
+				release()
+			}
+			tm := newTerminal(t, 24, 80)
+			before := tm.termios(t)
+			cmd := h.command("connect", demoInstance)
+			tm.start(t, cmd)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			tm.scr.waitFor(t, 0, "@demo-web-01 ~]")
+			arg := sleepArg(t)
+			tm.typeIn("sleep " + arg + "\r")
+			remoteRunning(t, arg, 1)
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			if twice {
+				select {
+				case <-entered:
+				case err := <-done:
+					t.Fatalf("exited (%v) before ending its session", err)
+				case <-time.After(interruptWait):
+					t.Fatal("no EndTerminalSession after SIGTERM")
+				}
+				if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(interruptWait):
+				_ = cmd.Process.Kill()
+				<-done
+				t.Fatalf("connect still running %v after SIGTERM; screen %q", interruptWait, tm.scr.String())
+			}
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 143 {
+				t.Errorf("after SIGTERM: %v, want exit status 143; screen %q", err, tm.scr.String())
+			}
+			if after := tm.termios(t); after != before {
+				t.Errorf("terminal not restored: lflag %#x, was %#x", after.Lflag, before.Lflag)
+			}
+			if twice {
+				return // the session's end was cut short, as asked
+			}
+			h.checkNothingLeft(t, []string{demoInstance}, arg, nil)
+		})
+	}
+}
+
+// TestInterruptExecTTY: SIGTERM from outside to exec -t (a raw terminal, where Ctrl-C goes to
+// the remote command) whose command ignores SIGHUP: the session ends, the command is stopped
+// all the same, the terminal is given back, and the exit status is 143.
+func TestInterruptExecTTY(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	tm := newTerminal(t, 24, 80)
+	before := tm.termios(t)
+	arg := sleepArg(t)
+	cmd := h.command("exec", "-t", demoInstance, "--", `trap "" HUP; sleep `+arg)
+	tm.start(t, cmd)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	remoteRunning(t, arg, 1)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(interruptWait):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("exec -t still running %v after SIGTERM; screen %q", interruptWait, tm.scr.String())
+	}
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 143 {
+		t.Errorf("after SIGTERM: %v, want exit status 143; screen %q", err, tm.scr.String())
+	}
+	if after := tm.termios(t); after != before {
+		t.Errorf("terminal not restored: lflag %#x, was %#x", after.Lflag, before.Lflag)
+	}
+	h.checkNothingLeft(t, []string{demoInstance}, arg, nil)
+}
