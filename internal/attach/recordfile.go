@@ -111,7 +111,8 @@ func ExpandHome(path string) string {
 }
 
 // fileName is a recording's name in record_dir: UTC time, instance and session ID. The IDs come
-// from the service, so only letters, digits, '-' and '.' of them are kept, and not too many.
+// from the service, so only ASCII letters, digits and '-' of them are kept (anything else is
+// '_'), and at most 64 bytes of each.
 func fileName(t time.Time, instanceID, sessionID string) string {
 	return t.UTC().Format("20060102T150405Z") + "_" + sanitize(instanceID) + "_" + sanitize(sessionID)
 }
