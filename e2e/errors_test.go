@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -119,8 +121,28 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	if !strings.Contains(strings.Join(outputs, ""), "level=DEBUG") {
 		t.Fatal("--debug printed nothing; the test would prove nothing")
 	}
+	// This session's new commands: a recording (its file too), the session listing and its end.
+	cast := filepath.Join(t.TempDir(), "s.cast")
+	r := h.run("echo ok\nexit\n", "--debug", "connect", "--record", cast, demoInstance)
+	outputs = append(outputs, r.stdout, r.stderr)
+	b, err := os.ReadFile(cast)
+	if err != nil || !strings.Contains(string(b), `"version":2`) {
+		t.Fatalf("no recording made (%v); the test would prove nothing for it", err)
+	}
+	outputs = append(outputs, string(b))
+	for _, args := range [][]string{{"--debug", "sessions"}, {"--debug", "-o", "json", "sessions"}} {
+		r := h.run("", args...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+		outputs = append(outputs, r.stdout, r.stderr)
+	}
+	started := h.emu.StartRequests()
+	r = h.run("", "--debug", "sessions", "end", started[len(started)-1].SessionID)
+	outputs = append(outputs, r.stdout, r.stderr)
+
 	h.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "wrong-"+cred.AccessKeySecret)
-	r := h.run("", "--debug", "connect", demoInstance)
+	r = h.run("", "--debug", "connect", demoInstance)
 	outputs = append(outputs, r.stdout, r.stderr)
 
 	secrets := append([]string{cred.AccessKeySecret, cred.SecurityToken}, h.emu.SessionTokens()...)
