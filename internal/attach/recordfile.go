@@ -24,19 +24,26 @@ type RecordFile struct {
 	input bool
 	verb  string // the command, for the title: connect, exec -t
 	now   func() time.Time
-	// started is set once the header is written: a file that never got one is removed.
+	// started is set once the header is written: a file that never got one is removed, unless
+	// it existed before (--force), when it is left as it was.
 	started bool
+	existed bool
 }
 
 // NewRecordFile opens --record's file path (refusing an existing one without force), or
 // remembers dir, the configured record_dir, when path is "". It returns nil when neither is
 // set: the session is not recorded. input records keystrokes too; verb names the command in
-// the recording's title.
+// the recording's title. An existing file that force lets it overwrite is opened now, so a
+// path that cannot be written costs no session, and emptied only once the session starts.
 func NewRecordFile(path, dir string, force, input bool, verb string) (*RecordFile, error) {
 	r := &RecordFile{path: path, dir: dir, input: input, verb: verb, now: time.Now}
 	switch {
 	case path != "":
-		f, err := record.Create(path, force)
+		f, err := record.Create(path, false)
+		if errors.Is(err, fs.ErrExist) && force {
+			f, err = os.OpenFile(path, os.O_WRONLY, 0)
+			r.existed = err == nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("--record: %w", err)
 		}
@@ -72,6 +79,11 @@ func (r *RecordFile) start(info RecordInfo) (*record.Recorder, error) {
 		}
 		r.file, r.path = f, path
 	}
+	if r.existed {
+		if err := r.file.Truncate(0); err != nil {
+			return nil, fmt.Errorf("%s: %w", r.path, err)
+		}
+	}
 	title := info.InstanceID
 	if info.InstanceName != "" {
 		title += " (" + cmdutil.OneLine(info.InstanceName) + ")"
@@ -88,13 +100,14 @@ func (r *RecordFile) start(info RecordInfo) (*record.Recorder, error) {
 	return rec, nil
 }
 
-// Close closes the file, and removes it if the session never started (no header in it).
+// Close closes the file, and removes it if the session never started (no header in it) and
+// ecsterm created it.
 func (r *RecordFile) Close() {
 	if r == nil || r.file == nil {
 		return
 	}
 	r.file.Close()
-	if !r.started {
+	if !r.started && !r.existed {
 		os.Remove(r.path)
 	}
 }

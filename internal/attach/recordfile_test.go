@@ -53,3 +53,37 @@ func TestRecordDirNeverOverwrites(t *testing.T) {
 		t.Errorf("unused recording left behind: %v", err)
 	}
 }
+
+// TestRecordForceKeepsFileUntilStart: --force overwrites an existing recording only once the
+// session starts; a session that never starts leaves the old file as it was.
+func TestRecordForceKeepsFileUntilStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.cast")
+	if err := os.WriteFile(path, []byte("old recording\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewRecordFile(path, "", false, false, "connect"); err == nil {
+		t.Fatal("an existing file was taken without --force")
+	}
+	r, err := NewRecordFile(path, "", true, false, "connect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // the session did not start
+	if b, err := os.ReadFile(path); err != nil || string(b) != "old recording\n" {
+		t.Fatalf("after a session that did not start: %q, %v; want the old recording", b, err)
+	}
+	r, err = NewRecordFile(path, "", true, false, "connect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := r.start(RecordInfo{InstanceID: "i-1", SessionID: "s-1", Cols: 80, Rows: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Close()
+	r.Close()
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.HasPrefix(string(b), `{"version":2,`) || strings.Contains(string(b), "old recording") {
+		t.Fatalf("after a session: %q, %v; want only the new recording", b, err)
+	}
+}
