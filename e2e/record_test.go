@@ -211,6 +211,23 @@ func TestConnectRecord(t *testing.T) {
 	if got := h.emu.Calls("StartTerminalSession"); got != calls {
 		t.Errorf("StartTerminalSession called for a recording that could not be written")
 	}
+
+	// With --force, a session that never starts leaves the old recording as it was; one that
+	// starts replaces it.
+	r = h.run("", "connect", "--record", path, "--force", "i-emu0stopped000002")
+	if r.code != 255 {
+		t.Errorf("--force to a stopped instance: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("--force emptied the recording of a session that never started")
+	}
+	r = h.run("echo again-$((3*3))\nexit\n", "connect", "--record", path, "--force", demoInstance)
+	if r.code != 0 {
+		t.Fatalf("--force: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if after, _ := os.ReadFile(path); bytes.Equal(before, after) || !bytes.Contains(after, []byte("again-9")) || bytes.Contains(after, []byte("rec-42")) {
+		t.Errorf("--force did not replace the recording:\n%s", after)
+	}
 }
 
 // TestConnectRecordInput: with --record-input, keystrokes are input events.
