@@ -45,6 +45,10 @@ type Options struct {
 	// its target closes. Invented: that agent keeps the channel and re-dials the target on the
 	// next frame (agentport.go). Off by default.
 	PortCloseEndsChannel bool
+	// LaterAgentsRedial gives agents later than 2.2.3.578 the re-dial of 2.2.3.578 too, as some
+	// later versions of the agent's port.go do (which releases is not known); by default they
+	// end the channel when the target closes, as the newest does (agentport.go).
+	LaterAgentsRedial bool
 	// URLTTL is how long a WebSocketUrl stays valid (10 minutes).
 	URLTTL time.Duration
 	// SessionsPerInstance and SessionsPerRegion are the connected-session limits (the API page's
