@@ -21,7 +21,8 @@ import (
 //     connection waits for it, up to 10 s.
 //
 // Options.PortCloseEndsChannel makes AGT-578 end the channel too, as the emulator did before it
-// followed the sources: invented, off by default.
+// followed the sources: invented, off by default. Options.LaterAgentsRedial gives later agents
+// AGT-578's re-dial, as some later versions have.
 
 // errTargetGone is a re-dial of the target that failed: the plugin ends.
 var errTargetGone = errors.New("re-dialling the target failed")
@@ -70,7 +71,7 @@ func (t *tcpTarget) dial() (net.Conn, error) {
 // relay sends what the target says to the client until the plugin ends, and returns the reason.
 func (t *tcpTarget) relay(conn net.Conn) string {
 	c := t.c
-	waits := !c.e.opts.PortCloseEndsChannel && !agentAfter(c.sess.instance.Agent, queuingAgent)
+	waits := !c.e.opts.PortCloseEndsChannel && (c.e.opts.LaterAgentsRedial || !agentAfter(c.sess.instance.Agent, queuingAgent))
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := conn.Read(buf)
