@@ -177,23 +177,27 @@ func TestConnectSessionLimit(t *testing.T) {
 	}
 }
 
-// TestForwardDownloadThenCloseOldAgent: a server that sends 1 MiB and closes, on an agent up to
-// 2.2.3.578. A schema 1.02 client would acknowledge the output with an empty Input frame after
-// the server closed, and that agent would re-dial the server for it; the channel keeps to 1.01,
-// so the server is reached once and the peer gets the data once, then end of file at the idle
-// limit.
-func TestForwardDownloadThenCloseOldAgent(t *testing.T) {
-	h := newHarness(t, emulator.Options{IdleTimeout: 3 * time.Second})
+// TestForwardDownloadThenClose: a server that sends 1 MiB and closes, on agents that re-dial a
+// closed target (2.2.3.578, and a later one as some later versions do). A schema 1.02 client
+// would acknowledge the output with an empty Input frame after the server closed, and the agent
+// would re-dial the server for it; port channels keep to 1.01, so the server is reached once and
+// the peer gets the data once, then end of file at the idle limit.
+func TestForwardDownloadThenClose(t *testing.T) {
+	h := newHarness(t, emulator.Options{IdleTimeout: 3 * time.Second, LaterAgentsRedial: true})
 	data, want := randomBytes(1 << 20)
-	port := tcpServer(t, func(c net.Conn) { _, _ = c.Write(data) })
-	f := h.startForward(legacyInstance, "-L", "0:"+strconv.Itoa(port))
-	c := dialTCP(t, f.listens[0])
-	_ = c.SetReadDeadline(time.Now().Add(time.Minute)) // a failsafe, far beyond the idle limit
-	b, err := io.ReadAll(c)
-	if err != nil || sha(b) != want {
-		t.Errorf("read %d bytes, %v; want the 1 MiB once, then end of file", len(b), err)
-	}
-	if n := h.emu.TargetDials(port); n != 1 {
-		t.Errorf("the agent connected to the server %d times, want once", n)
+	for _, inst := range []string{legacyInstance, demoInstance} {
+		t.Run(inst, func(t *testing.T) {
+			port := tcpServer(t, func(c net.Conn) { _, _ = c.Write(data) })
+			f := h.startForward(inst, "-L", "0:"+strconv.Itoa(port))
+			c := dialTCP(t, f.listens[0])
+			_ = c.SetReadDeadline(time.Now().Add(time.Minute)) // a failsafe, far beyond the idle limit
+			b, err := io.ReadAll(c)
+			if err != nil || sha(b) != want {
+				t.Errorf("read %d bytes, %v; want the 1 MiB once, then end of file", len(b), err)
+			}
+			if n := h.emu.TargetDials(port); n != 1 {
+				t.Errorf("the agent connected to the server %d times, want once", n)
+			}
+		})
 	}
 }

@@ -181,3 +181,21 @@ func TestFramePacer(t *testing.T) {
 		t.Error("a nil pacer waited")
 	}
 }
+
+// TestLaterAgentsRedialOption: with the option, a later agent keeps its channel and re-dials as
+// 2.2.3.578 does.
+func TestLaterAgentsRedialOption(t *testing.T) {
+	w := newLogWatch()
+	e := testEmulator(t, Options{Logger: slog.New(w), LaterAgentsRedial: true})
+	port := greeter(t)
+	wsURL, token := startDirect(t, e, idDemo, "PortNumber", strconv.Itoa(port))
+	p := dialPeer(t, wsURL, token)
+	p.until("greeting 1\n")
+	w.waitFor(t, "agent: target closed")
+	p.input("x")
+	p.until("greeting 2\n")
+	if n := e.TargetDials(port); n != 2 {
+		t.Errorf("%d connections to the target, want 2", n)
+	}
+	p.close()
+}
