@@ -96,7 +96,7 @@ func (c *Client) ListInstances(ctx context.Context, f InstanceFilter) ([]Instanc
 		return nil, err
 	}
 	var out []InstanceInfo
-	seen := map[string]bool{}
+	pages := pager{action: "DescribeInstances"}
 	for {
 		var body *ecs.DescribeInstancesResponseBody
 		err := c.call(ctx, "DescribeInstances", func() error {
@@ -120,13 +120,11 @@ func (c *Client) ListInstances(ctx context.Context, f InstanceFilter) ([]Instanc
 			}
 		}
 		next := dara.StringValue(body.NextToken)
-		if next == "" {
+		if more, err := pages.more(next, dara.StringValue(body.RequestId)); err != nil {
+			return nil, err
+		} else if !more {
 			break
 		}
-		if seen[next] { // a service bug must not loop forever
-			return nil, &APIError{Action: "DescribeInstances", Code: "InvalidNextToken", Message: "the same NextToken came back twice", RequestID: dara.StringValue(body.RequestId)}
-		}
-		seen[next] = true
 		req.NextToken = dara.String(next)
 	}
 	return out, nil
@@ -277,7 +275,7 @@ func (c *Client) agentBatch(ctx context.Context, ids []string) (map[string]Agent
 		want[id] = true
 	}
 	out := make(map[string]AgentInfo, len(ids))
-	seen := map[string]bool{}
+	pages := pager{action: "DescribeCloudAssistantStatus"}
 	for {
 		var body *ecs.DescribeCloudAssistantStatusResponseBody
 		err := c.call(ctx, "DescribeCloudAssistantStatus", func() error {
@@ -309,13 +307,14 @@ func (c *Client) agentBatch(ctx context.Context, ids []string) (map[string]Agent
 			}
 		}
 		next := dara.StringValue(body.NextToken)
-		if next == "" || len(out) == len(want) {
+		if len(out) == len(want) {
 			return out, nil
 		}
-		if seen[next] {
-			return nil, &APIError{Action: "DescribeCloudAssistantStatus", Code: "InvalidNextToken", Message: "the same NextToken came back twice", RequestID: dara.StringValue(body.RequestId)}
+		if more, err := pages.more(next, dara.StringValue(body.RequestId)); err != nil {
+			return nil, err
+		} else if !more {
+			return out, nil
 		}
-		seen[next] = true
 		req.NextToken = dara.String(next)
 	}
 }

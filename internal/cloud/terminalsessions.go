@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"fmt"
 
 	ecs "github.com/alibabacloud-go/ecs-20140526/v7/client"
 	"github.com/alibabacloud-go/tea/dara"
@@ -56,7 +57,7 @@ func (c *Client) ListTerminalSessions(ctx context.Context, f TerminalSessionFilt
 		req.SessionId = dara.String(f.SessionID)
 	}
 	var out []TerminalSession
-	seen := map[string]bool{}
+	pages := pager{action: "DescribeTerminalSessions"}
 	for {
 		var body *ecs.DescribeTerminalSessionsResponseBody
 		err := c.call(ctx, "DescribeTerminalSessions", func() error {
@@ -80,14 +81,16 @@ func (c *Client) ListTerminalSessions(ctx context.Context, f TerminalSessionFilt
 			}
 		}
 		next := dara.StringValue(body.NextToken)
-		if next == "" {
+		more, err := pages.more(next, dara.StringValue(body.RequestId))
+		if err == nil && more && len(out) >= maxTerminalSessions {
+			err = &APIError{Action: "DescribeTerminalSessions", Code: "InvalidNextToken",
+				Message: fmt.Sprintf("the listing does not end (more than %d sessions)", maxTerminalSessions), RequestID: dara.StringValue(body.RequestId)}
+		}
+		if err != nil {
+			return nil, err
+		} else if !more {
 			break
 		}
-		if seen[next] || len(out) >= maxTerminalSessions {
-			return nil, &APIError{Action: "DescribeTerminalSessions", Code: "InvalidNextToken",
-				Message: "the listing does not end (the same NextToken twice, or too many sessions)", RequestID: dara.StringValue(body.RequestId)}
-		}
-		seen[next] = true
 		req.NextToken = dara.String(next)
 	}
 	return out, nil
