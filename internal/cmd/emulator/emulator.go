@@ -31,6 +31,7 @@ type Options struct {
 	SessionLimit time.Duration
 	IdleTimeout  time.Duration
 	PortExit     bool
+	LaterRedial  bool
 }
 
 // NewCmdEmulator builds the command.
@@ -72,6 +73,7 @@ serves until interrupted.`,
 	fl.IntVar(&o.StreamRate, "stream-rate", 0, "bits/s the gateway announces with a Stream status and holds both sides to (0: none)")
 	fl.DurationVar(&o.SessionLimit, "session-limit", 3*time.Hour, "the agent ends every session this long after it opened")
 	fl.DurationVar(&o.IdleTimeout, "idle-timeout", 180*time.Second, "the agent ends a session on which nothing arrived for this long")
+	fl.BoolVar(&o.LaterRedial, "later-agents-redial", false, "agents later than 2.2.3.578 re-dial a closed port target on the next frame too, as some later versions do")
 	fl.BoolVar(&o.PortExit, "invented-port-exit", false, "end a port session of an agent up to 2.2.3.578 when its target closes (no agent does; that agent re-dials the target on the next frame)")
 	return cmd
 }
@@ -94,7 +96,7 @@ func (o *Options) asReal(changed func(string) bool) {
 func (o *Options) emuOptions() emu.Options {
 	return emu.Options{AgentStartDelay: o.AgentDelay, SessionsPerInstance: o.PerInstance, SessionsPerRegion: o.PerRegion,
 		AgentPacing: o.Pacing, StreamRate: o.StreamRate, SessionLimit: o.SessionLimit, IdleTimeout: o.IdleTimeout,
-		PortCloseEndsChannel: o.PortExit}
+		PortCloseEndsChannel: o.PortExit, LaterAgentsRedial: o.LaterRedial}
 }
 
 func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
