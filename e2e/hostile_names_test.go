@@ -82,6 +82,9 @@ func TestHostileNamesAreEscaped(t *testing.T) {
 		{"instances -o json", []string{"-o", "json", "instances"}, 0, `i-evil\u009b2J02\u0085`},
 		{"connect error line", []string{"connect", "tag:noagent=yes"}, 255, `i-evil\x1b[1m\u009b05\u202e`},
 		{"connect --install-agent without a terminal", []string{"connect", "--install-agent", "tag:noagent=yes"}, 2, `i-evil\x1b[1m\u009b05\u202e`},
+		{"ssh-config refusal", []string{"ssh-config", "tag:evil=yes"}, 255, `i-evil\x1b[31m01\x1b]0;pwned\x07`},
+		{"ssh refusal", []string{"ssh", "tag:solo=yes"}, 255, "will not put on a command line: i-evil sep04"},
+		{"doctor", []string{"doctor", "tag:noagent=yes"}, 255, `i-evil\x1b[1m\u009b05\u202e`},
 	} {
 		t.Run(tc.site, func(t *testing.T) {
 			r := h.run("", tc.args...)
