@@ -261,8 +261,18 @@ func TestSSHConfig(t *testing.T) {
 		}
 		check(down)
 	}
+
+	// A host whose keys were never pinned is refused, not asked about.
+	unpinned := filepath.Join(t.TempDir(), "unpinned")
+	if err := os.WriteFile(unpinned, []byte(strings.ReplaceAll(r.stdout+extra, demoInstance, legacyInstance)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := s.h.runTool("ssh", "-F", unpinned, legacyInstance, "true"); err == nil || !strings.Contains(stderr, "Host key verification failed") {
+		t.Errorf("an unpinned host: %v, stderr %q", err, stderr)
+	}
+
 	if _, err := exec.LookPath("rsync"); err != nil {
-		t.Skip("rsync is not installed (Debian: apt-get install rsync)")
+		t.Skip("rsync is not installed (Debian: apt-get install rsync); the rest was checked")
 	}
 	up, down := filepath.Join(dir, "rsync.up"), filepath.Join(dir, "rsync.down")
 	if _, stderr, err := s.h.runTool("rsync", "-e", "ssh -F "+cfg, src, "demo-web-01:"+up); err != nil {
@@ -273,15 +283,6 @@ func TestSSHConfig(t *testing.T) {
 		t.Fatalf("rsync from: %v, stderr %q", err, stderr)
 	}
 	check(down)
-
-	// A host whose keys were never pinned is refused, not asked about.
-	unpinned := strings.ReplaceAll(r.stdout+extra, demoInstance, legacyInstance)
-	if err := os.WriteFile(cfg, []byte(unpinned), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, stderr, err := s.h.runTool("ssh", "-F", cfg, legacyInstance, "true"); err == nil || !strings.Contains(stderr, "Host key verification failed") {
-		t.Errorf("an unpinned host: %v, stderr %q", err, stderr)
-	}
 }
 
 // TestSSHRefusals: no ssh on PATH, nothing listening on the instance's port, a Windows
