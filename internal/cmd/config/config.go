@@ -50,8 +50,8 @@ func NewCmdConfig(f *cmdutil.Factory, runF func(ctx context.Context, sub string,
 the config file (` + "`ecsterm config path`" + ` prints where it is).
 
 Precedence, highest first: command-line flags (--profile, --region, --endpoint, -o, -q,
---debug, --connection-type; -e for the escape character), environment variables, the config file, defaults. The
-region falls back to the region_id of the aliyun CLI profile in use.
+--debug, --connection-type; -e for the escape character), environment variables, the config
+file, defaults. The region falls back to the region_id of the aliyun CLI profile in use.
 
 Keys:
   profile    credential profile (env ALIBABA_CLOUD_PROFILE)
@@ -64,6 +64,8 @@ Keys:
   connection_type
              internet or intranet: the network of session URLs; intranet for a client inside
              the VPC with no internet egress (env ECSTERM_CONNECTION_TYPE; default: the service's)
+  record_dir a directory where connect and exec -t record every session, one asciicast file
+             each, named by time, instance and session (env ECSTERM_RECORD_DIR; ~/ is your home)
   alias.NAME a target that NAME stands for wherever a target goes, e.g. alias.web admin@i-bp1...
 
 An alias replaces a target that is exactly its name; a user given before it wins over one in
@@ -74,6 +76,7 @@ The file is YAML, private to you (mode 0600); set and unset keep its comments.`,
   ecsterm config get region
   ecsterm config set region cn-shanghai
   ecsterm config set escape '^]'
+  ecsterm config set record_dir ~/ecsterm-casts
   ecsterm config set alias.web admin@i-bp1eifrtpxa9tb0001
   ecsterm connect web
   ecsterm config unset alias.web

@@ -397,3 +397,19 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpNamesEveryKey: the help's list of keys names every key there is (aliases as
+// alias.NAME), so a new key cannot go undocumented.
+func TestHelpNamesEveryKey(t *testing.T) {
+	long := NewCmdConfig(&cmdutil.Factory{}, nil).Long
+	_, keys, _ := strings.Cut(long, "\nKeys:\n")
+	keys, _, _ = strings.Cut(keys, "\n\n")
+	for _, key := range cfgpkg.Keys() {
+		if key == "aliases" {
+			key = "alias.NAME"
+		}
+		if !strings.Contains(keys, "\n  "+key+" ") && !strings.Contains(keys, "\n  "+key+"\n") && !strings.HasPrefix(keys, "  "+key+" ") {
+			t.Errorf("the help's keys do not name %s:\n%s", key, keys)
+		}
+	}
+}
