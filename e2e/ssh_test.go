@@ -337,3 +337,24 @@ func TestSSHOnPTY(t *testing.T) {
 		t.Errorf("ecsterm's keys left on the instance: %q", keys)
 	}
 }
+
+// TestSSHConfigAllInstances: the Host i-* block that ssh-config prints without targets checks
+// the pinned host keys whatever port sshd listens on, as the blocks for named instances do.
+func TestSSHConfigAllInstances(t *testing.T) {
+	s := newSSHInstance(t, nil)
+	if r := s.h.run("", "ssh", "-p", strconv.Itoa(s.port), demoInstance, "--", "true"); r.code != 0 {
+		t.Fatalf("ecsterm ssh (to pin the host keys): exit %d, stderr %q", r.code, r.stderr)
+	}
+	r := s.h.run("", "ssh-config")
+	if r.code != 0 || !strings.Contains(r.stdout, "Host i-*\n") {
+		t.Fatalf("ssh-config: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	cfg := filepath.Join(t.TempDir(), "config")
+	extra := fmt.Sprintf("Host *\n    Port %d\n    User root\n    IdentityFile %s\n    IdentitiesOnly yes\n    BatchMode yes\n", s.port, s.userKey)
+	if err := os.WriteFile(cfg, []byte(r.stdout+extra), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, err := s.h.runTool("ssh", "-F", cfg, demoInstance, "echo in-$((2*3))"); err != nil || !strings.Contains(out, "in-6") {
+		t.Fatalf("ssh through the i-* block on port %d: %v, stdout %q, stderr %q", s.port, err, out, stderr)
+	}
+}
