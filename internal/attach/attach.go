@@ -1,5 +1,5 @@
 // Package attach joins the local terminal or pipes to a session on an instance. It is the glue
-// of one session's path (DESIGN.md §1): preflight and StartTerminalSession through internal/cloud,
+// of one session's path: preflight and StartTerminalSession through internal/cloud,
 // the WebSocket and frames through pkg/session, the exec exchange through pkg/rexec, raw mode
 // and window sizes through pkg/term, and EndTerminalSession when it is over. Commands call it;
 // it knows nothing of cobra.
@@ -189,7 +189,8 @@ func Interactive(ctx context.Context, o Options) error {
 			Logger:      o.log(),
 			IdleTimeout: o.IdleTimeout,
 			// The real agent starts its PTY about a second after the connection, then its
-			// output pump waits another second (§7.1); typed-ahead input waits for the prompt.
+			// output pump waits another second (docs/protocol.md, Interactive shell);
+			// typed-ahead input waits for the prompt.
 			HoldInput: 3 * time.Second,
 			Resume:    resumeOptions(o.NoResume, op.sess, o.StatusOut, tty.Raw, o.log()),
 			Silence:   silenceOptions(o.StatusOut, o.log()),

@@ -35,7 +35,8 @@ func resumeOptions(noResume bool, sess *cloud.Session, w io.Writer, inPlace bool
 }
 
 // redialer dials sess again: on channelID when one is given (the URL with "&channelId=" and the
-// id appended as they are, as WEB does, §15.8), else a new channel on the same URL.
+// id appended as they are, as WEB does; see docs/protocol.md, Reconnecting), else a new channel
+// on the same URL.
 func redialer(sess *cloud.Session) func(context.Context, string) (*websocket.Conn, error) {
 	return func(ctx context.Context, channelID string) (*websocket.Conn, error) {
 		u := sess.URL

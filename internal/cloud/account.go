@@ -200,7 +200,8 @@ func FindCredentials(cfg Config) (source string, err error) {
 }
 
 // InstallAgent asks the service to install the Cloud Assistant agent on an instance. The agent
-// works only after the instance reboots (openapi.md §2.2), which ecsterm does not do for you.
+// works only after the instance reboots (docs/protocol.md, InstallCloudAssistant), which ecsterm
+// does not do for you.
 func (c *Client) InstallAgent(ctx context.Context, id string) error {
 	req := &ecs.InstallCloudAssistantRequest{RegionId: dara.String(c.region), InstanceId: []*string{dara.String(id)}}
 	return c.call(ctx, "InstallCloudAssistant", func() error {

@@ -99,7 +99,8 @@ func New(cfg Config) (*Client, error) {
 	oc := &openapi.Config{
 		Credential: cred,
 		RegionId:   dara.String(cfg.Region),
-		// No SDK default exists: without these a stalled endpoint hangs forever (openapi.md §5.1).
+		// No SDK default exists: without these a stalled endpoint hangs forever
+		// (docs/protocol.md, SDK behaviour that matters).
 		ConnectTimeout: dara.Int(5000),
 		ReadTimeout:    dara.Int(20000),
 		HttpClient:     &sdkHTTP{timeout: 25 * time.Second},

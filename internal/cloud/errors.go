@@ -154,7 +154,8 @@ func apiError(action string, err error) error {
 	}
 	if m, ok := data["Message"].(string); ok {
 		// SignatureDoesNotMatch ends with the server's string to sign, which spans lines and is
-		// for diffing by hand, not for the user's one-line error (openapi.md §3.7).
+		// for diffing by hand, not for the user's one-line error (docs/protocol.md, Errors and
+		// retries).
 		if i := strings.Index(m, "server string to sign is"); i >= 0 {
 			m = strings.TrimSpace(m[:i])
 		}

@@ -155,9 +155,9 @@ func (c *Client) preflight(ctx context.Context, id string) (*Instance, error) {
 	var sw, errEnabled = SessionSwitch{Enabled: true}, error(nil)
 	wg.Add(3)
 	go func() {
-		// The account switch the official client checks before every session (§2). An error
-		// here (a RAM user without this permission, say) does not block the session: the
-		// switch only explains a refusal, and the other checks still run.
+		// The account switch the official client checks before every session (docs/protocol.md,
+		// Preflight). An error here (a RAM user without this permission, say) does not block
+		// the session: the switch only explains a refusal, and the other checks still run.
 		defer wg.Done()
 		sw, errEnabled = c.SessionSwitch(ctx)
 	}()

@@ -37,7 +37,8 @@ const (
 	resultsPage = 50
 )
 
-// terminal holds the InvocationStatus values after which nothing changes (openapi.md §2.4).
+// terminal holds the InvocationStatus values after which nothing changes (docs/protocol.md,
+// RunCommand and DescribeInvocationResults).
 var terminal = map[string]bool{"Success": true, "Failed": true, "Error": true, "Timeout": true,
 	"Cancelled": true, "Terminated": true, "Invalid": true, "Aborted": true}
 
