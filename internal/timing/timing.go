@@ -1,7 +1,7 @@
 // Package timing records when the steps of opening a session happened, for --timing: the
-// breakdown a user needs to tell a slow API from a slow agent from a slow network (anchors.md
-// §3 item 13). A Recorder travels in the context, so the packages that do the steps mark them
-// without being handed anything; with no Recorder in the context, marking does nothing.
+// breakdown a user needs to tell a slow API from a slow agent from a slow network. A Recorder
+// travels in the context, so the packages that do the steps mark them without being handed
+// anything; with no Recorder in the context, marking does nothing.
 package timing
 
 import (
