@@ -75,7 +75,9 @@ func script(command, nonce string, tty bool, rows, cols uint16) string {
 	// directory for the FIFO and stderr comes from mktemp -d or not at all: a predictable name
 	// in /tmp could be made first by another user of the instance. Without it, the script
 	// answers with a trailer of its own (status 255, noTempDir as stderr). The directory goes
-	// when the script exits, also on the SIGHUP the agent sends when the session ends; the
+	// when the script exits, also on the SIGHUP the agent sends when the session ends (the
+	// traps are set before mktemp runs, and $t emptied, so a hangup right after it made the
+	// directory still removes it, and a t from the environment is never taken for it); the
 	// command's subshell traps it too, so that the script ends only after the command has (and
 	// the command's own cleanup, a cp script's, is done when the session's process is reaped).
 	// A trap, unlike an ignored signal, is not inherited: the command gets the SIGHUP.
@@ -88,9 +90,10 @@ func script(command, nonce string, tty bool, rows, cols uint16) string {
 	// removed, SIGKILL. When the command ends first, the script kills the decoder.
 	return strings.Join([]string{
 		`exec 3<&0`,
-		`t=$(mktemp -d 2>/dev/null)||{ m=` + quote(noTempDir) + `;printf '\036` + nonce + ` 255 %s\n%s' ${#m} "$m";exit 98;}`,
-		`trap 'trap "" HUP INT TERM;rm -rf "$t"' EXIT`,
+		`t=`,
+		`trap 'trap "" HUP INT TERM;if [ -n "$t" ];then rm -rf "$t";fi' EXIT`,
 		`trap 'exit 129' HUP INT TERM`,
+		`t=$(mktemp -d 2>/dev/null)||{ m=` + quote(noTempDir) + `;printf '\036` + nonce + ` 255 %s\n%s' ${#m} "$m";exit 98;}`,
 		`mkfifo "$t/i"||exit 98`,
 		`(trap '' HUP;while IFS= read -r l&&[ "$l" != 0 ];do head -c "$l";done>"$t/i";while read -r l;do :;done;trap '' TERM;kill -TERM 0;sleep 1;rm -rf "$t";kill -KILL 0)<&3 &`,
 		`d=$!`,
