@@ -39,6 +39,9 @@ func NewRecordFile(path, dir string, force, input bool, verb string) (*RecordFil
 	r := &RecordFile{path: path, dir: dir, input: input, verb: verb, now: time.Now}
 	switch {
 	case path != "":
+		if st, err := os.Stat(path); err == nil && st.IsDir() {
+			return nil, fmt.Errorf("--record: %s is a directory: give a file's path (the record_dir setting records every session into a directory)", path)
+		}
 		f, err := record.Create(path, false)
 		if errors.Is(err, fs.ErrExist) && force {
 			f, err = os.OpenFile(path, os.O_WRONLY, 0)

@@ -87,3 +87,15 @@ func TestRecordForceKeepsFileUntilStart(t *testing.T) {
 		t.Fatalf("after a session: %q, %v; want only the new recording", b, err)
 	}
 }
+
+// TestRecordIntoDirectory: --record naming a directory says so, rather than asking for --force
+// (which could not help).
+func TestRecordIntoDirectory(t *testing.T) {
+	dir := t.TempDir()
+	for _, force := range []bool{false, true} {
+		_, err := NewRecordFile(dir, "", force, false, "connect")
+		if err == nil || !strings.Contains(err.Error(), "is a directory") || strings.Contains(err.Error(), "--force") {
+			t.Errorf("force %v: %v, want an error saying it is a directory", force, err)
+		}
+	}
+}
