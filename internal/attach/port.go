@@ -62,8 +62,9 @@ type Ports struct {
 	mu     sync.Mutex
 	live   map[portKey]*portSession // the session new connections to a key use
 	all    map[*portSession]struct{}
-	closed bool
-	ending sync.WaitGroup // EndTerminalSession calls in flight
+	closed   bool
+	starting sync.WaitGroup // StartTerminalSession calls in flight, until their session is kept or ended
+	ending   sync.WaitGroup // EndTerminalSession calls in flight
 }
 
 type portKey struct {
@@ -208,7 +209,7 @@ func (p *Ports) acquire(ctx context.Context, key portKey) (*portSession, error) 
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return nil, errors.New("shutting down")
+		return nil, errShuttingDown
 	}
 	ps := p.live[key]
 	if ps != nil && ps.sess != nil && time.Since(ps.created) >= p.o.Reuse {
@@ -232,30 +233,50 @@ func (p *Ports) acquire(ctx context.Context, key portKey) (*portSession, error) 
 	}
 	ps = &portSession{key: key, ready: make(chan struct{}), conns: 1}
 	p.live[key] = ps
+	p.starting.Add(1)
 	p.mu.Unlock()
+	defer p.starting.Done()
 
-	sess, err := p.o.Cloud.StartSession(ctx, cloud.StartOptions{InstanceID: p.o.InstanceID, PortNumber: key.port, Target: key.host})
+	// The service may start the session whatever becomes of its answer, so an interrupt does
+	// not abandon the call: its answer names the session to end (the call is bounded by the
+	// client's own timeouts and retries; a second signal exits at once). A cancelled caller
+	// then fails its dial and leaves the session idle, for Close to end.
+	sess, err := p.o.Cloud.StartSession(context.WithoutCancel(ctx), cloud.StartOptions{InstanceID: p.o.InstanceID, PortNumber: key.port, Target: key.host})
 	if err == nil {
 		timing.Mark(ctx, "StartTerminalSession")
 	}
 	p.mu.Lock()
 	ps.sess, ps.err, ps.created = sess, err, time.Now()
-	if err != nil {
+	closed := err == nil && p.closed
+	switch {
+	case err != nil:
 		if p.live[key] == ps {
 			delete(p.live, key)
 		}
-	} else {
+	case closed:
+		// Close ran while the call was in flight and has already ended the sessions it knew:
+		// this one is ended here, before Close's wait for starting calls returns.
+		p.log.Debug("port session started after Close; ending it", "session", sess.ID)
+		ps.err = errShuttingDown
+		p.endLocked(ps)
+	default:
 		p.all[ps] = struct{}{}
 		p.log.Debug("port session started", "session", sess.ID, "host", key.host, "port", key.port)
 	}
 	close(ps.ready)
 	p.mu.Unlock()
-	if err != nil {
+	if closed {
+		p.end(ps)
+	}
+	if ps.err != nil {
 		p.release(ps)
-		return nil, err
+		return nil, ps.err
 	}
 	return ps, nil
 }
+
+// errShuttingDown is Open's answer once Close has been called.
+var errShuttingDown = errors.New("shutting down")
 
 // release gives back one connection's hold on ps, and ends ps if it was its last and ps is
 // retired, past its reuse age, or Ports is closed.
@@ -334,7 +355,8 @@ func (p *Ports) end(ps *portSession) {
 }
 
 // Close ends every session that no connection uses (the rest end with their last connection)
-// and waits for the EndTerminalSession calls.
+// and waits for the EndTerminalSession calls, and for StartTerminalSession calls in flight: a
+// session started after Close is ended at once.
 func (p *Ports) Close() {
 	p.mu.Lock()
 	p.closed = true
@@ -349,6 +371,8 @@ func (p *Ports) Close() {
 	for _, ps := range idle {
 		go p.end(ps)
 	}
+	// Every ending.Add of a starting call happens before its starting.Done.
+	p.starting.Wait()
 	p.ending.Wait()
 }
 
