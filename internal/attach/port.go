@@ -59,9 +59,9 @@ type Ports struct {
 	inst   *cloud.Instance
 	preErr error
 
-	mu     sync.Mutex
-	live   map[portKey]*portSession // the session new connections to a key use
-	all    map[*portSession]struct{}
+	mu       sync.Mutex
+	live     map[portKey]*portSession // the session new connections to a key use
+	all      map[*portSession]struct{}
 	closed   bool
 	starting sync.WaitGroup // StartTerminalSession calls in flight, until their session is kept or ended
 	ending   sync.WaitGroup // EndTerminalSession calls in flight
