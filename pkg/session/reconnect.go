@@ -60,6 +60,10 @@ func (s *runner) recover(ctx context.Context, err error) (<-chan error, error) {
 	if !resumable(err) {
 		return nil, err
 	}
+	if r.opts.Expired != nil && r.opts.Expired() {
+		s.log.Debug("connection lost after the session's time was up; not reconnecting", "err", err)
+		return nil, fmt.Errorf("%w: %w", ErrExpired, err)
+	}
 	if seqMode(r.mode.Load()) == seqLess {
 		return nil, err
 	}

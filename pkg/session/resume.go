@@ -75,7 +75,14 @@ type ResumeOptions struct {
 	// SyncTimeout is how long input waits, after a reconnect, for the gateway to say where to
 	// resume. Default 10 s (WEB's connect timeout; docs/protocol.md, Reconnecting).
 	SyncTimeout time.Duration
+	// Expired, when set, reports that the session cannot be there any more (the agent ends
+	// every session at its limit, whatever the traffic): a drop then ends Run with an error
+	// that wraps ErrExpired and the drop, and nothing is redialled.
+	Expired func() bool
 }
+
+// ErrExpired is wrapped by the error of a drop that ResumeOptions.Expired kept from resuming.
+var ErrExpired = errors.New("the session's time was up")
 
 // Errors that end a session which cannot resume: errNewChannel when a reconnect reached a new
 // channel (its output would not follow on), errInputLost when the gateway wants input that was
