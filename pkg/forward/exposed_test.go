@@ -2,9 +2,44 @@ package forward
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 )
+
+// loopbackOnly makes Bind listen on loopback alone: an address that is not loopback (every
+// interface, 0.0.0.0, [::]) gets a 127.0.0.1 listener that reports the address asked for (every
+// interface as [::], as a dual-stack system reports it), so the test opens nothing to other hosts.
+// The e2e tests, in a network namespace with only loopback, bind those addresses for real.
+func loopbackOnly(t *testing.T) {
+	orig := netListen
+	t.Cleanup(func() { netListen = orig })
+	netListen = func(network, addr string) (net.Listener, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+			return orig(network, addr)
+		}
+		ln, err := orig(network, "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		shown := &net.TCPAddr{IP: net.ParseIP(host), Port: ln.Addr().(*net.TCPAddr).Port}
+		if host == "" {
+			shown.IP = net.IPv6unspecified
+		}
+		return &reported{Listener: ln, addr: shown}, nil
+	}
+}
+
+type reported struct {
+	net.Listener
+	addr net.Addr
+}
+
+func (r *reported) Addr() net.Addr { return r.addr }
 
 // A listener that other hosts can reach (-L 0.0.0.0:…, -L '*:…', -D '*:…', [::], any address
 // that is not loopback) is allowed, as ssh allows it, but Bind says so once per listener;
@@ -26,6 +61,7 @@ func TestBindSaysWhenOpenToOtherHosts(t *testing.T) {
 		{"mixed", []LocalSpec{{Bind: "127.0.0.1", HostPort: 80}, {Bind: "0.0.0.0", HostPort: 81}}, []DynamicSpec{{Bind: ""}}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			loopbackOnly(t)
 			var said []string
 			fw := &Forwarder{Notice: func(s string) { said = append(said, s) }}
 			lns, err := fw.Bind(context.Background(), tc.locals, tc.dynamics)

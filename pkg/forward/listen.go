@@ -116,8 +116,11 @@ func CloseAll(lns []*Listener) {
 	}
 }
 
+// netListen is net.Listen; unit tests make it listen on loopback only (exposed_test.go).
+var netListen = net.Listen
+
 func listenTCP(addr string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := netListen("tcp", addr)
 	if err != nil {
 		var oe *net.OpError
 		if errors.As(err, &oe) && oe.Err != nil {
