@@ -45,6 +45,10 @@ var agentEnds = map[string]string{
 // idle limit) so that a user reads why, and keeps the rest of the message (which forward, which
 // connection). Other errors come back as they are.
 func ExplainEnd(err error) error {
+	if errors.Is(err, session.ErrExpired) {
+		// A drop with no status once the limit has passed: the limit's end as the agent saw it.
+		return &endError{msg: agentEnds["SessionTimeout"], err: err}
+	}
 	var ce *session.ClosedError
 	if !errors.As(err, &ce) {
 		return err
@@ -54,6 +58,24 @@ func ExplainEnd(err error) error {
 		return err
 	}
 	return &endError{msg: strings.Replace(err.Error(), ce.Error(), why, 1), err: err}
+}
+
+// pastLimit returns a func that reports whether the agent's session limit has passed for a
+// session that started at start (on this binary's clock).
+func pastLimit(start time.Time) func() bool {
+	limit, _ := SessionLimit()
+	return func() bool { return time.Since(start) >= limit }
+}
+
+// expiredDrop marks err, the end of a session without the agent's status, as the limit's end
+// when the limit has passed: a session that does not resume (schema 1.01) ends on the drop
+// itself, which is then no fault of the network. Other errors come back as they are.
+func expiredDrop(err error, expired func() bool) error {
+	var ce *session.ClosedError
+	if err == nil || errors.Is(err, session.ErrExpired) || errors.As(err, &ce) || !expired() {
+		return err
+	}
+	return fmt.Errorf("%w: %w", session.ErrExpired, err)
 }
 
 type endError struct {

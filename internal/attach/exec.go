@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/pkg/rexec"
@@ -55,6 +56,8 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 		return 0, err
 	}
 	defer op.end(&o)
+	// The agent's limit counts from about now; a drop past it is that end (clock.go).
+	expired := pastLimit(time.Now())
 	if !tty {
 		o.Recording = nil // only terminal sessions are recorded: a pipe's bytes are the user's own
 	}
@@ -77,9 +80,12 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 			case <-ctx.Done():
 			}
 		}()
+		resume := resumeOptions(o.NoResume, op.sess, o.StatusOut, tty && t.Raw, o.log())
+		if resume != nil {
+			resume.Expired = expired
+		}
 		opts := session.Options{Stdin: e.Input(), Stdout: e.Output(), OnEOF: session.EOFNothing, Logger: o.log(),
-			Resume:  resumeOptions(o.NoResume, op.sess, o.StatusOut, tty && t.Raw, o.log()),
-			OnPaced: o.OnPaced, Silence: silenceOptions(o.StatusOut, o.log())}
+			Resume: resume, OnPaced: o.OnPaced, Silence: silenceOptions(o.StatusOut, o.log())}
 		if tty {
 			opts.Sizes = o.sizesSeen(ctx, sizeRecorder(rec, recInfo))
 		}
@@ -106,7 +112,8 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 	if status, err := e.Status(); err == nil {
 		return status, nil
 	} else if runErr != nil && !errors.Is(runErr, context.Canceled) {
-		return 0, fmt.Errorf("%s: %w", op.inst.ID, runErr)
+		// The agent's limit reads as connect says it, not as a lost connection.
+		return 0, fmt.Errorf("%s: %w", op.inst.ID, ExplainEnd(expiredDrop(runErr, expired)))
 	} else if ctx.Err() != nil || runErr != nil {
 		return 0, runErr
 	} else {
