@@ -12,7 +12,7 @@ import (
 // The agent's port plugin, by agent version (see docs/protocol.md, Port forwarding):
 //   - AGT-578 (agents up to 2.2.3.578): when the read from the target fails (end of file or an
 //     error) the plugin closes its socket and waits. Nothing reaches the client: no status, no
-//     close. The next frame routed to the plugin (input, an empty keep-alive, a resize) first
+//     close. The next frame routed to the plugin (input, an empty keep-alive, a resize, a status) first
 //     re-dials the target, a new TCP connection, and is then handled. A re-dial that fails ends
 //     the plugin. Input that arrives before the first connection exists is dropped.
 //   - AGT-NEW (later agents): when the read from the target fails the plugin ends, and with it

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ecsterm/ecsterm/pkg/session"
 )
 
 // logWatch is a slog handler that hands each debug message to a channel, so a test can wait for
@@ -73,7 +75,7 @@ func greeter(t *testing.T) int {
 }
 
 // TestPortTargetCloseAGT578: on an agent up to 2.2.3.578 a target that closes leaves the channel
-// open and silent; the next frame, even an empty keep-alive, re-dials the target, whose new
+// open and silent; the next frame, even an empty keep-alive, a resize or a status, re-dials the target, whose new
 // connection's output arrives on the same channel.
 func TestPortTargetCloseAGT578(t *testing.T) {
 	w := newLogWatch()
@@ -94,6 +96,9 @@ func TestPortTargetCloseAGT578(t *testing.T) {
 	w.waitFor(t, "agent: target closed")
 	p.resize(30, 100)
 	p.until("greeting 3\n")
+	w.waitFor(t, "agent: target closed")
+	p.send(session.TypeStatus, session.AppendRate(nil, 1<<20)) // a status frame re-dials too
+	p.until("greeting 4\n")
 	p.close()
 }
 

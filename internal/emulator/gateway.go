@@ -350,6 +350,12 @@ func (c *channel) readLoop(conn *websocket.Conn) {
 			if rows, cols, err := session.ParseResize(f.Payload); err == nil {
 				c.target.resize(rows, cols)
 			}
+		case session.TypeStatus:
+			// The agent routes a client's status frames to the plugin too; a port plugin whose
+			// target closed re-dials it first (agentport.go).
+			if t, ok := c.target.(*tcpTarget); ok {
+				_ = t.frame()
+			}
 		case session.TypeClose:
 			c.shutdown("Exit")
 			return
