@@ -71,7 +71,7 @@ func (t *tcpTarget) dial() (net.Conn, error) {
 // relay sends what the target says to the client until the plugin ends, and returns the reason.
 func (t *tcpTarget) relay(conn net.Conn) string {
 	c := t.c
-	waits := !c.e.opts.PortCloseEndsChannel && (c.e.opts.LaterAgentsRedial || !agentAfter(c.sess.instance.Agent, queuingAgent))
+	waits := t.waits()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := conn.Read(buf)
@@ -112,6 +112,12 @@ func (t *tcpTarget) relay(conn net.Conn) string {
 	}
 }
 
+// waits reports whether the plugin outlives its target, to re-dial it on the next frame.
+func (t *tcpTarget) waits() bool {
+	o := t.c.e.opts
+	return !o.PortCloseEndsChannel && (o.LaterAgentsRedial || !agentAfter(t.c.sess.instance.Agent, queuingAgent))
+}
+
 // frame is called for every frame the agent routes to the plugin (input, keep-alive, resize):
 // after the target closed, AGT-578 re-dials it first.
 func (t *tcpTarget) frame() error {
@@ -142,7 +148,14 @@ func (t *tcpTarget) Write(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	return conn.Write(b)
+	n, err := conn.Write(b)
+	if err != nil && t.waits() {
+		// AGT-578 logs a failed write to its target and drops the frame; the session goes on,
+		// and the failed read that follows leaves the plugin waiting to re-dial.
+		t.c.e.log.Debug("agent: writing to the target failed; frame dropped", "channel", t.c.id, "err", err)
+		return len(b), nil
+	}
+	return n, err
 }
 
 // resize is routed to the plugin like any frame (AGT-578 sessionchannel.go): a port has no

@@ -204,3 +204,21 @@ func TestLaterAgentsRedialOption(t *testing.T) {
 	}
 	p.close()
 }
+
+// TestPortTargetWriteFails: a write to the target that fails (it reset the connection before the
+// plugin read its end) drops the frame on 2.2.3.578, which only logs it, and ends the plugin on
+// a later agent.
+func TestPortTargetWriteFails(t *testing.T) {
+	e := testEmulator(t, Options{})
+	for version, wantErr := range map[string]bool{"2.2.3.578": false, "2.4.3.1000": true} {
+		a, b := net.Pipe()
+		b.Close()
+		c := &channel{e: e, id: "c-test", sess: &termSession{instance: &Instance{Agent: &Agent{Version: version, Online: true}}}}
+		tt := &tcpTarget{c: c, conn: a}
+		n, err := tt.Write([]byte("data"))
+		if (err != nil) != wantErr {
+			t.Errorf("agent %s: Write after the target went: %d, %v; want an error: %v", version, n, err, wantErr)
+		}
+		a.Close()
+	}
+}
