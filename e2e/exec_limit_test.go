@@ -92,3 +92,43 @@ func TestExecDropAfterLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectDropAfterLimit: connect, like exec, does not resume a connection that drops with
+// no status once the agent's limit has passed; it says the limit ended the session.
+func TestConnectDropAfterLimit(t *testing.T) {
+	h := newHarness(t, emulator.Options{})
+	h.setenv("ECSTERM_FAULTS_CLOCK", strconv.Itoa(execLimitClock))
+	cmd := h.faultyCommand("connect", demoInstance)
+	in, err := cmd.StdinPipe() // stays open: only the drop ends this session
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	stdout, stderr := newScreen(), newScreen()
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	if _, err := io.WriteString(in, "echo up-$((6*7))\n"); err != nil {
+		t.Fatal(err)
+	}
+	stdout.waitFor(t, 0, "up-42") // the session is open, so ecsterm's clock for it runs
+	time.Sleep(3 * time.Hour / execLimitClock)
+	h.emu.CutConnections()
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("connect still running a minute after the drop; stderr %q", stderr.String())
+	}
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if s := stderr.String(); code != 255 || !strings.HasSuffix(s, demoInstance+limitEnded) || strings.Contains(s, "reconnect") {
+		t.Errorf("exit %d, stderr %q: want 255 and the end at the limit, no reconnect", code, s)
+	}
+}

@@ -156,12 +156,18 @@ func Interactive(ctx context.Context, o Options) error {
 		return err
 	}
 	defer op.end(&o)
+	// The agent's limit counts from about now; a drop past it is that end (clock.go).
+	expired := pastLimit(time.Now())
 	rec, recInfo, err := o.startRecording(op)
 	if err != nil {
 		return err
 	}
 	if rec != nil {
 		defer rec.Close()
+	}
+	resume := resumeOptions(o.NoResume, op.sess, o.StatusOut, tty.Raw, o.log())
+	if resume != nil {
+		resume.Expired = expired
 	}
 	return tty.Safe(ctx, func(ctx context.Context) error {
 		o.raw(tty, true)
@@ -192,14 +198,14 @@ func Interactive(ctx context.Context, o Options) error {
 			// output pump waits another second (docs/protocol.md, Interactive shell);
 			// typed-ahead input waits for the prompt.
 			HoldInput: 3 * time.Second,
-			Resume:    resumeOptions(o.NoResume, op.sess, o.StatusOut, tty.Raw, o.log()),
+			Resume:    resume,
 			Silence:   silenceOptions(o.StatusOut, o.log()),
 		})
 		if cause := context.Cause(ctx); errors.Is(cause, term.ErrEscapeDisconnect) {
 			return fmt.Errorf("%s: %w", op.inst.ID, cause)
 		}
 		if err != nil && !errors.Is(err, context.Canceled) {
-			return fmt.Errorf("%s: %w", op.inst.ID, ExplainEnd(endedOutside(err)))
+			return fmt.Errorf("%s: %w", op.inst.ID, ExplainEnd(endedOutside(expiredDrop(err, expired))))
 		}
 		return nil
 	})
