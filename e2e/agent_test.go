@@ -77,7 +77,8 @@ func TestForwardServerClosesFirst(t *testing.T) {
 
 // TestProxySSHIdleServerAlive: ecsterm sends no keep-alives on port channels, and ssh's own
 // ServerAliveInterval keeps an idle session through `ecsterm proxy` past the agent's idle limit;
-// without it the agent ends the session there (the trade-off README states).
+// without it a later agent ends the session there (the trade-off README states; 2.2.3.578 takes
+// its idle limit only once the server has closed).
 func TestProxySSHIdleServerAlive(t *testing.T) {
 	sshd, _ := privateSSHD(t)
 	const idle = 3 * time.Second
@@ -97,7 +98,7 @@ func TestProxySSHIdleServerAlive(t *testing.T) {
 	}
 	t.Run("without_ServerAliveInterval", func(t *testing.T) {
 		args := sshd.SSHArgs("-o", proxy)
-		args[len(args)-1] = "root@" + legacyInstance
+		args[len(args)-1] = "root@" + demoInstance
 		out, stderr, err := h.runTool("ssh", append(args, remote)...)
 		if err == nil || out != "" || !strings.Contains(stderr, "IdleTimeout") {
 			t.Fatalf("ssh with nothing to keep it alive: %v, stdout %q, stderr %q; want the agent's idle limit to end it", err, out, stderr)

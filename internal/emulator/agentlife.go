@@ -9,6 +9,9 @@ import (
 
 // The agent's clocks, by agent version (see docs/protocol.md, Keep-alive and timeouts):
 //   - a session task ends after Options.SessionLimit (the agent's 3 h), whatever the traffic;
+//   - the idle limit (Options.IdleTimeout, 180 s without a frame from the client) ends the
+//     session, except on AGT-578's port plugin while its target is connected: that one ends
+//     when the target next closes, without re-dialling (agentport.go, cancel);
 //   - when a shell session ends with an error (IdleTimeout, SessionTimeout), the newer agent
 //     writes one last line into the output stream, "The session has terminated. <Code>: <Info>",
 //     before it closes; AGT-578 writes nothing, and no agent writes it into a port stream: a port
@@ -160,10 +163,26 @@ func (c *channel) idleWatch() {
 		case <-t.C:
 			idle := time.Since(time.Unix(0, c.lastIn.Load()))
 			if idle >= limit {
+				if c.portOutlivesIdle() {
+					c.e.log.Debug("agent: idle limit passed; the plugin ends when its target closes", "channel", c.id)
+					return
+				}
 				c.terminated("IdleTimeout", "no data received for "+limit.String())
 				return
 			}
 			t.Reset(limit - idle)
 		}
 	}
+}
+
+// portOutlivesIdle reports whether the idle limit leaves the channel open: a port plugin that
+// waits to re-dial (AGT-578) and whose target is connected (agentport.go, cancel).
+func (c *channel) portOutlivesIdle() bool {
+	select {
+	case <-c.ready:
+	default:
+		return false
+	}
+	t, ok := c.target.(*tcpTarget)
+	return ok && t.waits() && t.cancel("IdleTimeout")
 }

@@ -37,6 +37,9 @@ type tcpTarget struct {
 	redial bool          // the read failed and the socket is closed: the next frame re-dials
 	next   chan net.Conn // hands a re-dialled connection to the relay
 	closed bool
+	// cancelled is the reason the agent cancelled the session (its idle limit) while the target
+	// was connected: the plugin ends with it when the target's read next fails, not before.
+	cancelled string
 }
 
 // startPort connects a port session. The emulated VPC is this machine: every TargetServer is
@@ -98,6 +101,10 @@ func (t *tcpTarget) relay(conn net.Conn) string {
 			t.mu.Unlock()
 			return "Exit"
 		}
+		if reason := t.cancelled; reason != "" {
+			t.mu.Unlock()
+			return reason
+		}
 		t.redial = true
 		t.mu.Unlock()
 		c.e.log.Debug("agent: target closed; waiting to re-dial on the next frame", "channel", c.id)
@@ -116,6 +123,21 @@ func (t *tcpTarget) relay(conn net.Conn) string {
 func (t *tcpTarget) waits() bool {
 	o := t.c.e.opts
 	return !o.PortCloseEndsChannel && (o.LaterAgentsRedial || !agentAfter(t.c.sess.instance.Agent, queuingAgent))
+}
+
+// cancel is the agent cancelling the session (its idle limit) on a plugin that waits. 2.2.3.578
+// hands the cancellation to the plugin on an unbuffered channel that only the wait to re-dial
+// receives: a plugin waiting to re-dial ends now (cancel returns false, for the caller to end the
+// channel), one whose target is connected goes on, and ends with reason when the target's read
+// next fails, without re-dialling.
+func (t *tcpTarget) cancel(reason string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.redial || t.closed {
+		return false
+	}
+	t.cancelled = reason
+	return true
 }
 
 // frame is called for every frame the agent routes to the plugin (input, keep-alive, resize):

@@ -5,6 +5,7 @@ package emulator
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -128,11 +129,11 @@ func TestPortCloseEndsChannelOption(t *testing.T) {
 }
 
 // TestPortIdleTimeoutWritesNoText: a port stream carries only what the target said, also when
-// the agent ends the channel; on either agent.
+// the agent ends the channel (on 2.2.3.578, TestPortIdleLimitAGT578).
 func TestPortIdleTimeoutWritesNoText(t *testing.T) {
 	e := testEmulator(t, Options{IdleTimeout: 200 * time.Millisecond})
 	port := strconv.Itoa(portTarget(t))
-	for _, id := range []string{idDemo, idLegacy} {
+	for _, id := range []string{idDemo} {
 		wsURL, token := startDirect(t, e, id, "PortNumber", port)
 		p := dialPeer(t, wsURL, token)
 		p.expectEnd("IdleTimeout")
@@ -220,5 +221,51 @@ func TestPortTargetWriteFails(t *testing.T) {
 			t.Errorf("agent %s: Write after the target went: %d, %v; want an error: %v", version, n, err, wantErr)
 		}
 		a.Close()
+	}
+}
+
+// TestPortIdleLimitAGT578: on 2.2.3.578 the idle limit does not end a port session whose target
+// is connected (the plugin takes the cancellation only while it waits to re-dial): the channel
+// still carries data both ways, and ends, with no re-dial and no text, when the target closes.
+func TestPortIdleLimitAGT578(t *testing.T) {
+	w := newLogWatch()
+	e := testEmulator(t, Options{Logger: slog.New(w), IdleTimeout: 200 * time.Millisecond})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	hangUp := make(chan struct{})
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = io.WriteString(c, "ready\n")
+		go func() { _, _ = io.Copy(c, c) }()
+		<-hangUp
+	}()
+	defer func() { <-served }()
+	defer func() {
+		select {
+		case <-hangUp:
+		default:
+			close(hangUp)
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	wsURL, token := startDirect(t, e, idLegacy, "PortNumber", strconv.Itoa(port))
+	p := dialPeer(t, wsURL, token)
+	p.until("ready\n")
+	w.waitFor(t, "agent: idle limit passed")
+	p.input("ping\n")
+	p.until("ready\nping\n") // fails on a status: the idle limit ended the channel
+	close(hangUp)
+	p.expectEnd("IdleTimeout")
+	if p.output() != "ready\nping\n" || e.TargetDials(port) != 1 {
+		t.Errorf("output %q with %d connections to the target, want the target's own bytes from one", p.output(), e.TargetDials(port))
 	}
 }
