@@ -52,6 +52,7 @@ const (
 // invocation is one RunCommand: a script and its result on each instance, in request order.
 type invocation struct {
 	id, commandID, username string
+	sentUser, passwordName  string // Username and WindowsPasswordName as sent
 	results                 []*invokeResult
 }
 
@@ -142,7 +143,8 @@ func (e *Emulator) runCommand(r *request) (any, error) {
 	if inv := st.tokens[token]; token != "" && inv != nil { // a retry of a call that got through
 		return obj{"RequestId": r.id, "CommandId": inv.commandID, "InvokeId": inv.id}, nil
 	}
-	inv := &invocation{id: "t-emu" + randHex(8), commandID: "c-emu" + randHex(8), username: user}
+	inv := &invocation{id: "t-emu" + randHex(8), commandID: "c-emu" + randHex(8), username: user,
+		sentUser: r.get("Username"), passwordName: r.get("WindowsPasswordName")}
 	now := e.opts.Now()
 	for _, id := range ids {
 		res := &invokeResult{instanceID: id, status: "Pending", record: "Running"}
