@@ -53,8 +53,17 @@ var terminal = map[string]bool{"Success": true, "Failed": true, "Error": true, "
 // comes with the results known so far, some perhaps not terminal, and says which invocations had
 // already started: their scripts keep running.
 func (c *Client) RunCommand(ctx context.Context, instanceIDs []string, script string, timeout time.Duration, progress func(done, total int)) ([]RunResult, error) {
+	return c.RunCommandAs(ctx, "", instanceIDs, script, timeout, progress)
+}
+
+// RunCommandAs is RunCommand as user on the instances (Username; "" leaves the agent's default,
+// root or System). With a user, the client's PasswordName goes with it as WindowsPasswordName,
+// as it does with StartTerminalSession's Username; without one, a PasswordName is refused.
+func (c *Client) RunCommandAs(ctx context.Context, user string, instanceIDs []string, script string, timeout time.Duration, progress func(done, total int)) ([]RunResult, error) {
 	content := base64.StdEncoding.EncodeToString([]byte(script))
 	switch {
+	case c.password != "" && user == "":
+		return nil, ErrPasswordNameWithoutUser
 	case len(instanceIDs) == 0:
 		return nil, errors.New("no instances to run the command on")
 	case len(content) > MaxScriptBase64:
@@ -79,7 +88,7 @@ func (c *Client) RunCommand(ctx context.Context, instanceIDs []string, script st
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := c.runBatch(ctx, batch, content, timeout, t); err != nil {
+			if err := c.runBatch(ctx, batch, user, content, timeout, t); err != nil {
 				t.fail(err)
 				cancel()
 			}
@@ -147,7 +156,7 @@ func (t *runTracker) update(r RunResult) bool {
 }
 
 // runBatch runs the script on at most maxRunInstances instances and polls until all are done.
-func (c *Client) runBatch(ctx context.Context, ids []string, content string, timeout time.Duration, t *runTracker) error {
+func (c *Client) runBatch(ctx context.Context, ids []string, user, content string, timeout time.Duration, t *runTracker) error {
 	req := &ecs.RunCommandRequest{
 		RegionId:        dara.String(c.region),
 		InstanceId:      dara.StringSlice(ids),
@@ -160,6 +169,12 @@ func (c *Client) runBatch(ctx context.Context, ids []string, content string, tim
 	}
 	if timeout > 0 {
 		req.Timeout = dara.Int64(int64((timeout + time.Second - 1) / time.Second))
+	}
+	if user != "" {
+		req.Username = dara.String(user)
+		if c.password != "" {
+			req.WindowsPasswordName = dara.String(c.password)
+		}
 	}
 	var invokeID string
 	err := c.call(ctx, "RunCommand", func() error {

@@ -22,7 +22,7 @@ func viaRunCommand(ctx context.Context, f *cmdutil.Factory, client *cloud.Client
 			}
 		}
 	}
-	runs, err := client.RunCommand(ctx, opts.Targets, opts.Command, opts.Timeout, progress)
+	runs, err := client.RunCommandAs(ctx, opts.User, opts.Targets, opts.Command, opts.Timeout, progress)
 	if err != nil {
 		return err
 	}
