@@ -62,7 +62,7 @@ func TestForwardServerClosesFirst(t *testing.T) {
 			if tc.stderr != "" {
 				f.stderr.waitFor(t, 0, tc.stderr)
 			}
-			if code := f.stop(); code != 0 {
+			if code := f.stop(); code != 130 {
 				t.Errorf("exit %d", code)
 			}
 			if s := f.stderr.String(); !strings.HasSuffix(s, tc.stderr) || strings.Count(s, "\n") != strings.Count(tc.stderr, "\n") {
@@ -137,7 +137,7 @@ func TestAgentPacing(t *testing.T) {
 	if err != nil || sha(b) != want {
 		t.Fatalf("forward: %d bytes, %v", len(b), err)
 	}
-	if code := f.stop(); code != 0 {
+	if code := f.stop(); code != 130 {
 		t.Fatalf("forward exit %d", code)
 	}
 	if m = debugRate.FindStringSubmatch(f.stderr.String()); m == nil {

@@ -14,7 +14,7 @@ import (
 func TestForwardSaysWhenOpenToOtherHosts(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
 	f := h.startForward(demoInstance, "-L", "0.0.0.0:0:localhost:80", "-L", "127.0.0.1:0:localhost:80", "-D", "*:0")
-	if code := f.stop(); code != 0 {
+	if code := f.stop(); code != 130 {
 		t.Fatalf("exit %d after SIGINT; stderr:\n%s", code, f.stderr.String())
 	}
 	got := f.stderr.String()
@@ -32,7 +32,7 @@ func TestForwardSaysWhenOpenToOtherHosts(t *testing.T) {
 
 	// startForward waits for len(specs)/2 announcements: "-q" rides as the odd one out.
 	q := h.startForward(demoInstance, "-L", "0.0.0.0:0:localhost:80", "-q")
-	if code := q.stop(); code != 0 {
+	if code := q.stop(); code != 130 {
 		t.Fatalf("-q: exit %d after SIGINT; stderr:\n%s", code, q.stderr.String())
 	}
 	if s := q.stderr.String(); s != "" {

