@@ -11,7 +11,10 @@ import (
 
 // TestInterruptProxyWhileStarting: a signal while a port session's StartTerminalSession is in
 // flight. The service may start the session whatever becomes of its answer, so ecsterm proxy
-// waits for the answer and ends the session it names, and exits 130.
+// waits for the answer and ends the session it names, and exits 130. Nothing tells the test
+// when ecsterm has taken the signal, so the answer may come first: this checks the whole path
+// (exit status, every session ended) but does not by itself catch an abandoned answer; the
+// in-process TestPortsInterruptWhileStarting and TestPortsCloseWhileStarting do.
 func TestInterruptProxyWhileStarting(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
 	entered, release := h.emu.Hold("StartTerminalSession")
