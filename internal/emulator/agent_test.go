@@ -62,7 +62,7 @@ func TestShellFirstFrames(t *testing.T) {
 			t.Errorf("frame header changed: channel %q instance %q", r.channelID, r.instanceID)
 		}
 	}
-	// A second connection to the same URL is a channel of its own (§7.2).
+	// A second connection to the same URL is a channel of its own (docs/protocol.md §10.3).
 	q := dialPeer(t, wsURL, token)
 	if second := q.firstOutput(); second.channelID == first.channelID || second.channelID == "" {
 		t.Errorf("second connection's channel id %q, first %q; want a different one", second.channelID, first.channelID)

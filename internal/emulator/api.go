@@ -11,7 +11,7 @@ import (
 )
 
 // apiStatus gives each error code the HTTP status the real service answers with, where known
-// (the API page, openapi.md §3.7); codes the emulator invents for unknown cases are marked.
+// (the API page; docs/protocol.md §4.7); codes the emulator invents for unknown cases are marked.
 var apiStatus = map[string]int{
 	"MissingParameter":           400,
 	"InvalidParameter":           400,

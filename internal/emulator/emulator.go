@@ -57,7 +57,8 @@ type Options struct {
 	SessionsPerRegion   int
 	// StreamRate, in bits per second, makes the gateway send a Stream status with this rate at
 	// every channel's open, pace the agent's output to it and end a channel whose input exceeds
-	// it with FlowExceedLimit (the real limit is 200 KB/s per session; §6.4, §9). Zero: no limit.
+	// it with FlowExceedLimit (the real limit is 200 KB/s per session; docs/protocol.md §9.6, §12).
+	// Zero: no limit.
 	StreamRate int
 	// Shell is the program a shell session runs. Default: bash without rc files, so the prompt
 	// is the emulator's and not the user's.

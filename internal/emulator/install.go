@@ -6,8 +6,8 @@ import "strconv"
 const installedVersion = "2.2.3.1032"
 
 // installCloudAssistant records the agent as installed but not yet running: the real agent
-// starts only after the instance reboots (openapi.md §2.2), and the emulator has no reboot, so
-// DescribeCloudAssistantStatus reports it offline from then on. The fleet itself is never
+// starts only after the instance reboots (docs/protocol.md §4.4), and the emulator has no reboot,
+// so DescribeCloudAssistantStatus reports it offline from then on. The fleet itself is never
 // changed, so concurrent readers need no lock.
 func (e *Emulator) installCloudAssistant(r *request) (any, error) {
 	ids := r.list("InstanceId")

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Cloud Assistant's one-off commands (openapi.md §2.4), run for real on this machine: each
+// Cloud Assistant's one-off commands (docs/protocol.md §4.5), run for real on this machine: each
 // instance's script is `bash -c CONTENT` in the instance's home directory, in a process group of
 // its own, stdin /dev/null, stdout and stderr in one buffer. Where the reference is silent, the
 // choices here are:

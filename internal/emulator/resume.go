@@ -9,13 +9,13 @@ import (
 	"github.com/ecsterm/ecsterm/pkg/session"
 )
 
-// The gateway's side of schema 1.02 and resume (session-protocol.md §15.7, §15.8), and the fault
+// The gateway's side of schema 1.02 and resume (docs/protocol.md §13), and the fault
 // injections that exercise it. The reference leaves the real gateway's side of resume inferred or
 // unknown; the choices here:
-//   - The client's schema is what its frames' version field says (§15.6). Until the client has
-//     spoken, frames carry real 1.02 seqs (a 1.01 reader ignores those bytes, §15.2), so a 1.02
-//     client's first Output is already numbered; once a client shows 1.01, frames are 1.01 with
-//     a frame counter, as before, and nothing is kept for replay.
+//   - The client's schema is what its frames' version field says (docs/protocol.md §13.6). Until
+//     the client has spoken, frames carry real 1.02 seqs (a 1.01 reader ignores those bytes,
+//     docs/protocol.md §7.4), so a 1.02 client's first Output is already numbered; once a client
+//     shows 1.01, frames are 1.01 with a frame counter, as before, and nothing is kept for replay.
 //   - Output is numbered from 1; every frame's inputSeq acknowledges the last in-order client
 //     Input or Resize. Client frames at or below it are duplicates of a resend and are dropped;
 //     one past a gap is dropped and answered with a Sync naming the input wanted. Input that no
@@ -35,8 +35,8 @@ import (
 //     the URL's 10 minutes (WEB reuses the token; whether the real gateway allows it is unknown),
 //     and takes over from a connection the gateway still thinks live (the client saw a drop the
 //     gateway did not). On the client's Sync the gateway sends a Sync naming the next input it
-//     wants, replays the Outputs after the client's outputSeq, and sends Opened (§15.8 step 6,
-//     inferred). An unknown, ended, 1.01 or unreplayable channel is refused with 404.
+//     wants, replays the Outputs after the client's outputSeq, and sends Opened (docs/protocol.md
+//     §13.4 step 6, inferred). An unknown, ended, 1.01 or unreplayable channel is refused with 404.
 
 // Client schemas, from the version field of the client's first frame.
 const (
@@ -233,7 +233,7 @@ func (c *channel) clientSync(conn *websocket.Conn, f *session.Frame) {
 }
 
 // writeSync writes a Sync whose inputSeq names the next input wanted, where every other frame's
-// acknowledges the last one received (§15.7); the caller holds wmu.
+// acknowledges the last one received (docs/protocol.md §13.2); the caller holds wmu.
 func (c *channel) writeSync() error {
 	return c.writeSeqsLocked(session.TypeSync, c.lastInSeq.Load()+1, c.rp.last(), nil)
 }
@@ -323,7 +323,8 @@ func (e *Emulator) CutConnections() {
 }
 
 // RestartGateway closes every client WebSocket with 1012 "service restart", as a gateway that
-// restarts does (§15.8); the agents' channels stay up, detached, for clients to resume.
+// restarts does (docs/protocol.md §13.4); the agents' channels stay up, detached, for clients
+// to resume.
 func (e *Emulator) RestartGateway() {
 	for _, c := range e.channels() {
 		c.wmu.Lock()

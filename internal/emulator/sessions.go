@@ -11,7 +11,7 @@ import (
 const maxCommandLine = 512
 
 // termSession is one StartTerminalSession result: a URL that any number of WebSocket connections
-// may use while it is valid, each becoming its own agent channel (§7.2).
+// may use while it is valid, each becoming its own agent channel (docs/protocol.md §3, §10.3).
 type termSession struct {
 	id, token string
 	instance  *Instance

@@ -20,11 +20,11 @@ import (
 
 const (
 	v3Algorithm = "ACS3-HMAC-SHA256"
-	// timestampLayout is the only date format either signature accepts (openapi.md §3.1, §3.4).
+	// timestampLayout is the only date format either signature accepts (docs/protocol.md §5).
 	timestampLayout = "2006-01-02T15:04:05Z"
-	// v3Window is how far x-acs-date may drift from the emulator's clock (openapi.md §3.4).
+	// v3Window is how far x-acs-date may drift from the emulator's clock (docs/protocol.md §5.2).
 	v3Window = 15 * time.Minute
-	// rpcWindow is how long an HMAC-SHA1 Timestamp stays valid (openapi.md §3.1).
+	// rpcWindow is how long an HMAC-SHA1 Timestamp stays valid (docs/protocol.md §5.1).
 	rpcWindow = 31 * time.Minute
 	// nonceSweepEvery bounds how often the replay cache is scanned for expired entries.
 	nonceSweepEvery = time.Minute
@@ -293,8 +293,8 @@ func nonceUsed() *apiError {
 	return badRequest("SignatureNonceUsed", "Specified signature nonce was used already.")
 }
 
-// percentEncode applies openapi.md §3.2: only A–Z a–z 0–9 - _ . ~ stay literal, the rest is
-// %XX in upper-case hex, so a space is %20 and * is %2A.
+// percentEncode applies the encoding of docs/protocol.md §5.1: only A–Z a–z 0–9 - _ . ~ stay
+// literal, the rest is %XX in upper-case hex, so a space is %20 and * is %2A.
 func percentEncode(s string) string {
 	const hexDigits = "0123456789ABCDEF"
 	var b strings.Builder
@@ -313,7 +313,8 @@ func percentEncode(s string) string {
 	return b.String()
 }
 
-// canonicalQuery sorts by raw name, as the SDK does, and encodes names and values per §3.2.
+// canonicalQuery sorts by raw name, as the SDK does, and encodes names and values per
+// docs/protocol.md §5.1.
 func canonicalQuery(params url.Values) string {
 	keys := slices.Sorted(maps.Keys(params))
 	var pairs []string
@@ -325,7 +326,7 @@ func canonicalQuery(params url.Values) string {
 	return strings.Join(pairs, "&")
 }
 
-// rpcStringToSign builds the HMAC-SHA1 StringToSign of §3.2 from every parameter given.
+// rpcStringToSign builds the HMAC-SHA1 StringToSign of docs/protocol.md §5.1 from all parameters.
 func rpcStringToSign(method string, params url.Values) string {
 	return method + "&" + percentEncode("/") + "&" + percentEncode(canonicalQuery(params))
 }
@@ -337,8 +338,9 @@ func rpcSignature(secret, stringToSign string) string {
 	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
-// canonicalRequestV3 builds the ACS3 CanonicalRequest of §3.4. path is the decoded URL path;
-// headers must be keyed canonically (as in an http.Request); signedHeaders may be in any order.
+// canonicalRequestV3 builds the ACS3 CanonicalRequest of docs/protocol.md §5.2. path is the decoded
+// URL path; headers must be keyed canonically (as in an http.Request); signedHeaders may be in any
+// order.
 func canonicalRequestV3(method, path string, query url.Values, headers http.Header, signedHeaders []string, payloadHash string) string {
 	names := make([]string, len(signedHeaders))
 	for i, h := range signedHeaders {
@@ -359,7 +361,8 @@ func canonicalRequestV3(method, path string, query url.Values, headers http.Head
 	return b.String()
 }
 
-// canonicalURI encodes each path segment per §3.2, keeping the slashes; RPC calls give "/".
+// canonicalURI encodes each path segment per docs/protocol.md §5.1, keeping the slashes; RPC
+// calls give "/".
 func canonicalURI(path string) string {
 	if path == "" {
 		return "/"

@@ -39,7 +39,7 @@ func TestPercentEncode(t *testing.T) {
 	}
 }
 
-// TestSignatureVectorsRPC reproduces the HMAC-SHA1 vectors A–C of openapi.md §3.3.
+// TestSignatureVectorsRPC reproduces the HMAC-SHA1 vectors A–C of docs/protocol.md §5.1.
 func TestSignatureVectorsRPC(t *testing.T) {
 	tests := []struct {
 		name, method, secret string
@@ -84,7 +84,7 @@ func TestSignatureVectorsRPC(t *testing.T) {
 	}
 }
 
-// TestSignatureVectorsV3 reproduces the ACS3-HMAC-SHA256 vectors D and E of openapi.md §3.6.
+// TestSignatureVectorsV3 reproduces the ACS3-HMAC-SHA256 vectors D and E of docs/protocol.md §5.2.
 func TestSignatureVectorsV3(t *testing.T) {
 	const emptyHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 	vectorD := http.Header{}

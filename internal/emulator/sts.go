@@ -14,7 +14,7 @@ import (
 
 // STS AssumeRole (Security Token Service, RPC style, Version 2015-04-01), for credential
 // profiles of the RamRoleArn kind: credentials-go signs it with the profile's AccessKey (HMAC-SHA1,
-// form body included in the signature, openapi.md §4.1) and uses the temporary credentials it
+// form body included in the signature, docs/protocol.md §5.3) and uses the temporary credentials it
 // returns for every later call, renewing them 180 s before they expire.
 //
 // The emulator answers it on its one listener, told apart from ECS by Version, and the
