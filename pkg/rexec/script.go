@@ -5,7 +5,7 @@
 // The service carries no exit status, and its agent runs the session's CommandLine (at most 512
 // characters, split with shell quoting, executed directly) on a PTY with default settings: echo,
 // \n to \r\n, control characters interpreted, EOF only as ^D at the start of a line
-// (session-protocol.md §6, §7.1). So the exchange is:
+// (docs/protocol.md §9, §10.1, §10.2). So the exchange is:
 //
 //  1. CommandLine is a fixed bootstrap of about 150 characters: it saves the PTY's settings,
 //     puts the PTY in raw mode without echo, prints a ready marker, reads a length line, then
