@@ -8,7 +8,8 @@ import (
 	"testing"
 )
 
-// created is the timestamp of every worked example in docs/protocol.md, Frames: worked examples.
+// created is the timestamp of every example frame below, computed from the layouts of
+// docs/protocol.md, Frames (whose own worked examples use other values).
 const created = 1700000000000
 
 func unhex(t testing.TB, s string) []byte {
@@ -21,7 +22,7 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-// The byte examples of the reference, encoded by AppendFrame and decoded back by Decode.
+// Example frames, byte for byte, encoded by AppendFrame and decoded back by Decode.
 var referenceFrames = []struct {
 	name    string
 	h       Header

@@ -645,7 +645,7 @@ func TestRunReadsFramesWithIDsInBothLayouts(t *testing.T) {
 	r.p.sendRaw(t, frame(Header{Type: TypeSync, Version: V102, ChannelID: "ch1", InputSeq: 1, OutputSeq: 1}, ""))
 	r.p.sendRaw(t, frame(Header{Type: MessageType(42), ChannelID: "ch1"}, "?"))
 	r.p.sendRaw(t, frame(Header{Type: TypeOutput, Version: V102, ChannelID: "ch1", InstanceID: "i-x", InputSeq: 3, OutputSeq: 2}, "two."))
-	// The server Output of docs/protocol.md's worked examples, byte for byte.
+	// A server Output in the 1.02 layout of docs/protocol.md, Frames, byte for byte.
 	r.p.sendRaw(t, unhex(t, "01 00 00 00|31 2e 30 32|03 63 68 31|03 69 2d 78|00 68 e5 cf 8b 01 00 00|02 00 00 00|01 00 00 00|02 00|00|00|24 20"))
 	r.p.sendRaw(t, frame(Header{Type: TypeStatus, Version: V102, ChannelID: "ch1", InstanceID: "i-x"}, "\x05Exit"))
 	if err := r.wait(t); err != nil {
