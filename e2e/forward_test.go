@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -173,7 +174,7 @@ func TestForwardParallel(t *testing.T) {
 
 // TestForwardWhoSpeaksFirst: a server that speaks first (SSH's banner) and one where the client
 // does (HTTP) lose no bytes, on an agent that waits for its connection and on one that drops
-// input sent before it (there ecsterm holds input back until output arrives, or 1 s).
+// input sent before it (there ecsterm holds input back until output arrives, or 3 s).
 func TestForwardWhoSpeaksFirst(t *testing.T) {
 	h := newHarness(t, emulator.Options{AgentStartDelay: 300 * time.Millisecond})
 	const banner = "SSH-2.0-e2e_banner\r\n"
@@ -199,6 +200,25 @@ func TestForwardWhoSpeaksFirst(t *testing.T) {
 				t.Fatalf("client speaks first: %d bytes, sha256 differs", len(b))
 			}
 		})
+	}
+}
+
+// TestForwardClientFirstSlowAgent: an agent that drops early input and takes longer than its
+// usual second to reach the target (2.2.3.578 sleeps 1 s after its channel opens before it dials,
+// and the gateway's part comes on top) still gets an HTTP request, which nothing on the far side
+// answers before it arrives: ecsterm holds input for as long as Alibaba's own client waits.
+func TestForwardClientFirstSlowAgent(t *testing.T) {
+	h := newHarness(t, emulator.Options{AgentStartDelay: 1500 * time.Millisecond})
+	data, want := randomBytes(64 << 10)
+	f := h.startForward(legacyInstance, "-L", "0:"+strconv.Itoa(fileServer(t, data)))
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: 30 * time.Second} // a failsafe
+	resp, err := client.Get("http://" + f.listens[0] + "/file")
+	if err != nil {
+		t.Fatalf("client speaks first to a slow agent: %v (the request was dropped)", err)
+	}
+	defer resp.Body.Close()
+	if b, err := io.ReadAll(resp.Body); err != nil || sha(b) != want {
+		t.Fatalf("client speaks first to a slow agent: %d bytes, %v", len(b), err)
 	}
 }
 

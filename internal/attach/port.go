@@ -31,10 +31,12 @@ const DefaultReuse = 9 * time.Minute
 // connection to the target is up (AGT-578); later agents wait up to 10 s for it.
 var queuingAgent = []int{2, 2, 3, 578}
 
-// earlyInputHold is how long input waits for the first output on agents that drop early input:
-// long enough for the agent's local connect, far shorter than the official client's fixed 3 s,
-// and cut short by the first byte of a server that speaks first (SSH).
-const earlyInputHold = time.Second
+// earlyInputHold is how long input waits for the first output on agents that drop early input.
+// Agent 2.2.3.578 sleeps a second after its channel opens before it dials the target, and the
+// gateway's share of the start comes on top, so a one-second hold raced it and lost a client's
+// first request (HTTP) on a slow start. It is the official client's fixed 3 s, but cut short by
+// the first byte of a server that speaks first (SSH), so only client-first protocols wait it out.
+const earlyInputHold = 3 * time.Second
 
 // PortOptions describe the instance whose ports are reached.
 type PortOptions struct {

@@ -230,7 +230,7 @@ func TestPortsPreflightExplains(t *testing.T) {
 
 func TestHoldForAgentVersions(t *testing.T) {
 	_, c := testEmulator(t, emulator.Options{})
-	for id, want := range map[string]time.Duration{idDemo: 0, idLegacy: time.Second} {
+	for id, want := range map[string]time.Duration{idDemo: 0, idLegacy: earlyInputHold} {
 		inst, err := NewPorts(testCtx(t), PortOptions{Cloud: c, InstanceID: id}).Ready(testCtx(t))
 		if err != nil {
 			t.Fatal(err)
@@ -240,14 +240,14 @@ func TestHoldForAgentVersions(t *testing.T) {
 		}
 	}
 	for v, want := range map[string]time.Duration{
-		"2.2.3.578": time.Second, "2.2.3.579": 0, "2.2.4.1": 0, "2.3.0.0": 0, "10.0.0.0": 0,
-		"2.2.3.578.1": 0, "2.2.3": time.Second, "": time.Second, "junk": time.Second, "2.2.3.x": time.Second,
+		"2.2.3.578": earlyInputHold, "2.2.3.579": 0, "2.2.4.1": 0, "2.3.0.0": 0, "10.0.0.0": 0,
+		"2.2.3.578.1": 0, "2.2.3": earlyInputHold, "": earlyInputHold, "junk": earlyInputHold, "2.2.3.x": earlyInputHold,
 	} {
 		if got := HoldFor(&cloud.Instance{OSType: "linux", AgentVersion: v}); got != want {
 			t.Errorf("agent %q: hold %v, want %v", v, got, want)
 		}
 	}
-	if got := HoldFor(&cloud.Instance{OSType: "windows", AgentVersion: "2.1.3.900"}); got != time.Second {
-		t.Errorf("Windows agent: hold %v, want the safe 1 s", got)
+	if got := HoldFor(&cloud.Instance{OSType: "windows", AgentVersion: "2.1.3.900"}); got != earlyInputHold {
+		t.Errorf("Windows agent: hold %v, want the safe %v", got, earlyInputHold)
 	}
 }

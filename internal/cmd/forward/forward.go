@@ -55,12 +55,12 @@ does not resolve is refused with "host unreachable" and a line naming it.
 Each listener is announced on stderr, or as one JSON line on stdout with -o json:
   {"listen":"127.0.0.1:43127","type":"local","host":"localhost","port":80,"instance":"i-..."}
 Stdout carries nothing else. Ctrl-C (or SIGTERM, SIGHUP) closes the listeners, ends the
-sessions and exits 0.
+sessions and exits 128+n (130 for Ctrl-C).
 
 Bytes go out as soon as a client sends them when the instance's agent is later than
 2.2.3.578 (it waits for its connection to the target). Older agents drop what arrives before
 that connection exists, so there a client's first bytes wait for the server's first output
-or 1 s, whichever comes first: no wait for servers that speak first, like SSH.`,
+or 3 s, whichever comes first: no wait for servers that speak first, like SSH.`,
 		Example: `  ecsterm forward web-01 -L 8080:80
   ecsterm forward i-bp1... -L 127.0.0.1:5432:10.0.0.7:5432 -L 6379:10.0.0.8:6379
   ecsterm forward i-bp1... -D 1080     # then: curl --socks5 127.0.0.1:1080 http://10.0.0.7/
