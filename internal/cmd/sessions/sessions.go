@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -149,9 +148,9 @@ func sessionsRun(ctx context.Context, opts *Options) error {
 		}
 		return nil
 	case ios.IsStdoutTTY():
-		return writeTable(ios.Out, recs)
+		return cmdutil.WriteTable(ios.Out, header, rows(recs))
 	default:
-		return writeTSV(ios.Out, recs)
+		return cmdutil.WriteTSV(ios.Out, rows(recs))
 	}
 }
 
@@ -275,21 +274,11 @@ func cells(r Record) []string {
 	return out
 }
 
-func writeTable(w io.Writer, recs []Record) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(header, "\t"))
-	for _, r := range recs {
-		fmt.Fprintln(tw, strings.Join(cells(r), "\t"))
+// rows escapes every record's cells (see cells) for the table and TSV writers.
+func rows(recs []Record) [][]string {
+	out := make([][]string, len(recs))
+	for i, r := range recs {
+		out[i] = cells(r)
 	}
-	return tw.Flush()
-}
-
-func writeTSV(w io.Writer, recs []Record) error {
-	var b strings.Builder
-	for _, r := range recs {
-		b.WriteString(strings.Join(cells(r), "\t"))
-		b.WriteByte('\n')
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return out
 }
