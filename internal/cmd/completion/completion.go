@@ -3,10 +3,8 @@
 // behind the dynamic completion of targets (see target.Completer).
 //
 // The scripts are also committed in completions/ for packages and archives; regenerate them with
-// `go generate ./internal/cmd/completion` after changing the command tree.
+// `go generate ./internal/cli` after changing the command tree.
 package completion
-
-//go:generate go run ./gen ../../../completions
 
 import (
 	"context"

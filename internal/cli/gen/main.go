@@ -1,5 +1,5 @@
 // Command gen writes ecsterm's shell completion scripts, from the command tree, into a directory
-// (completions/ by default). `go generate ./internal/cmd/completion` runs it; stale_test.go
+// (completions/ by default). `go generate ./internal/cli` runs it; internal/cli/completions_test.go
 // fails when the committed scripts differ from what it would write.
 package main
 

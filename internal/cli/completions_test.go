@@ -1,4 +1,4 @@
-package completion_test
+package cli_test
 
 import (
 	"bytes"
@@ -14,14 +14,14 @@ import (
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 )
 
-const regenerate = "regenerate with `go generate ./internal/cmd/completion` and commit completions/"
+const regenerate = "regenerate with `go generate ./internal/cli` and commit completions/"
 
 // TestCommittedScriptsAreCurrent fails when a change to the command tree has not been carried
 // into completions/, which the release archives and packages ship.
 func TestCommittedScriptsAreCurrent(t *testing.T) {
 	ios, _, _, _ := iostreams.Test()
 	root := cli.NewCmdRoot(&cmdutil.Factory{IOStreams: ios})
-	dir := filepath.Join("..", "..", "..", "completions")
+	dir := filepath.Join("..", "..", "completions")
 	var want []string
 	for shell, name := range completion.Files() {
 		want = append(want, name)
@@ -56,7 +56,7 @@ func TestCommandPrintsTheCommittedScripts(t *testing.T) {
 		if code := cli.Run(context.Background(), ios, []string{"completion", shell}); code != 0 {
 			t.Fatalf("completion %s: exit %d: %s", shell, code, stderr)
 		}
-		have, err := os.ReadFile(filepath.Join("..", "..", "..", "completions", name))
+		have, err := os.ReadFile(filepath.Join("..", "..", "completions", name))
 		if err != nil {
 			t.Fatal(err)
 		}
