@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -134,7 +132,7 @@ func (p *Ports) Ready(ctx context.Context) (*cloud.Instance, error) {
 // HoldFor is how long input waits for the first output on an agent of this version: nothing for
 // agents that wait for their connection to the target, earlyInputHold for older or unknown ones.
 func HoldFor(inst *cloud.Instance) time.Duration {
-	if inst != nil && !inst.Windows() && versionAfter(inst.AgentVersion, queuingAgent) {
+	if inst != nil && !inst.Windows() && cloud.VersionAfter(inst.AgentVersion, queuingAgent) {
 		return 0
 	}
 	return earlyInputHold
@@ -392,22 +390,4 @@ func asLimit(err error) *LimitError {
 		return &LimitError{Region: true, Err: err}
 	}
 	return nil
-}
-
-// versionAfter reports whether dotted version v is later than min; an unparseable one is not.
-func versionAfter(v string, min []int) bool {
-	parts := strings.Split(v, ".")
-	for i, m := range min {
-		if i >= len(parts) {
-			return false
-		}
-		n, err := strconv.Atoi(parts[i])
-		if err != nil || n < 0 {
-			return false
-		}
-		if n != m {
-			return n > m
-		}
-	}
-	return len(parts) > len(min)
 }

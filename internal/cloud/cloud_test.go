@@ -157,7 +157,7 @@ func TestPreflightReadyFields(t *testing.T) {
 	}
 }
 
-func TestVersionAbove(t *testing.T) {
+func TestVersionAfter(t *testing.T) {
 	linux, windows := minLinuxAgent, minWindowsAgent
 	tests := []struct {
 		v    string
@@ -183,8 +183,8 @@ func TestVersionAbove(t *testing.T) {
 		{"2.2.3.-1", linux, false},
 	}
 	for _, tt := range tests {
-		if got := versionAbove(tt.v, tt.min); got != tt.want {
-			t.Errorf("versionAbove(%q, %v) = %v, want %v", tt.v, tt.min, got, tt.want)
+		if got := VersionAfter(tt.v, tt.min); got != tt.want {
+			t.Errorf("VersionAfter(%q, %v) = %v, want %v", tt.v, tt.min, got, tt.want)
 		}
 	}
 }

@@ -388,7 +388,7 @@ func (in *Instance) Checks() []ReadyCheck {
 		out = append(out, fail("session manager", "not supported", probe(online)))
 	}
 	need := "later than " + joinVersion(min)
-	if versionAbove(in.AgentVersion, min) {
+	if VersionAfter(in.AgentVersion, min) {
 		out = append(out, ReadyCheck{Name: "agent version", OK: true, Detail: in.AgentVersion + " (need " + need + ")"})
 	} else {
 		out = append(out, fail("agent version", in.AgentVersion+" (need "+need+")",

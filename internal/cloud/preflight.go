@@ -243,22 +243,23 @@ func (in *Instance) Ready() error {
 	if in.Windows() {
 		min = minWindowsAgent
 	}
-	if !in.SessionManager || !versionAbove(in.AgentVersion, min) {
+	if !in.SessionManager || !VersionAfter(in.AgentVersion, min) {
 		return &NotReadyError{in.ID, fmt.Sprintf("Cloud Assistant agent %s is too old for sessions (need later than %s)", in.AgentVersion, joinVersion(min)),
 			"update the agent on the instance"}
 	}
 	return nil
 }
 
-// versionAbove reports whether dotted version v is later than min. Unparseable is not above.
-func versionAbove(v string, min []int) bool {
+// VersionAfter reports whether dotted version v (an agent's) is later than min; an unparseable
+// one is not. It gates both the session check here and behaviour that depends on the agent.
+func VersionAfter(v string, min []int) bool {
 	parts := strings.Split(v, ".")
 	for i, m := range min {
 		if i >= len(parts) {
 			return false
 		}
 		n, err := strconv.Atoi(parts[i])
-		if err != nil {
+		if err != nil || n < 0 {
 			return false
 		}
 		if n != m {
