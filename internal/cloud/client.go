@@ -21,6 +21,8 @@ import (
 	"github.com/alibabacloud-go/tea/dara"
 	"github.com/aliyun/credentials-go/credentials"
 	"github.com/aliyun/credentials-go/credentials/providers"
+
+	"github.com/ecsterm/ecsterm/pkg/session"
 )
 
 // Config selects the account, region and endpoint.
@@ -114,7 +116,7 @@ func New(cfg Config) (*Client, error) {
 			return nil, err
 		}
 		oc.Endpoint, oc.Protocol = dara.String(host), dara.String(scheme)
-		if h, _, _ := net.SplitHostPort(host); isLoopback(h) || isLoopback(host) {
+		if h, _, _ := net.SplitHostPort(host); session.IsLoopbackHost(h) || session.IsLoopbackHost(host) {
 			// The SDK applies HTTP_PROXY even to loopback, and matches NoProxy on host:port only.
 			oc.NoProxy = dara.String(host)
 		}
@@ -267,21 +269,13 @@ func ParseEndpoint(raw string) (host, scheme string, err error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopback(u.Hostname()) {
+		if !session.IsLoopbackHost(u.Hostname()) {
 			return "", "", fmt.Errorf("endpoint %s uses plain http: only loopback endpoints may; use https", u.Host)
 		}
 	default:
 		return "", "", fmt.Errorf("endpoint scheme %q is not http or https", u.Scheme)
 	}
 	return u.Host, u.Scheme, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // maskID shows only the ends of an AccessKey ID, which is not secret but need not be whole in logs.
