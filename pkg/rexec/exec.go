@@ -98,9 +98,6 @@ func (e *Exec) Output() io.Writer { return outputWriter{e} }
 // Done is closed when the command's exit status (and its stderr) has arrived.
 func (e *Exec) Done() <-chan struct{} { return e.done }
 
-// Started is closed when the remote side is ready (the bootstrap answered).
-func (e *Exec) Started() <-chan struct{} { return e.ready }
-
 // Status returns the remote exit status once Done is closed, or an error saying why there is
 // none (the session ended first).
 func (e *Exec) Status() (int, error) {
