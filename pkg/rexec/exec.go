@@ -51,6 +51,9 @@ type Exec struct {
 	ready chan struct{} // the bootstrap is ready for the script
 	start chan struct{} // -t: the command is starting; forward stdin
 	done  chan struct{}
+
+	closeOnce sync.Once
+	closed    chan struct{} // Close was called: the session is over, feed gives up
 }
 
 type phase int
@@ -73,7 +76,7 @@ func New(req Request) (*Exec, error) {
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
-	e := &Exec{req: req, nonce: hex.EncodeToString(b), ready: make(chan struct{}), start: make(chan struct{}), done: make(chan struct{})}
+	e := &Exec{req: req, nonce: hex.EncodeToString(b), ready: make(chan struct{}), start: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{})}
 	e.trailer = []byte("\x1e" + e.nonce + " ")
 	e.inR, e.inW = io.Pipe()
 	if req.Stdout == nil {
@@ -118,14 +121,20 @@ func (e *Exec) Status() (int, error) {
 	return 0, errors.New("the session ended before the command's exit status arrived")
 }
 
-// Close stops feeding input; call it when the session is over.
-func (e *Exec) Close() { e.inR.CloseWithError(io.ErrClosedPipe) }
+// Close stops feeding input; call it when the session is over, or when it never opened. It also
+// ends the goroutine that waits for the remote side, which may never answer.
+func (e *Exec) Close() {
+	e.closeOnce.Do(func() { close(e.closed) })
+	e.inR.CloseWithError(io.ErrClosedPipe)
+}
 
 // feed sends the script once the bootstrap is ready, then the command's stdin.
 func (e *Exec) feed() {
 	select {
 	case <-e.ready:
 	case <-e.done:
+		return
+	case <-e.closed:
 		return
 	}
 	s := script(e.req.Command, e.nonce, e.req.TTY, e.req.Rows, e.req.Cols)
@@ -136,6 +145,8 @@ func (e *Exec) feed() {
 		select {
 		case <-e.start:
 		case <-e.done:
+			return
+		case <-e.closed:
 			return
 		}
 		if e.req.Stdin != nil {

@@ -41,6 +41,7 @@ func TestNoTempDirNoCommand(t *testing.T) {
 // process group is hung up mid-command, as the agent does when a session ends.
 func TestTempDirGoesOnHangup(t *testing.T) {
 	pr, pw := io.Pipe()
+	t.Cleanup(func() { pr.Close() }) // ends the copy of output nobody reads past the first line
 	e, err := New(Request{Command: `readlink /proc/self/fd/2; exec sleep 600`, Stdout: pw})
 	if err != nil {
 		t.Fatal(err)
