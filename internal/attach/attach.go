@@ -47,7 +47,7 @@ type Options struct {
 	// IdleTimeout ends an interactive session after this long without input or output.
 	IdleTimeout time.Duration
 	// NoResume keeps the session to schema 1.01: a dropped connection ends it. By default it
-	// speaks 1.02 and reconnects (resume.go).
+	// speaks 1.02 and reconnects (resumeoptions.go).
 	NoResume bool
 	// StatusOut is where the one-line reconnect status goes; nil leaves it to the debug log.
 	StatusOut io.Writer

@@ -74,7 +74,7 @@ type Options struct {
 	// Now is the clock for signatures and expiry. Default time.Now.
 	Now func() time.Time
 	// DetachTimeout is how long a schema 1.02 channel whose WebSocket dropped stays alive,
-	// output buffered, for the client to resume it with &channelId= (resume.go). The real value
+	// output buffered, for the client to resume it with &channelId= (reattach.go). The real value
 	// is unknown. Default 60 s.
 	DetachTimeout time.Duration
 	// ReplayLimit bounds each 1.02 channel's unacknowledged output kept for replay; when full,
@@ -122,7 +122,7 @@ type Emulator struct {
 	installed map[string]bool       // InstallCloudAssistant: agents awaiting a reboot
 	inv       *invocationStore      // RunCommand invocations
 	wg        sync.WaitGroup        // agent sessions
-	down      atomic.Bool           // the gateway refuses WebSockets (SetGatewayDown, resume.go)
+	down      atomic.Bool           // the gateway refuses WebSockets (SetGatewayDown, reattach.go)
 	caPEM     []byte                // the TLS certificate clients must trust; nil for plain
 	signers   map[string]signerRuns // action → AccessKey ID of each verified call, for tests
 	holds     map[string]*hold      // action → the next call waits (Hold)

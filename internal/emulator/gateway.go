@@ -38,12 +38,12 @@ import (
 //     agent's output is paced to it, and input beyond it ends the channel with FlowExceedLimit
 //     (rate.go);
 //   - frames carry real schema 1.02 sequence numbers unless the client has shown itself to be
-//     1.01, and a 1.02 channel survives a dropped WebSocket (resume.go).
+//     1.01, and a 1.02 channel survives a dropped WebSocket (reattach.go).
 
 var upgrader = websocket.Upgrader{ReadBufferSize: 32 << 10, WriteBufferSize: 32 << 10}
 
 // channel is one agent channel of a session: the gateway's relay plus the agent's work. It starts
-// with one WebSocket connection; a 1.02 client may resume it on another (resume.go).
+// with one WebSocket connection; a 1.02 client may resume it on another (reattach.go).
 type channel struct {
 	e    *Emulator
 	sess *termSession
@@ -54,7 +54,7 @@ type channel struct {
 	seq  int64           // 1.01 frame counter
 	buf  []byte
 
-	// Resume (resume.go). Guarded by wmu unless atomic.
+	// Resume (reattach.go). Guarded by wmu unless atomic.
 	schema     atomic.Int32 // what the client's frames say: schemaUnknown, schema101, schema102
 	rp         replay       // Output frames kept until acknowledged
 	lastInSeq  atomic.Uint32
@@ -228,7 +228,7 @@ func (c *channel) send(t session.MessageType, payload []byte) error {
 	return c.writeLocked(t, c.rp.last(), payload)
 }
 
-// writeLocked writes one frame in the client's layout (resume.go); the caller holds wmu and has
+// writeLocked writes one frame in the client's layout (reattach.go); the caller holds wmu and has
 // checked that conn is set.
 func (c *channel) writeLocked(t session.MessageType, outSeq uint32, payload []byte) error {
 	return c.writeSeqsLocked(t, c.lastInSeq.Load(), outSeq, payload)
