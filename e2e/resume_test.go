@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
@@ -190,13 +191,16 @@ func TestResumeConnectGatewayRestart(t *testing.T) {
 	scr.waitFor(t, at, "reconnected")
 	at = scr.waitFor(t, at, "two-4-kept")
 	at = scr.waitFor(t, at, "@demo-web-01 ~]")
-	for i := 0; ; i++ { // SIGWINCH reaches ecsterm in its own time
+	// SIGWINCH reaches ecsterm in its own time: ask until the new size shows, for up to 30 s (a
+	// failsafe; 50 quick tries were not always enough on a loaded CI machine, a size lost in the
+	// reconnect still fails here).
+	for deadline := time.Now().Add(30 * time.Second); ; {
 		io.WriteString(ptmx, "stty size\r")
 		next := scr.waitFor(t, at, "@demo-web-01 ~]")
 		if strings.Contains(scr.String()[at:next], "33 101") {
 			break
 		}
-		if i == 50 {
+		if time.Now().After(deadline) {
 			t.Fatalf("remote size never became 33 101:\n%s", scr.String()[at:])
 		}
 		at = next
