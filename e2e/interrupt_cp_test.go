@@ -5,7 +5,6 @@ package e2e
 import (
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -123,17 +122,7 @@ func TestInterruptCp(t *testing.T) {
 		go func() { done <- cmd.Wait() }()
 		partial(t, remote)
 		tm.typeIn("\x03")
-		var err error
-		select {
-		case err = <-done:
-		case <-time.After(interruptWait):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Fatalf("cp still running %v after Ctrl-C; screen %q", interruptWait, tm.scr.String())
-		}
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
-			t.Errorf("after Ctrl-C: %v, want exit status 130; screen %q", err, tm.scr.String())
-		}
+		tm.exitAfter(t, cmd, done, "Ctrl-C", 130)
 		h.checkCpLeftNothing(t, map[string][]string{local: {"tree"}, remote: nil})
 	})
 }

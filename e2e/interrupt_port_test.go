@@ -4,9 +4,7 @@ package e2e
 
 import (
 	"os"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/ecsterm/ecsterm/internal/emulator"
 )
@@ -19,30 +17,13 @@ import (
 // in-process TestPortsInterruptWhileStarting and TestPortsCloseWhileStarting do.
 func TestInterruptProxyWhileStarting(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
-	entered, release := h.emu.Hold("StartTerminalSession")
-	defer release()
 	pr, pw, err := os.Pipe() // ssh's side: open, silent (a file: Wait needs no copy to end)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer pw.Close()
 	defer pr.Close()
-	b := h.startBackground("", pr, "proxy", demoInstance, "22")
-	select {
-	case <-entered:
-	case <-b.done:
-		t.Fatalf("exited %d before StartTerminalSession; stderr %q", b.code, b.stderr.String())
-	case <-time.After(interruptWait):
-		t.Fatal("no StartTerminalSession")
-	}
-	if err := b.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	release()
-	code, _ := b.exit(t, time.Now())
-	if code != 130 {
-		t.Errorf("exit status %d, want 130; stderr %q", code, b.stderr.String())
-	}
+	h.interruptWhileStarting(t, pr, "proxy", demoInstance, "22")
 	if s, e := h.emu.Calls("StartTerminalSession"), h.emu.Calls("EndTerminalSession"); s != 1 || e != s {
 		t.Errorf("%d sessions started, %d ended with EndTerminalSession", s, e)
 	}

@@ -275,24 +275,7 @@ func TestInterruptTwice(t *testing.T) {
 // (the first signal does not cut the call short) and ends the session it names; it exits 130.
 func TestInterruptWhileStarting(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
-	entered, release := h.emu.Hold("StartTerminalSession")
-	defer release()
-	b := h.startBackground("", nil, "exec", demoInstance, "--", "true")
-	select {
-	case <-entered:
-	case <-b.done:
-		t.Fatalf("exited %d before StartTerminalSession; stderr %q", b.code, b.stderr.String())
-	case <-time.After(interruptWait):
-		t.Fatal("no StartTerminalSession")
-	}
-	if err := b.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	release()
-	code, _ := b.exit(t, time.Now())
-	if code != 130 {
-		t.Errorf("exit status %d, want 130; stderr %q", code, b.stderr.String())
-	}
+	b := h.interruptWhileStarting(t, nil, "exec", demoInstance, "--", "true")
 	if s := b.stderr.String(); s != "" {
 		t.Errorf("stderr %q: an interrupt needs no words", s)
 	}
@@ -317,4 +300,29 @@ func TestInterruptFanOutWaiting(t *testing.T) {
 		t.Errorf("%d sessions started, want only the one running when the signal came", n)
 	}
 	h.checkNothingLeft(t, ids, arg, dirs)
+}
+
+// interruptWhileStarting runs ecsterm with args (stdin from in) and holds its
+// StartTerminalSession; once the call is in the emulator, it sends SIGINT, lets the call
+// answer, and checks that ecsterm exits 130. The caller checks what was ended.
+func (h *harness) interruptWhileStarting(t *testing.T, in io.Reader, args ...string) *background {
+	t.Helper()
+	entered, release := h.emu.Hold("StartTerminalSession")
+	defer release()
+	b := h.startBackground("", in, args...)
+	select {
+	case <-entered:
+	case <-b.done:
+		t.Fatalf("exited %d before StartTerminalSession; stderr %q", b.code, b.stderr.String())
+	case <-time.After(interruptWait):
+		t.Fatal("no StartTerminalSession")
+	}
+	if err := b.cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if code, _ := b.exit(t, time.Now()); code != 130 {
+		t.Errorf("exit status %d, want 130; stderr %q", code, b.stderr.String())
+	}
+	return b
 }

@@ -23,18 +23,7 @@ func TestInterruptExecOnTerminal(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	_, dirs := remoteRunning(t, arg, 1)
 	tm.typeIn("\x03")
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(interruptWait):
-		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("ecsterm still running %v after Ctrl-C; screen %q", interruptWait, tm.scr.String())
-	}
-	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 130 {
-		t.Errorf("after Ctrl-C: %v, want exit status 130; screen %q", err, tm.scr.String())
-	}
+	tm.exitAfter(t, cmd, done, "Ctrl-C", 130)
 	h.checkNothingLeft(t, []string{demoInstance}, arg, dirs)
 }
 
@@ -76,17 +65,7 @@ func TestInterruptConnect(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(interruptWait):
-				_ = cmd.Process.Kill()
-				<-done
-				t.Fatalf("connect still running %v after SIGTERM; screen %q", interruptWait, tm.scr.String())
-			}
-			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 143 {
-				t.Errorf("after SIGTERM: %v, want exit status 143; screen %q", err, tm.scr.String())
-			}
+			tm.exitAfter(t, cmd, done, "SIGTERM", 143)
 			if after := tm.termios(t); after != before {
 				t.Errorf("terminal not restored: lflag %#x, was %#x", after.Lflag, before.Lflag)
 			}
@@ -114,19 +93,26 @@ func TestInterruptExecTTY(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	tm.exitAfter(t, cmd, done, "SIGTERM", 143)
+	if after := tm.termios(t); after != before {
+		t.Errorf("terminal not restored: lflag %#x, was %#x", after.Lflag, before.Lflag)
+	}
+	h.checkNothingLeft(t, []string{demoInstance}, arg, nil)
+}
+
+// exitAfter waits for cmd, started on tm, to exit after the interrupt named by what, and checks
+// that its status is want; done carries cmd.Wait's result.
+func (tm *terminal) exitAfter(t *testing.T, cmd *exec.Cmd, done <-chan error, what string, want int) {
+	t.Helper()
 	var err error
 	select {
 	case err = <-done:
 	case <-time.After(interruptWait):
 		_ = cmd.Process.Kill()
 		<-done
-		t.Fatalf("exec -t still running %v after SIGTERM; screen %q", interruptWait, tm.scr.String())
+		t.Fatalf("ecsterm still running %v after %s; screen %q", interruptWait, what, tm.scr.String())
 	}
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 143 {
-		t.Errorf("after SIGTERM: %v, want exit status 143; screen %q", err, tm.scr.String())
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != want {
+		t.Errorf("after %s: %v, want exit status %d; screen %q", what, err, want, tm.scr.String())
 	}
-	if after := tm.termios(t); after != before {
-		t.Errorf("terminal not restored: lflag %#x, was %#x", after.Lflag, before.Lflag)
-	}
-	h.checkNothingLeft(t, []string{demoInstance}, arg, nil)
 }
