@@ -96,21 +96,16 @@ func (c *Client) ListInstances(ctx context.Context, f InstanceFilter) ([]Instanc
 		return nil, err
 	}
 	var out []InstanceInfo
-	pages := pager{action: "DescribeInstances"}
-	for {
-		var body *ecs.DescribeInstancesResponseBody
-		err := c.call(ctx, "DescribeInstances", func() error {
-			resp, err := c.sdk().DescribeInstancesWithContext(ctx, req, runtime())
-			if err == nil {
-				body = resp.Body
-			}
-			return err
-		})
+	err = walk(ctx, c, "DescribeInstances", func(token *string) (*ecs.DescribeInstancesResponseBody, error) {
+		req.NextToken = token
+		resp, err := c.sdk().DescribeInstancesWithContext(ctx, req, runtime())
 		if err != nil {
 			return nil, err
 		}
+		return resp.Body, nil
+	}, func(body *ecs.DescribeInstancesResponseBody) (string, string, bool, error) {
 		if body == nil {
-			break
+			return "", "", true, nil
 		}
 		if body.Instances != nil {
 			for _, in := range body.Instances.Instance {
@@ -119,13 +114,10 @@ func (c *Client) ListInstances(ctx context.Context, f InstanceFilter) ([]Instanc
 				}
 			}
 		}
-		next := dara.StringValue(body.NextToken)
-		if more, err := pages.more(next, dara.StringValue(body.RequestId)); err != nil {
-			return nil, err
-		} else if !more {
-			break
-		}
-		req.NextToken = dara.String(next)
+		return dara.StringValue(body.NextToken), dara.StringValue(body.RequestId), false, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -275,21 +267,16 @@ func (c *Client) agentBatch(ctx context.Context, ids []string) (map[string]Agent
 		want[id] = true
 	}
 	out := make(map[string]AgentInfo, len(ids))
-	pages := pager{action: "DescribeCloudAssistantStatus"}
-	for {
-		var body *ecs.DescribeCloudAssistantStatusResponseBody
-		err := c.call(ctx, "DescribeCloudAssistantStatus", func() error {
-			resp, err := c.sdk().DescribeCloudAssistantStatusWithContext(ctx, req, runtime())
-			if err == nil {
-				body = resp.Body
-			}
-			return err
-		})
+	err := walk(ctx, c, "DescribeCloudAssistantStatus", func(token *string) (*ecs.DescribeCloudAssistantStatusResponseBody, error) {
+		req.NextToken = token
+		resp, err := c.sdk().DescribeCloudAssistantStatusWithContext(ctx, req, runtime())
 		if err != nil {
 			return nil, err
 		}
+		return resp.Body, nil
+	}, func(body *ecs.DescribeCloudAssistantStatusResponseBody) (string, string, bool, error) {
 		if body == nil {
-			return out, nil
+			return "", "", true, nil
 		}
 		if set := body.InstanceCloudAssistantStatusSet; set != nil {
 			for _, s := range set.InstanceCloudAssistantStatus {
@@ -306,17 +293,12 @@ func (c *Client) agentBatch(ctx context.Context, ids []string) (map[string]Agent
 				}
 			}
 		}
-		next := dara.StringValue(body.NextToken)
-		if len(out) == len(want) {
-			return out, nil
-		}
-		if more, err := pages.more(next, dara.StringValue(body.RequestId)); err != nil {
-			return nil, err
-		} else if !more {
-			return out, nil
-		}
-		req.NextToken = dara.String(next)
+		return dara.StringValue(body.NextToken), dara.StringValue(body.RequestId), len(out) == len(want), nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 func unique(in []string) []string {

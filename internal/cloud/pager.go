@@ -1,6 +1,11 @@
 package cloud
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+
+	"github.com/alibabacloud-go/tea/dara"
+)
 
 // maxPages bounds one paged listing. 1000 pages of DescribeInstances are 100,000 instances, more
 // than a region holds; a service that hands out a new NextToken with every page (empty pages,
@@ -29,4 +34,31 @@ func (p *pager) more(token, requestID string) (bool, error) {
 	}
 	p.seen[token] = true
 	return true, nil
+}
+
+// walk reads action's listing page by page: fetch asks for the page after token (nil for the
+// first) through c.call, with its retries, and take reads the page's body, returning its
+// NextToken and RequestId, or stop to end the listing there (take must stop on a nil body).
+// The pager ends a listing that does not end on its own.
+func walk[B any](ctx context.Context, c *Client, action string, fetch func(token *string) (B, error), take func(B) (next, requestID string, stop bool, err error)) error {
+	pages := pager{action: action}
+	var token *string
+	for {
+		var body B
+		if err := c.call(ctx, action, func() (err error) {
+			body, err = fetch(token)
+			return err
+		}); err != nil {
+			return err
+		}
+		next, requestID, stop, err := take(body)
+		if err != nil || stop {
+			return err
+		}
+		more, err := pages.more(next, requestID)
+		if err != nil || !more {
+			return err
+		}
+		token = dara.String(next)
+	}
 }

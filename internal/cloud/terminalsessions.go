@@ -57,21 +57,16 @@ func (c *Client) ListTerminalSessions(ctx context.Context, f TerminalSessionFilt
 		req.SessionId = dara.String(f.SessionID)
 	}
 	var out []TerminalSession
-	pages := pager{action: "DescribeTerminalSessions"}
-	for {
-		var body *ecs.DescribeTerminalSessionsResponseBody
-		err := c.call(ctx, "DescribeTerminalSessions", func() error {
-			resp, err := c.sdk().DescribeTerminalSessionsWithContext(ctx, req, runtime())
-			if err == nil {
-				body = resp.Body
-			}
-			return err
-		})
+	err := walk(ctx, c, "DescribeTerminalSessions", func(token *string) (*ecs.DescribeTerminalSessionsResponseBody, error) {
+		req.NextToken = token
+		resp, err := c.sdk().DescribeTerminalSessionsWithContext(ctx, req, runtime())
 		if err != nil {
 			return nil, err
 		}
+		return resp.Body, nil
+	}, func(body *ecs.DescribeTerminalSessionsResponseBody) (string, string, bool, error) {
 		if body == nil {
-			break
+			return "", "", true, nil
 		}
 		if body.Sessions != nil {
 			for _, s := range body.Sessions.Session {
@@ -80,18 +75,15 @@ func (c *Client) ListTerminalSessions(ctx context.Context, f TerminalSessionFilt
 				}
 			}
 		}
-		next := dara.StringValue(body.NextToken)
-		more, err := pages.more(next, dara.StringValue(body.RequestId))
-		if err == nil && more && len(out) >= maxTerminalSessions {
-			err = &APIError{Action: "DescribeTerminalSessions", Code: "InvalidNextToken",
-				Message: fmt.Sprintf("the listing does not end (more than %d sessions)", maxTerminalSessions), RequestID: dara.StringValue(body.RequestId)}
+		next, requestID := dara.StringValue(body.NextToken), dara.StringValue(body.RequestId)
+		if next != "" && len(out) >= maxTerminalSessions {
+			return "", "", false, &APIError{Action: "DescribeTerminalSessions", Code: "InvalidNextToken", RequestID: requestID,
+				Message: fmt.Sprintf("the listing does not end (more than %d sessions)", maxTerminalSessions)}
 		}
-		if err != nil {
-			return nil, err
-		} else if !more {
-			break
-		}
-		req.NextToken = dara.String(next)
+		return next, requestID, false, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
