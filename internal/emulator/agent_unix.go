@@ -112,8 +112,11 @@ func pollable(f *os.File) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "/dev/ptmx"), nil
 }
 
-// killGrace is how long a hung-up session process has to exit before it is killed.
-const killGrace = 2 * time.Second
+// killGrace is how long a hung-up session process has to exit before it is killed. No agent
+// source shows such a kill; it is here so that Close cannot hang. It is longer than the exec
+// script's own grace (SIGTERM, five seconds, SIGKILL), so the emulator does not cut short the
+// cleanup a real instance would let finish.
+const killGrace = 10 * time.Second
 
 // wait reaps the process. Once the channel is shut down the process group has had SIGHUP; a
 // process that ignores it is killed after killGrace, so that Close cannot hang on it.

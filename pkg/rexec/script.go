@@ -68,7 +68,7 @@ func script(command, nonce string, tty bool, rows, cols uint16) string {
 		// fd 4 is the terminal (an asynchronous list's stdin would be /dev/null); only stty
 		// holds it, so the watcher's sleep keeps no terminal open after the command ends.
 		return `exec 4<&0;stty "$s";` + size +
-			`(trap '' HUP INT QUIT;while stty -g <&4;do sleep 2 4<&-;done;trap '' TERM;kill -TERM 0;sleep 1;kill -KILL 0)>/dev/null 2>&1&w=$!;` +
+			`(trap '' HUP INT QUIT;while stty -g <&4;do sleep 2 4<&-;done;trap '' TERM;kill -TERM 0;sleep 5;kill -KILL 0)>/dev/null 2>&1&w=$!;` +
 			`printf '\036ecsterm-go\036';` + shell + ` 3<&- 4<&-;r=$?;kill $w 2>/dev/null;printf '\036` + nonce + ` %s 0\n' $r` + "\n"
 	}
 	// fd 3 keeps the PTY for the decoder: an asynchronous list's stdin would be /dev/null. The
@@ -86,8 +86,8 @@ func script(command, nonce string, tty bool, rows, cols uint16) string {
 	// outlive it (the shell runs it in the script's process group, without job control, and
 	// the script's own trap waits for it). So the decoder, which ignores SIGHUP, reads the PTY
 	// after the input's end of file until the terminal goes away, then stops the process group
-	// that it shares with the command: SIGTERM, a second for it to clean up, the directory
-	// removed, SIGKILL. When the command ends first, the script kills the decoder.
+	// that it shares with the command: SIGTERM, five seconds for it to clean up (a cp script's
+	// rm did not always finish within one on a loaded machine), the directory removed, SIGKILL. When the command ends first, the script kills the decoder.
 	return strings.Join([]string{
 		`exec 3<&0`,
 		`t=`,
@@ -95,7 +95,7 @@ func script(command, nonce string, tty bool, rows, cols uint16) string {
 		`trap 'exit 129' HUP INT TERM`,
 		`t=$(mktemp -d 2>/dev/null)||{ m=` + quote(noTempDir) + `;printf '\036` + nonce + ` 255 %s\n%s' ${#m} "$m";exit 98;}`,
 		`mkfifo "$t/i"||exit 98`,
-		`(trap '' HUP;while IFS= read -r l&&[ "$l" != 0 ];do head -c "$l";done>"$t/i";while read -r l;do :;done;trap '' TERM;kill -TERM 0;sleep 1;rm -rf "$t";kill -KILL 0)<&3 &`,
+		`(trap '' HUP;while IFS= read -r l&&[ "$l" != 0 ];do head -c "$l";done>"$t/i";while read -r l;do :;done;trap '' TERM;kill -TERM 0;sleep 5;rm -rf "$t";kill -KILL 0)<&3 &`,
 		`d=$!`,
 		`{ trap 'exit 129' HUP INT TERM;` + shell + ` <"$t/i" 2>"$t/e" 3<&-;echo $? >"$t/s";}|cat`,
 		`kill $d 2>/dev/null`,
