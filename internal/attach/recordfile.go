@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/text"
 	"github.com/ecsterm/ecsterm/pkg/record"
 )
 
@@ -89,7 +89,7 @@ func (r *RecordFile) start(info RecordInfo) (*record.Recorder, error) {
 	}
 	title := info.InstanceID
 	if info.InstanceName != "" {
-		title += " (" + cmdutil.OneLine(info.InstanceName) + ")"
+		title += " (" + text.OneLine(info.InstanceName) + ")"
 	}
 	rec, err := record.New(r.file, record.Header{
 		Width: info.Cols, Height: info.Rows, Timestamp: now,

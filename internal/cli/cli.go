@@ -33,6 +33,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/text"
 	"github.com/ecsterm/ecsterm/internal/timing"
 	"github.com/ecsterm/ecsterm/internal/ttyguard"
 	"github.com/ecsterm/ecsterm/pkg/term"
@@ -183,7 +184,7 @@ func exitCode(errOut io.Writer, root *cobra.Command, err error, sig *term.Signal
 	if sig != nil {
 		if !errors.As(err, &exitErr) && !errors.As(err, &sigErr) && !errors.Is(err, cmdutil.ErrSilent) &&
 			!errors.Is(err, context.Canceled) {
-			fmt.Fprintf(errOut, "ecsterm: %s\n", cmdutil.OneLine(err.Error()))
+			fmt.Fprintf(errOut, "ecsterm: %s\n", text.OneLine(err.Error()))
 		}
 		return sig.ExitCode()
 	}
@@ -195,7 +196,7 @@ func exitCode(errOut io.Writer, root *cobra.Command, err error, sig *term.Signal
 	case errors.As(err, &sigErr):
 		return sigErr.ExitCode()
 	case errors.As(err, &flagErr) || isUsageError(err):
-		fmt.Fprintf(errOut, "ecsterm: %s\nRun 'ecsterm --help' for usage.\n", cmdutil.OneLine(err.Error()))
+		fmt.Fprintf(errOut, "ecsterm: %s\nRun 'ecsterm --help' for usage.\n", text.OneLine(err.Error()))
 		return cmdutil.ExitUsage
 	case errors.Is(err, context.Canceled):
 		return cmdutil.ExitInterrupt
@@ -204,7 +205,7 @@ func exitCode(errOut io.Writer, root *cobra.Command, err error, sig *term.Signal
 		fmt.Fprintf(errOut, "ecsterm: %s\n", ambiguous.Error())
 		return cmdutil.ExitFailure
 	}
-	fmt.Fprintf(errOut, "ecsterm: %s\n", cmdutil.OneLine(err.Error()))
+	fmt.Fprintf(errOut, "ecsterm: %s\n", text.OneLine(err.Error()))
 	return cmdutil.ExitFailure
 }
 

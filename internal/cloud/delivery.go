@@ -15,7 +15,7 @@ type Delivery struct {
 	Kind    string // "OSS" or "SLS"
 	Enabled bool
 	// Where is the bucket and prefix (OSS) or project and logstore (SLS), as the service named
-	// them: printable only through cmdutil.Escape.
+	// them: printable only through text.Escape.
 	Where string
 }
 

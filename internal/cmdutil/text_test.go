@@ -5,24 +5,9 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-)
 
-func TestOneLine(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"plain text", "plain text"},
-		{"two\nlines\r\n  and  spaces", "two lines and spaces"},
-		{"red \x1b[31mname\x1b[0m", `red \x1b[31mname\x1b[0m`},
-		{"bell\a and del\x7f", `bell\x07 and del\x7f`},
-		{"C1 \u009b2J", `C1 \u009b2J`},
-		{"bidi \u202eevil", `bidi \u202eevil`},
-		{"héllo 世界", "héllo 世界"},
-		{"bad \xff byte", `bad \ufffd byte`},
-	} {
-		if got := OneLine(tc.in); got != tc.want {
-			t.Errorf("OneLine(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
+	"github.com/ecsterm/ecsterm/internal/text"
+)
 
 // hostile holds what the service or an instance might put in an ID or a name: C0 controls, an
 // escape sequence, C1 controls (U+009B is a one-byte CSI), bidi overrides and isolates, the line
@@ -38,14 +23,6 @@ var hostile = []struct{ in, want string }{
 	{"i-tag\U000e0041", `i-tag\U000e0041`},
 }
 
-func TestEscapeHostile(t *testing.T) {
-	for _, tc := range hostile {
-		if got := Escape(tc.in); got != tc.want {
-			t.Errorf("Escape(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 // JSON records keep the strings as they were for a JSON reader, but no unsafe character reaches
 // the terminal that shows them raw.
 func TestJSONEncoderEscapes(t *testing.T) {
@@ -56,7 +33,7 @@ func TestJSONEncoderEscapes(t *testing.T) {
 			t.Fatal(err)
 		}
 		raw := b.String()
-		if strings.ContainsFunc(raw, func(r rune) bool { return r != '\n' && unsafe(r) }) {
+		if strings.ContainsFunc(raw, func(r rune) bool { return r != '\n' && text.Unsafe(r) }) {
 			t.Errorf("JSON for %q holds an unsafe character: %q", tc.in, raw)
 		}
 		if !strings.Contains(raw, "héllo 世界") {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // Completer offers targets for shell completion: aliases, and instance IDs and names from a
@@ -72,7 +73,7 @@ func candidates(insts []cacheEntry, aliases map[string]string, toComplete string
 			return
 		}
 		seen[value] = true
-		out = append(out, prefix+value+"\t"+cmdutil.OneLine(desc))
+		out = append(out, prefix+value+"\t"+text.OneLine(desc))
 	}
 	switch {
 	case strings.HasPrefix(rest, "tag:"):

@@ -11,8 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
-	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/text"
 	"github.com/ecsterm/ecsterm/pkg/term"
 )
 
@@ -203,7 +203,7 @@ func (p *picker) draw(w io.Writer) {
 	p.drawn = true
 	b.WriteString(fit(p.title, p.cols))
 	b.WriteString("\r\n")
-	prompt := fit(fmt.Sprintf("%d/%d> %s", len(p.shown), len(p.lines), cmdutil.Escape(string(p.query))), p.cols)
+	prompt := fit(fmt.Sprintf("%d/%d> %s", len(p.shown), len(p.lines), text.Escape(string(p.query))), p.cols)
 	b.WriteString(prompt)
 	end := min(p.top+p.rows, len(p.shown))
 	for i := p.top; i < end; i++ {

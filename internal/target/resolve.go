@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
-	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // Lister lists instances; *cloud.Client is one, and tests may pass another.
@@ -168,7 +168,7 @@ func Lines(insts []cloud.InstanceInfo) []string {
 	width := make([]int, 5)
 	for i := range insts {
 		in := &insts[i]
-		rows[i] = []string{cmdutil.Escape(in.ID), cmdutil.Escape(orDash(in.Name)), cmdutil.Escape(orDash(in.Zone)), cmdutil.Escape(orDash(in.PrivateIP())), cmdutil.Escape(orDash(in.Status))}
+		rows[i] = []string{text.Escape(in.ID), text.Escape(orDash(in.Name)), text.Escape(orDash(in.Zone)), text.Escape(orDash(in.PrivateIP())), text.Escape(orDash(in.Status))}
 		for c, s := range rows[i] {
 			width[c] = max(width[c], utf8.RuneCountInString(s))
 		}
@@ -194,4 +194,4 @@ func orDash(s string) string {
 	return s
 }
 
-func quote(s string) string { return `"` + cmdutil.Escape(s) + `"` }
+func quote(s string) string { return `"` + text.Escape(s) + `"` }

@@ -19,7 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
-	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // Kind is the form of a target.
@@ -67,13 +67,13 @@ func (s Spec) Describe() string {
 	switch s.Kind {
 	case KindTag:
 		if s.HasValue {
-			return "tag " + cmdutil.Escape(s.Value) + "=" + cmdutil.Escape(s.TagValue)
+			return "tag " + text.Escape(s.Value) + "=" + text.Escape(s.TagValue)
 		}
-		return "tag " + cmdutil.Escape(s.Value) + " (any value)"
+		return "tag " + text.Escape(s.Value) + " (any value)"
 	case KindName:
 		return "name " + quote(s.Value)
 	default:
-		return s.Kind.String() + " " + cmdutil.Escape(s.Value)
+		return s.Kind.String() + " " + text.Escape(s.Value)
 	}
 }
 

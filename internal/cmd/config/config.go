@@ -19,6 +19,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	cfgpkg "github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // Options are the inputs of every config subcommand once flags and arguments are parsed.
@@ -188,7 +189,7 @@ func listRun(opts *Options) error {
 			}
 			continue
 		}
-		rows = append(rows, [3]string{key, text(v), s.Source(key)})
+		rows = append(rows, [3]string{key, valueText(v), s.Source(key)})
 	}
 	ios := opts.IO
 	var b bytes.Buffer
@@ -203,7 +204,7 @@ func listRun(opts *Options) error {
 			if r[i] == "" {
 				r[i] = "-"
 			}
-			r[i] = cmdutil.Escape(r[i])
+			r[i] = text.Escape(r[i])
 		}
 		fmt.Fprintln(w, strings.Join(r[:], "\t"))
 	}
@@ -246,8 +247,8 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// text formats a value for the text output.
-func text(v any) string {
+// valueText formats a value for the text output.
+func valueText(v any) string {
 	switch v := v.(type) {
 	case bool:
 		return strconv.FormatBool(v)

@@ -11,6 +11,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	cfgpkg "github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // aliasName returns NAME for a key alias.NAME (or aliases.NAME), and ok false for other keys.
@@ -71,10 +72,10 @@ func getRun(opts *Options) error {
 	var b strings.Builder
 	if aliases, ok := value.(map[string]string); ok {
 		for _, name := range sorted(aliases) {
-			fmt.Fprintf(&b, "%s\t%s\n", cmdutil.Escape(name), cmdutil.Escape(aliases[name]))
+			fmt.Fprintf(&b, "%s\t%s\n", text.Escape(name), text.Escape(aliases[name]))
 		}
 	} else {
-		b.WriteString(cmdutil.Escape(text(value)) + "\n")
+		b.WriteString(text.Escape(valueText(value)) + "\n")
 	}
 	_, err = fmt.Fprint(opts.IO.Out, b.String())
 	return err

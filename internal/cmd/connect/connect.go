@@ -15,6 +15,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/text"
 	"github.com/ecsterm/ecsterm/pkg/forward"
 	"github.com/ecsterm/ecsterm/pkg/term"
 )
@@ -212,7 +213,7 @@ func installAgent(ctx context.Context, client *cloud.Client, opts *Options) (don
 		if !ios.IsStdinTTY() || !ios.IsStderrTTY() {
 			return true, cmdutil.FlagErrorf("%s has no Cloud Assistant agent: --install-agent needs --yes when there is no terminal to confirm on", in.ID)
 		}
-		fmt.Fprintf(ios.ErrOut, "Install the Cloud Assistant agent on %s (%s)? The instance must be rebooted before it works. [y/N] ", cmdutil.Escape(in.ID), cmdutil.Escape(in.Name))
+		fmt.Fprintf(ios.ErrOut, "Install the Cloud Assistant agent on %s (%s)? The instance must be rebooted before it works. [y/N] ", text.Escape(in.ID), text.Escape(in.Name))
 		answer, _ := bufio.NewReader(ios.In).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
 			return true, fmt.Errorf("%s: not installing the agent; no session without it", in.ID)

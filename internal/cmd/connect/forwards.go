@@ -13,6 +13,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/attach"
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/text"
 	"github.com/ecsterm/ecsterm/pkg/forward"
 )
 
@@ -51,7 +52,7 @@ func newForwards(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, 
 			Open:   ports.Open,
 			Logger: f.Logger(),
 			// The terminal is raw while the session runs, hence \r\n, as ssh writes its own lines.
-			Report:  func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\r\n", cmdutil.OneLine(err.Error())) },
+			Report:  func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\r\n", text.OneLine(err.Error())) },
 			OnPaced: paced,
 			Notice:  notice,
 		}, ports
@@ -164,17 +165,17 @@ func (fd *forwards) command(line string) string {
 		if err == nil {
 			var lns []*forward.Listener
 			if lns, err = fd.add(locals, dynamics); err == nil {
-				return fmt.Sprintf("forwarding %s -> %s\r\n", lns[0].Addr(), cmdutil.Escape(lns[0].To()))
+				return fmt.Sprintf("forwarding %s -> %s\r\n", lns[0].Addr(), text.Escape(lns[0].To()))
 			}
 		}
-		return "ecsterm: " + cmdutil.OneLine(err.Error()) + "\r\n"
+		return "ecsterm: " + text.OneLine(err.Error()) + "\r\n"
 	case "-KL", "-KD":
 		spec, err := forward.ParseDynamic(arg) // [bind:]port, the same syntax for both
 		if err != nil {
-			return "ecsterm: " + opt + ": " + cmdutil.OneLine(err.Error()) + "\r\n"
+			return "ecsterm: " + opt + ": " + text.OneLine(err.Error()) + "\r\n"
 		}
 		if l := fd.cancelListener(spec.Listen(), opt == "-KD"); l != nil {
-			return fmt.Sprintf("cancelled %s -> %s\r\n", l.Addr(), cmdutil.Escape(l.To()))
+			return fmt.Sprintf("cancelled %s -> %s\r\n", l.Addr(), text.Escape(l.To()))
 		}
 		kind := "local forward"
 		if opt == "-KD" {
@@ -249,7 +250,7 @@ func (fd *forwards) stop() {
 func formatForwards(lns []*forward.Listener, conns []forward.Conn, now time.Time) string {
 	var b strings.Builder
 	for _, l := range lns {
-		fmt.Fprintf(&b, "forwarding %s -> %s\r\n", l.Addr(), cmdutil.Escape(l.To()))
+		fmt.Fprintf(&b, "forwarding %s -> %s\r\n", l.Addr(), text.Escape(l.To()))
 	}
 	if len(conns) == 0 {
 		b.WriteString("no forwarded connections open\r\n")
@@ -264,7 +265,7 @@ func formatForwards(lns []*forward.Listener, conns []forward.Conn, now time.Time
 		case c.SOCKS:
 			to = "SOCKS5 " + to
 		}
-		fmt.Fprintf(&b, "  #%d %s -> %s -> %s, %s\r\n", c.ID, cmdutil.Escape(c.From), cmdutil.Escape(c.Listen), cmdutil.Escape(to), now.Sub(c.Since).Round(time.Second))
+		fmt.Fprintf(&b, "  #%d %s -> %s -> %s, %s\r\n", c.ID, text.Escape(c.From), text.Escape(c.Listen), text.Escape(to), now.Sub(c.Since).Round(time.Second))
 	}
 	return b.String()
 }

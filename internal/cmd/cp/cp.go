@@ -23,6 +23,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // Location is one side of a copy: a local path, or a path on an instance.
@@ -253,12 +254,12 @@ var errSessionOver = errors.New("the session ended")
 
 // remoteError explains a non-zero status of a cp script from what it printed on stderr.
 func remoteError(instance string, status int, stderr []byte) error {
-	msg := cmdutil.OneLine(string(stderr))
+	msg := text.OneLine(string(stderr))
 	if msg == "" {
 		msg = fmt.Sprintf("the copy failed on the instance (exit status %d)", status)
 	}
 	return fmt.Errorf("%s: %s", instance, msg)
 }
 
-// printable shows remote text with its control characters escaped (see cmdutil.Escape).
-func printable(b []byte) string { return cmdutil.Escape(string(b)) }
+// printable shows remote text with its control characters escaped (see text.Escape).
+func printable(b []byte) string { return text.Escape(string(b)) }

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // sums maps a file's slash-separated path, relative to the copied directory, to its SHA-256
@@ -46,7 +46,7 @@ func parseSums(b []byte) (sums, error) {
 			line = line[1:]
 		}
 		if len(line) < 66 || !isHexSum(line[:64]) || line[64] != ' ' || (line[65] != ' ' && line[65] != '*') {
-			return nil, fmt.Errorf("malformed checksum line %q", cmdutil.OneLine(line))
+			return nil, fmt.Errorf("malformed checksum line %q", text.OneLine(line))
 		}
 		name := line[66:]
 		if escaped {

@@ -17,6 +17,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // Options are doctor's inputs once flags and arguments are parsed.
@@ -99,7 +100,7 @@ type report struct {
 }
 
 func (r *report) add(res Result) {
-	res.Message = cmdutil.OneLine(res.Message)
+	res.Message = text.OneLine(res.Message)
 	if res.Details == nil {
 		res.Details = []string{}
 	}
@@ -114,7 +115,7 @@ func (r *report) add(res Result) {
 	}
 	fmt.Fprintln(r.w, line)
 	for _, d := range res.Details {
-		fmt.Fprintln(r.w, "                       "+cmdutil.Escape(d))
+		fmt.Fprintln(r.w, "                       "+text.Escape(d))
 	}
 }
 

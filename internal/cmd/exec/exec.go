@@ -20,6 +20,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/text"
 	"github.com/ecsterm/ecsterm/pkg/term"
 )
 
@@ -313,7 +314,7 @@ func fanOut(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts 
 				// Interrupted: Main says so by the exit status; a line per instance that only
 				// reports the cancellation would hide the lines that say something.
 				if !opts.JSON && !(ctx.Err() != nil && errors.Is(err, context.Canceled)) {
-					fmt.Fprintf(errOut, "ecsterm: %s\n", cmdutil.OneLine(msg))
+					fmt.Fprintf(errOut, "ecsterm: %s\n", text.OneLine(msg))
 				}
 			} else {
 				r.ExitStatus = &status

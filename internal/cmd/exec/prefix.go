@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"io"
 
-	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // prefixWriter writes whole lines, each prefixed with the instance, so that the output of
@@ -17,7 +17,7 @@ type prefixWriter struct {
 
 // newPrefixWriter prefixes lines with instance, escaped: the ID comes from the service.
 func newPrefixWriter(w io.Writer, instance string) *prefixWriter {
-	return &prefixWriter{w: w, prefix: []byte("[" + cmdutil.Escape(instance) + "] ")}
+	return &prefixWriter{w: w, prefix: []byte("[" + text.Escape(instance) + "] ")}
 }
 
 // maxLine is the most of one line a prefixWriter holds: an instance that writes without a

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // viaRunCommand runs the command through Cloud Assistant's own engine (RunCommand, then polling
@@ -57,10 +58,10 @@ func viaRunCommand(ctx context.Context, f *cmdutil.Factory, client *cloud.Client
 			_, _ = w.Write(r.Output)
 		}
 		if r.Dropped > 0 {
-			fmt.Fprintf(ios.ErrOut, "ecsterm: %s: the service cut %d bytes of output (RunCommand keeps 24 KB)\n", cmdutil.Escape(r.InstanceID), r.Dropped)
+			fmt.Fprintf(ios.ErrOut, "ecsterm: %s: the service cut %d bytes of output (RunCommand keeps 24 KB)\n", text.Escape(r.InstanceID), r.Dropped)
 		}
 		if res.Error != nil {
-			fmt.Fprintf(ios.ErrOut, "ecsterm: %s\n", cmdutil.OneLine(*res.Error))
+			fmt.Fprintf(ios.ErrOut, "ecsterm: %s\n", text.OneLine(*res.Error))
 		}
 	}
 	return finish(opts, ios, results)

@@ -12,6 +12,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/text"
 	"github.com/ecsterm/ecsterm/pkg/forward"
 )
 
@@ -139,7 +140,7 @@ func forwardRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, o
 		Open:     ports.Open,
 		Resolver: opts.Resolver,
 		Logger:   f.Logger(),
-		Report:   func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\n", cmdutil.OneLine(attach.ExplainEnd(err).Error())) },
+		Report:   func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\n", text.OneLine(attach.ExplainEnd(err).Error())) },
 	}
 	if !opts.Quiet {
 		fw.OnPaced = attach.PacedNotice(errOut, "", "\n")
@@ -163,9 +164,9 @@ func forwardRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, o
 			}
 		case opts.Quiet:
 		case l.SOCKS:
-			fmt.Fprintf(errOut, "SOCKS5 proxy on %s via %s\n", a.Listen, cmdutil.Escape(inst.ID))
+			fmt.Fprintf(errOut, "SOCKS5 proxy on %s via %s\n", a.Listen, text.Escape(inst.ID))
 		default:
-			fmt.Fprintf(errOut, "forwarding %s -> %s via %s\n", a.Listen, cmdutil.Escape(l.To()), cmdutil.Escape(inst.ID))
+			fmt.Fprintf(errOut, "forwarding %s -> %s via %s\n", a.Listen, text.Escape(l.To()), text.Escape(inst.ID))
 		}
 	}
 	fw.ServeAll(ctx, lns) // returns once ctx ends and the connections are closed

@@ -17,6 +17,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // Options are the command's inputs once flags are parsed.
@@ -252,7 +253,7 @@ func cells(r Record) []string {
 		if s == "" {
 			s = "-"
 		}
-		out[i] = cmdutil.Escape(s) // names come from the account: no escape sequences reach the terminal
+		out[i] = text.Escape(s) // names come from the account: no escape sequences reach the terminal
 	}
 	return out
 }

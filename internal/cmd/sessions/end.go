@@ -10,6 +10,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // EndOptions are `sessions end`'s inputs.
@@ -38,7 +39,7 @@ Each session is tried, even after one fails; the exit status is 255 if any faile
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, id := range args {
 				if id == "" || len(id) > maxSessionID {
-					return cmdutil.FlagErrorf("not a session ID: %q", cmdutil.OneLine(id))
+					return cmdutil.FlagErrorf("not a session ID: %q", text.OneLine(id))
 				}
 			}
 			opts.IDs = args
@@ -58,10 +59,10 @@ func endRun(ctx context.Context, opts *EndOptions) error {
 	var errs []error
 	for _, id := range opts.IDs {
 		if err := client.EndTerminalSession(ctx, id); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", cmdutil.OneLine(id), err))
+			errs = append(errs, fmt.Errorf("%s: %w", text.OneLine(id), err))
 			continue
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "ended %s\n", cmdutil.OneLine(id))
+		fmt.Fprintf(opts.IO.ErrOut, "ended %s\n", text.OneLine(id))
 	}
 	return errors.Join(errs...)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // Options are the command's inputs once flags and arguments are parsed.
@@ -144,7 +145,7 @@ func sessionsRun(ctx context.Context, opts *Options) error {
 		return writeJSON(ios.Out, recs)
 	case len(recs) == 0:
 		if ios.IsStderrTTY() || ios.IsStdoutTTY() {
-			fmt.Fprintln(ios.ErrOut, "no sessions in "+cmdutil.OneLine(client.Region())+filtered(opts))
+			fmt.Fprintln(ios.ErrOut, "no sessions in "+text.OneLine(client.Region())+filtered(opts))
 		}
 		return nil
 	case ios.IsStdoutTTY():
@@ -269,7 +270,7 @@ func cells(r Record) []string {
 		if s == "" {
 			s = "-"
 		}
-		out[i] = cmdutil.OneLine(s) // every field comes from the service: nothing may drive the terminal
+		out[i] = text.OneLine(s) // every field comes from the service: nothing may drive the terminal
 	}
 	return out
 }

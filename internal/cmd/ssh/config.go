@@ -14,6 +14,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // ConfigOptions are ssh-config's inputs once flags and arguments are parsed.
@@ -90,7 +91,7 @@ func configRun(ctx context.Context, client *cloud.Client, opts *ConfigOptions) e
 		}
 		for _, m := range matches {
 			if !idRe.MatchString(m.ID) {
-				return fmt.Errorf("the service returned an instance ID ecsterm will not put in ssh's config: %s", cmdutil.OneLine(m.ID))
+				return fmt.Errorf("the service returned an instance ID ecsterm will not put in ssh's config: %s", text.OneLine(m.ID))
 			}
 			b := block{patterns: []string{m.ID}, id: m.ID}
 			if m.Name != "" && m.Name != m.ID && hostRe.MatchString(m.Name) {

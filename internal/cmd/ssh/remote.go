@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/ecsterm/ecsterm/internal/attach"
-	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // maxReport bounds what is read of a script's stdout (host keys are a few lines of at most
@@ -82,7 +82,7 @@ func (c *conn) errorFor(status int, stderr []byte) error {
 	if msg == "" {
 		return fmt.Errorf("%s: the key script failed with status %d", c.id, status)
 	}
-	return fmt.Errorf("%s: the key script failed with status %d: %s", c.id, status, cmdutil.OneLine(msg))
+	return fmt.Errorf("%s: the key script failed with status %d: %s", c.id, status, text.OneLine(msg))
 }
 
 // removal removes the connection's key from the instance once, however many call it.
@@ -132,7 +132,7 @@ func (c *conn) warn(msg string) {
 	if c.opts.IO.IsStderrTTY() {
 		eol = "\r\n"
 	}
-	fmt.Fprintf(c.opts.IO.ErrOut, "ecsterm: %s%s", cmdutil.OneLine(msg), eol)
+	fmt.Fprintf(c.opts.IO.ErrOut, "ecsterm: %s%s", text.OneLine(msg), eol)
 }
 
 // knownHostsLines is a known_hosts file for alias holding exactly keys.

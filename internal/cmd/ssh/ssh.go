@@ -27,6 +27,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // keyTTL is how long the connection's key is valid on the instance (its expiry-time option),
@@ -150,7 +151,7 @@ func sshRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 		return err
 	}
 	if !idRe.MatchString(inst.ID) {
-		return fmt.Errorf("the service returned an instance ID ecsterm will not put on a command line: %s", cmdutil.OneLine(inst.ID))
+		return fmt.Errorf("the service returned an instance ID ecsterm will not put on a command line: %s", text.OneLine(inst.ID))
 	}
 	dir, err := os.MkdirTemp("", "ecsterm-ssh-")
 	if err != nil {
