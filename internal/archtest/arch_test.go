@@ -75,6 +75,16 @@ var rules = []rule{
 	{"only internal/cloud imports the ECS SDK", func(from, to string) bool {
 		return under(to, sdk) && !under(from, module+"/internal/cloud")
 	}},
+	{"internal/target imports no cobra, cmdutil or iostreams (only its picker uses iostreams)", func(from, to string) bool {
+		if !under(from, module+"/internal/target") {
+			return false
+		}
+		return under(to, cobra) || under(to, module+"/internal/cmdutil") ||
+			under(to, module+"/internal/iostreams") && !under(from, module+"/internal/target/picker")
+	}},
+	{"internal/text imports nothing of the module", func(from, to string) bool {
+		return under(from, module+"/internal/text") && under(to, module)
+	}},
 }
 
 // exceptions are the imports that break a rule today, each with why it is allowed for now.
@@ -158,6 +168,15 @@ func TestRulesCatchBreaks(t *testing.T) {
 		{2, m + "internal/config", viper, false},
 		{3, m + "internal/emulator", sdk + "/v7/client", true},
 		{3, m + "internal/cloud", sdk + "/v7/client", false},
+		{4, m + "internal/target", cobra, true},
+		{4, m + "internal/target", m + "internal/cmdutil", true},
+		{4, m + "internal/target", m + "internal/iostreams", true},
+		{4, m + "internal/target/cache", m + "internal/cmdutil", true},
+		{4, m + "internal/target/picker", m + "internal/iostreams", false},
+		{4, m + "internal/target", m + "internal/text", false},
+		{4, m + "internal/complete", cobra, false},
+		{5, m + "internal/text", m + "internal/cloud", true},
+		{5, m + "internal/text", "unicode", false},
 	}
 	for _, tt := range tests {
 		if got := rules[tt.rule].broken(tt.from, tt.to); got != tt.broken {

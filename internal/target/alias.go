@@ -1,10 +1,6 @@
 package target
 
-import (
-	"strings"
-
-	"github.com/ecsterm/ecsterm/internal/cmdutil"
-)
+import "strings"
 
 // ExpandAlias replaces s by its alias's target when the instance part of s (after an optional
 // user@) is exactly an alias name, as ssh's Host entries work; anything else comes back
@@ -17,7 +13,7 @@ func ExpandAlias(s string, aliases map[string]string) string {
 	if len(aliases) == 0 {
 		return s
 	}
-	user, name := splitUser(s)
+	user, name := SplitUser(s)
 	to, ok := aliases[name]
 	if !ok || to == "" || strings.HasPrefix(s, "@") { // "@web" stays an error for Parse
 		return s
@@ -25,13 +21,13 @@ func ExpandAlias(s string, aliases map[string]string) string {
 	if user == "" {
 		return to
 	}
-	_, rest := splitUser(to)
+	_, rest := SplitUser(to)
 	return user + "@" + rest
 }
 
-// splitUser cuts the user@ prefix the way Parse does: at the first @, unless the target starts
+// SplitUser cuts the user@ prefix the way Parse does: at the first @, unless the target starts
 // with a form prefix (a tag value may hold @).
-func splitUser(s string) (user, rest string) {
+func SplitUser(s string) (user, rest string) {
 	if strings.HasPrefix(s, "tag:") || strings.HasPrefix(s, "name:") {
 		return "", s
 	}
@@ -39,17 +35,4 @@ func splitUser(s string) (user, rest string) {
 		return u, r
 	}
 	return "", s
-}
-
-// ExpandFrom is ExpandAlias with the aliases of f's configuration; without a configuration
-// (or with one that fails to load, which the command reports itself) s comes back unchanged.
-func ExpandFrom(f *cmdutil.Factory, s string) string {
-	if f == nil || f.Config == nil {
-		return s
-	}
-	cfg, err := f.Config()
-	if err != nil {
-		return s
-	}
-	return ExpandAlias(s, cfg.Aliases())
 }

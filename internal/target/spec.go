@@ -6,7 +6,7 @@
 // The usage pattern for a command:
 //
 //	spec, err := target.Parse(arg)
-//	inst, err := target.One(ctx, client, spec, target.PickerFor(ios))
+//	inst, err := target.One(ctx, client, spec, picker.For(ios)) // internal/target/picker
 //	// spec.User is the user part, inst.ID the instance
 package target
 
@@ -113,7 +113,7 @@ func Parse(s string) (Spec, error) {
 			return Spec{}, fmt.Errorf("target %s has no name after name:", quote(s))
 		}
 		spec.Kind, spec.Value = KindName, name
-	case isID(rest):
+	case IsID(rest):
 		spec.Kind, spec.Value = KindID, rest
 	case looksIP(rest):
 		a, err := netip.ParseAddr(rest)
@@ -154,10 +154,10 @@ func checkUser(u string) error {
 	return nil
 }
 
-// isID reports whether s has the shape of an ECS instance ID: "i-" then lowercase letters and
+// IsID reports whether s has the shape of an ECS instance ID: "i-" then lowercase letters and
 // digits. Instance names may also start with "i-" but, unlike IDs, may hold more hyphens, upper
 // case or dots; "name:" is the way to force a name that would pass for an ID.
-func isID(s string) bool {
+func IsID(s string) bool {
 	if !strings.HasPrefix(s, "i-") || len(s) < 3 {
 		return false
 	}

@@ -167,7 +167,7 @@ func FuzzParse(f *testing.F) {
 		if !utf8.ValidString(spec.Value) || strings.ContainsAny(spec.Value, "\x00\x1b\n\r") {
 			t.Errorf("value %q carries control bytes", spec.Value)
 		}
-		if spec.Kind == KindID && !isID(spec.Value) {
+		if spec.Kind == KindID && !IsID(spec.Value) {
 			t.Errorf("ID %q does not look like one", spec.Value)
 		}
 		_ = spec.Describe()

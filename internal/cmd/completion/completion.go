@@ -1,6 +1,6 @@
 // Package completion implements `ecsterm completion bash|zsh|fish|powershell`, which prints the
 // shell's completion script, and the hidden command that refreshes the cache of instances
-// behind the dynamic completion of targets (see target.Completer).
+// behind the dynamic completion of targets (see complete.Completer).
 //
 // The scripts are also committed in completions/ for packages and archives; regenerate them with
 // `go generate ./internal/cli` after changing the command tree.
@@ -17,6 +17,7 @@ import (
 
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/target/cache"
 )
 
 // Shells are the shells with a completion script, in the order help lists them.
@@ -94,14 +95,14 @@ func Generate(root *cobra.Command, shell string, w io.Writer, descriptions bool)
 // It takes the root's flags (region, profile, endpoint, config) that the completion resolved.
 func NewCmdRefreshCache(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:    target.RefreshCommand + " FILE",
+		Use:    cache.RefreshCommand + " FILE",
 		Short:  "Refresh the cache of instances behind target completion",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), target.RefreshTimeout)
+			ctx, cancel := context.WithTimeout(cmd.Context(), cache.RefreshTimeout)
 			defer cancel()
-			return target.RefreshCache(ctx, args[0], func() (target.Lister, error) {
+			return cache.Refresh(ctx, args[0], func() (target.Lister, error) {
 				c, err := f.Cloud()
 				if err != nil {
 					return nil, err

@@ -21,13 +21,13 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cli"
 	"github.com/ecsterm/ecsterm/internal/emulator"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
-	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/target/cache"
 )
 
 // TestMain lets the test binary stand in for ecsterm, so that the completion's background
 // refresh (which runs os.Executable) runs the real command in a real detached process.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && (os.Args[1] == cobra.ShellCompRequestCmd || os.Args[1] == target.RefreshCommand) {
+	if len(os.Args) > 1 && (os.Args[1] == cobra.ShellCompRequestCmd || os.Args[1] == cache.RefreshCommand) {
 		os.Exit(cli.Run(context.Background(), iostreams.System(), os.Args[1:]))
 	}
 	os.Exit(m.Run())
@@ -139,7 +139,7 @@ func TestTargetCompletionAgainstEmulator(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("aliases: {demo: i-emu0demo000000001}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	file, err := target.CacheFile(e.Region(), "", e.Endpoint())
+	file, err := cache.Path(e.Region(), "", e.Endpoint())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestTargetCompletionNeverWaitsForASlowAPI(t *testing.T) {
 	t.Cleanup(func() { awaitRefresh(t, file) })
 	endpoint := slowAPI(t)
 	t.Setenv("ECSTERM_ENDPOINT", endpoint)
-	file, _ = target.CacheFile("cn-test", "", endpoint)
+	file, _ = cache.Path("cn-test", "", endpoint)
 
 	// The completion waits at most 1.5 s for a first list; 4 s is generous and still proves
 	// that it did not wait for the 5 s API.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/complete"
 	cfgpkg "github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/target"
 	"github.com/ecsterm/ecsterm/internal/text"
@@ -148,7 +149,7 @@ func completeSet(f *cmdutil.Factory) func(*cobra.Command, []string, string) ([]s
 			return out, dir
 		case 1:
 			if _, ok := aliasName(args[0]); ok {
-				return target.CompleteTargetFlag(f)(cmd, nil, toComplete)
+				return complete.TargetFlag(f)(cmd, nil, toComplete)
 			}
 			values := map[string][]string{
 				"output":          {"text", "json"},

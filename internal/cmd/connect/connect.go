@@ -13,8 +13,10 @@ import (
 	"github.com/ecsterm/ecsterm/internal/attach"
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/complete"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/target/picker"
 	"github.com/ecsterm/ecsterm/internal/text"
 	"github.com/ecsterm/ecsterm/pkg/forward"
 	"github.com/ecsterm/ecsterm/pkg/term"
@@ -88,9 +90,9 @@ before it starts.`,
   ecsterm connect web-01 --record web-01.cast   # then: asciinema play web-01.cast
   ecsterm config set record_dir ~/ecsterm-casts # record every session`,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: target.CompleteTargets(f),
+		ValidArgsFunction: complete.Targets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Target = target.ExpandFrom(f, args[0])
+			opts.Target = cmdutil.ExpandAlias(f, args[0])
 			if strings.HasPrefix(opts.Target, "@") {
 				return cmdutil.FlagErrorf("no user before @ in %q", opts.Target)
 			}
@@ -158,7 +160,7 @@ func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 		return err
 	}
 	ios := opts.IO
-	inst, err := target.One(ctx, client, opts.Spec, target.PickerFor(ios))
+	inst, err := target.One(ctx, client, opts.Spec, picker.For(ios))
 	if err != nil {
 		return err
 	}

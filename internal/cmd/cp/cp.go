@@ -21,8 +21,10 @@ import (
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/complete"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/target/picker"
 	"github.com/ecsterm/ecsterm/internal/text"
 )
 
@@ -59,7 +61,7 @@ type Options struct {
 
 // NewCmdCp builds the command. runF replaces cpRun in tests of flag parsing.
 func NewCmdCp(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, expand: func(s string) string { return target.ExpandFrom(f, s) }}
+	opts := &Options{IO: f.IOStreams, expand: func(s string) string { return cmdutil.ExpandAlias(f, s) }}
 	cmd := &cobra.Command{
 		Use:   "cp [-r] [-l user] <src> <dst>",
 		Short: "Copy files and directories to and from an instance, checksummed",
@@ -88,7 +90,7 @@ a usage error.`,
   ecsterm cp -r ./conf admin@i-bp1eifrtpxa9tb0001:~/conf
   ecsterm cp -r i-bp1eifrtpxa9tb0001:/etc/nginx ./backup/`,
 		Args:              cobra.ExactArgs(2),
-		ValidArgsFunction: target.CompleteCopy(f),
+		ValidArgsFunction: complete.Copy(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.parseArgs(args[0], args[1]); err != nil {
 				return err
@@ -221,7 +223,7 @@ func cpRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 		if opts.Src.Remote() {
 			loc = &opts.Src
 		}
-		inst, err := target.One(ctx, client, loc.spec, target.PickerFor(opts.IO))
+		inst, err := target.One(ctx, client, loc.spec, picker.For(opts.IO))
 		if err != nil {
 			return nil, err
 		}

@@ -14,9 +14,11 @@ import (
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/complete"
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/target/picker"
 	"github.com/ecsterm/ecsterm/internal/text"
 )
 
@@ -50,7 +52,7 @@ nothing failed and 255 otherwise.`,
   ecsterm doctor web-01
   ecsterm doctor -o json i-bp1eifrtpxa9tb0001`,
 		Args:              cobra.MaximumNArgs(1),
-		ValidArgsFunction: target.CompleteTargets(f),
+		ValidArgsFunction: complete.Targets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, cfgErr := opts.Config()
 			if cfgErr == nil {
@@ -65,7 +67,7 @@ nothing failed and 255 otherwise.`,
 					return cmdutil.FlagErrorf("%w", err)
 				}
 			}
-			opts.Pick = target.PickerFor(opts.IO)
+			opts.Pick = picker.For(opts.IO)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/attach"
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/complete"
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
@@ -78,7 +79,7 @@ ecsterm could not run the command on an instance (the others still run).`,
   ecsterm exec --via run-command --target i-aaa --target i-bbb -- 'df -h /'
   ecsterm exec -o json i-aaa,i-bbb -- hostname`,
 		Args:              cobra.MinimumNArgs(1),
-		ValidArgsFunction: target.CompleteTargets(f),
+		ValidArgsFunction: complete.Targets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Flags stop at the first argument (the target), so a "--" after it is still here.
 			targets, command := append(splitTargets(args[0]), extra...), args[1:]
@@ -94,7 +95,7 @@ ecsterm could not run the command on an instance (the others still run).`,
 			}
 			opts.Command = strings.Join(command, " ")
 			for _, t := range targets {
-				spec, err := target.Parse(target.ExpandFrom(f, t))
+				spec, err := target.Parse(cmdutil.ExpandAlias(f, t))
 				if err != nil {
 					return &cmdutil.FlagError{Err: err}
 				}
@@ -138,7 +139,7 @@ ecsterm could not run the command on an instance (the others still run).`,
 	cmd.Flags().SetInterspersed(false) // flags after the target belong to the remote command
 	fl := cmd.Flags()
 	fl.StringArrayVar(&extra, "target", nil, "an instance to run on (repeatable)")
-	_ = cmd.RegisterFlagCompletionFunc("target", target.CompleteTargetFlag(f))
+	_ = cmd.RegisterFlagCompletionFunc("target", complete.TargetFlag(f))
 	fl.StringVarP(&opts.User, "user", "l", "", "run as this user on the instance")
 	fl.BoolVarP(&opts.TTY, "tty", "t", false, "give the command a terminal (default when stdin and stdout are terminals)")
 	fl.BoolVarP(&opts.NoTTY, "no-tty", "T", false, "never give the command a terminal")

@@ -10,8 +10,10 @@ import (
 	"github.com/ecsterm/ecsterm/internal/attach"
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/complete"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/target/picker"
 	"github.com/ecsterm/ecsterm/internal/text"
 	"github.com/ecsterm/ecsterm/pkg/forward"
 )
@@ -67,9 +69,9 @@ or 3 s, whichever comes first: no wait for servers that speak first, like SSH.`,
   ecsterm forward i-bp1... -D 1080     # then: curl --socks5 127.0.0.1:1080 http://10.0.0.7/
   ecsterm forward -o json i-bp1... -L 0:80 > fwd.jsonl &   # scripts read the port from fwd.jsonl`,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: target.CompleteTargets(f),
+		ValidArgsFunction: complete.Targets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			spec, err := target.Parse(target.ExpandFrom(f, args[0]))
+			spec, err := target.Parse(cmdutil.ExpandAlias(f, args[0]))
 			if err != nil {
 				return &cmdutil.FlagError{Err: err}
 			}
@@ -124,7 +126,7 @@ func forwardRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, o
 	ios := opts.IO
 	errOut := &cmdutil.LockedWriter{W: ios.ErrOut}
 	if opts.InstanceID == "" {
-		inst, err := target.One(ctx, client, opts.Spec, target.PickerFor(ios))
+		inst, err := target.One(ctx, client, opts.Spec, picker.For(ios))
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/attach"
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/complete"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
 	"github.com/ecsterm/ecsterm/pkg/forward"
@@ -53,9 +54,9 @@ side closing it ends ecsterm with status 0. Errors go to stderr, which ssh shows
       ProxyCommand ecsterm proxy %h %p
       User root`,
 		Args:              cobra.RangeArgs(1, 2),
-		ValidArgsFunction: target.CompleteTargets(f),
+		ValidArgsFunction: complete.Targets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			spec, err := target.Parse(target.ExpandFrom(f, args[0]))
+			spec, err := target.Parse(cmdutil.ExpandAlias(f, args[0]))
 			if err != nil {
 				return &cmdutil.FlagError{Err: err}
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/complete"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
 	"github.com/ecsterm/ecsterm/internal/text"
@@ -61,10 +62,10 @@ connect whose session is ended this way says so and exits 255.`,
   ecsterm sessions --state connected -o json | jq -r '.[].session_id'
   ecsterm sessions end s-hz023od0x9abcd`,
 		Args:              cobra.ArbitraryArgs, // instances; "end" is the subcommand
-		ValidArgsFunction: target.CompleteTargets(f),
+		ValidArgsFunction: complete.Targets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, a := range args {
-				spec, err := target.Parse(target.ExpandFrom(f, a))
+				spec, err := target.Parse(cmdutil.ExpandAlias(f, a))
 				if err != nil {
 					return &cmdutil.FlagError{Err: err}
 				}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/complete"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
 	"github.com/ecsterm/ecsterm/internal/text"
@@ -45,11 +46,11 @@ whose keys are not pinned yet is refused until 'ecsterm ssh' has run for it.`,
   ecsterm ssh web-01 -- true      # pins web-01's host keys
   scp ./site.tgz root@web-01:/tmp/
   rsync -a ./site/ root@web-01:/srv/site/`,
-		ValidArgsFunction: target.CompleteTargets(f),
+		ValidArgsFunction: complete.Targets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Specs = nil
 			for _, a := range args {
-				spec, err := target.Parse(target.ExpandFrom(f, a))
+				spec, err := target.Parse(cmdutil.ExpandAlias(f, a))
 				if err != nil {
 					return &cmdutil.FlagError{Err: err}
 				}

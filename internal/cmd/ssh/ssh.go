@@ -25,8 +25,10 @@ import (
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/complete"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/target/picker"
 	"github.com/ecsterm/ecsterm/internal/text"
 )
 
@@ -87,9 +89,9 @@ instances use 'ecsterm connect'.`,
 			}
 			return nil
 		},
-		ValidArgsFunction: target.CompleteTargets(f),
+		ValidArgsFunction: complete.Targets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			spec, err := target.Parse(target.ExpandFrom(f, args[0]))
+			spec, err := target.Parse(cmdutil.ExpandAlias(f, args[0]))
 			if err != nil {
 				return &cmdutil.FlagError{Err: err}
 			}
@@ -146,7 +148,7 @@ func sshRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	inst, err := target.One(ctx, client, opts.Spec, target.PickerFor(opts.IO))
+	inst, err := target.One(ctx, client, opts.Spec, picker.For(opts.IO))
 	if err != nil {
 		return err
 	}

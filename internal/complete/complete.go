@@ -1,4 +1,6 @@
-package target
+// Package complete is the shell completion of targets: aliases, and instance IDs and names from
+// the completion cache, as cobra completion functions for the commands.
+package complete
 
 import (
 	"cmp"
@@ -13,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/target/cache"
 	"github.com/ecsterm/ecsterm/internal/text"
 )
 
@@ -28,23 +32,26 @@ type Completer struct {
 	// Refresh starts a refresh of File and returns a channel closed when it ends, or nil when
 	// none started (one is already running). Nil means never refresh.
 	Refresh func() <-chan struct{}
-	MaxAge  time.Duration // zero: CacheMaxAge
-	Wait    time.Duration // zero: CompletionWait
+	MaxAge  time.Duration // zero: cache.MaxAge
+	Wait    time.Duration // zero: MaxWait
 }
+
+// MaxWait is the longest a completion waits, and only when there is no cache at all.
+const MaxWait = 1500 * time.Millisecond
 
 // Complete returns the targets that start with toComplete, each as "target\tdescription".
 func (c *Completer) Complete(ctx context.Context, toComplete string) []string {
-	var insts []cacheEntry
+	var insts []cache.Entry
 	if c.File != "" {
-		cached, err := readCache(c.File)
+		cached, err := cache.Read(c.File)
 		age := time.Since(cached.FetchedAt)
-		if (err != nil || age < 0 || age >= cmp.Or(c.MaxAge, CacheMaxAge)) && c.Refresh != nil {
+		if (err != nil || age < 0 || age >= cmp.Or(c.MaxAge, cache.MaxAge)) && c.Refresh != nil {
 			done := c.Refresh()
 			if err != nil && done != nil {
-				timer := time.NewTimer(cmp.Or(c.Wait, CompletionWait))
+				timer := time.NewTimer(cmp.Or(c.Wait, MaxWait))
 				select {
 				case <-done:
-					cached, _ = readCache(c.File)
+					cached, _ = cache.Read(c.File)
 				case <-timer.C:
 				case <-ctx.Done():
 				}
@@ -60,8 +67,8 @@ func (c *Completer) Complete(ctx context.Context, toComplete string) []string {
 // and "name:" names only. A user@ typed before is kept. Names that Parse would read as an ID or
 // IP address get "name:", and names with spaces or control characters are left out: the shell
 // could not offer them intact.
-func candidates(insts []cacheEntry, aliases map[string]string, toComplete string) []string {
-	user, rest := splitUser(toComplete)
+func candidates(insts []cache.Entry, aliases map[string]string, toComplete string) []string {
+	user, rest := target.SplitUser(toComplete)
 	prefix := ""
 	if strings.Contains(toComplete, "@") && !strings.HasPrefix(toComplete, "tag:") && !strings.HasPrefix(toComplete, "name:") {
 		prefix = user + "@"
@@ -97,13 +104,13 @@ func candidates(insts []cacheEntry, aliases map[string]string, toComplete string
 		}
 		for _, n := range names(insts) {
 			value := n.name
-			if spec, err := Parse(value); err != nil || spec.Kind != KindName || spec.User != "" {
+			if spec, err := target.Parse(value); err != nil || spec.Kind != target.KindName || spec.User != "" {
 				value = "name:" + value
 			}
 			add(value, n.desc)
 		}
 		for _, in := range insts {
-			if isID(in.ID) {
+			if target.IsID(in.ID) {
 				add(in.ID, strings.TrimSpace(in.Name+" "+paren(in.Status)))
 			}
 		}
@@ -114,8 +121,8 @@ func candidates(insts []cacheEntry, aliases map[string]string, toComplete string
 type nameEntry struct{ name, desc string }
 
 // names lists each instance name once, sorted, described by its instance or by how many share it.
-func names(insts []cacheEntry) []nameEntry {
-	byName := map[string][]cacheEntry{}
+func names(insts []cache.Entry) []nameEntry {
+	byName := map[string][]cache.Entry{}
 	for _, in := range insts {
 		if in.Name != "" {
 			byName[in.Name] = append(byName[in.Name], in)
@@ -161,7 +168,7 @@ func paren(s string) string {
 }
 
 // NewCompleter builds the Completer for the configured account and region: aliases from the
-// config, the cache file from CacheFile, and a refresh that runs `ecsterm RefreshCommand` with
+// config, the cache file from cache.Path, and a refresh that runs `ecsterm cache.RefreshCommand` with
 // the resolved region, profile and endpoint, so that it lists exactly what this completion
 // would. A config that does not load gives a Completer that offers nothing.
 func NewCompleter(f *cmdutil.Factory) *Completer {
@@ -176,7 +183,7 @@ func NewCompleter(f *cmdutil.Factory) *Completer {
 	if cfg.Region == "" {
 		return c
 	}
-	file, err := CacheFile(cfg.Region, cfg.Profile, cfg.Endpoint)
+	file, err := cache.Path(cfg.Region, cfg.Profile, cfg.Endpoint)
 	if err != nil {
 		return c
 	}
@@ -187,16 +194,16 @@ func NewCompleter(f *cmdutil.Factory) *Completer {
 			args = append(args, fl[0], fl[1])
 		}
 	}
-	c.Refresh = func() <-chan struct{} { return spawnRefresh(file, args) }
+	c.Refresh = func() <-chan struct{} { return cache.Spawn(file, args) }
 	return c
 }
 
-// CompleteTargets is a ValidArgsFunction for commands whose first argument is a target
-// (connect, exec, forward, proxy, doctor): cmd.ValidArgsFunction = target.CompleteTargets(f).
+// Targets is a ValidArgsFunction for commands whose first argument is a target
+// (connect, exec, forward, proxy, doctor): cmd.ValidArgsFunction = complete.Targets(f).
 // Later arguments get no completion. After a comma (exec's i-aaa,i-bbb) it completes the next
-// target. For a flag that takes a target, use CompleteTargetFlag.
-func CompleteTargets(f *cmdutil.Factory) func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	flag := CompleteTargetFlag(f)
+// target. For a flag that takes a target, use TargetFlag.
+func Targets(f *cmdutil.Factory) func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	flag := TargetFlag(f)
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		if len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
@@ -205,9 +212,9 @@ func CompleteTargets(f *cmdutil.Factory) func(cmd *cobra.Command, args []string,
 	}
 }
 
-// CompleteTargetFlag completes a target wherever it appears, for a flag that takes one:
-// cmd.RegisterFlagCompletionFunc("target", target.CompleteTargetFlag(f)).
-func CompleteTargetFlag(f *cmdutil.Factory) func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+// TargetFlag completes a target wherever it appears, for a flag that takes one:
+// cmd.RegisterFlagCompletionFunc("target", complete.TargetFlag(f)).
+func TargetFlag(f *cmdutil.Factory) func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		head := ""
 		if i := strings.LastIndexByte(toComplete, ','); i >= 0 && !strings.HasPrefix(toComplete, "tag:") {
@@ -223,11 +230,11 @@ func CompleteTargetFlag(f *cmdutil.Factory) func(cmd *cobra.Command, args []stri
 	}
 }
 
-// CompleteCopy is cp's ValidArgsFunction, for arguments that are a local path or target:path.
+// Copy is cp's ValidArgsFunction, for arguments that are a local path or target:path.
 // A word that names local files, or holds a path separator, completes as files; otherwise the
 // targets that match complete with a ':' and no space, ready for the remote path; with no
 // matching target, local files again. After the ':' it offers nothing (no remote listing).
-func CompleteCopy(f *cmdutil.Factory) func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+func Copy(f *cmdutil.Factory) func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		switch {
 		case strings.Contains(toComplete, ":"):

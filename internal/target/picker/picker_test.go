@@ -1,4 +1,4 @@
-package target
+package picker
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ecsterm/ecsterm/internal/target"
 )
 
 // chunks is an io.Reader that returns one chunk per Read, as a terminal in raw mode delivers
@@ -79,7 +81,7 @@ func TestPickerKeys(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			idx, err, _ := runPicker(t, choices, 10, tt.keys...)
 			if tt.want < 0 {
-				if !errors.Is(err, ErrCancelled) || !errors.Is(err, context.Canceled) {
+				if !errors.Is(err, target.ErrCancelled) || !errors.Is(err, context.Canceled) {
 					t.Fatalf("got %d, %v; want ErrCancelled", idx, err)
 				}
 				return
@@ -178,8 +180,8 @@ func TestPickerContextCancelled(t *testing.T) {
 	}
 }
 
-func TestPickerForNeedsTerminals(t *testing.T) {
-	if PickerFor(nil) != nil {
+func TestForNeedsTerminals(t *testing.T) {
+	if For(nil) != nil {
 		t.Error("nil streams gave a picker")
 	}
 }

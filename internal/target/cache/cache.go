@@ -1,4 +1,7 @@
-package target
+// Package cache is the completion cache of instance names: one file per account and region,
+// rewritten by a refresh that runs detached in a process of its own, so that completion never
+// waits on the API.
+package cache
 
 import (
 	"context"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/config"
+	"github.com/ecsterm/ecsterm/internal/target"
 )
 
 // RefreshCommand is the hidden command that refreshes a completion cache in a process of its
@@ -23,11 +27,9 @@ const RefreshCommand = "__refresh-completion-cache"
 
 // The cache's clock. A refresh lists every instance of the region: one DescribeInstances walk.
 const (
-	// CacheMaxAge is the age after which a completion starts a refresh; the stale list still
+	// MaxAge is the age after which a completion starts a refresh; the stale list still
 	// answers meanwhile.
-	CacheMaxAge = 5 * time.Minute
-	// CompletionWait is the longest a completion waits, and only when there is no cache at all.
-	CompletionWait = 1500 * time.Millisecond
+	MaxAge = 5 * time.Minute
 	// RefreshTimeout bounds the background refresh.
 	RefreshTimeout = 30 * time.Second
 	// lockStale is when a refresh's lock is taken to be left by a process that died.
@@ -35,25 +37,26 @@ const (
 	cacheVersion = 1
 )
 
-// cache is the file's content: what completion offers, and when it was listed.
-type cache struct {
-	Version   int          `json:"version"`
-	FetchedAt time.Time    `json:"fetched_at"`
-	Instances []cacheEntry `json:"instances"`
+// List is the file's content: what completion offers, and when it was listed.
+type List struct {
+	Version   int       `json:"version"`
+	FetchedAt time.Time `json:"fetched_at"`
+	Instances []Entry   `json:"instances"`
 }
 
-type cacheEntry struct {
+// Entry is one instance of the list. It came from the service: escape it before printing.
+type Entry struct {
 	ID     string            `json:"id"`
 	Name   string            `json:"name,omitempty"`
 	Status string            `json:"status,omitempty"`
 	Tags   map[string]string `json:"tags,omitempty"`
 }
 
-// CacheFile names the completion cache of an account and region in the user's cache directory:
+// Path names the completion cache of an account and region in the user's cache directory:
 // instances-<region>-<hash>.json, where the hash covers the profile, the endpoint and an AccessKey
 // ID from the environment, so that two accounts (or the emulator and the real service) never
 // share a list. The hash hides nothing secret; it keeps the name short and filename-safe.
-func CacheFile(region, profile, endpoint string) (string, error) {
+func Path(region, profile, endpoint string) (string, error) {
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		return "", err
@@ -68,25 +71,27 @@ func CacheFile(region, profile, endpoint string) (string, error) {
 	return filepath.Join(dir, "ecsterm", fmt.Sprintf("instances-%s-%x.json", safe, h[:6])), nil
 }
 
-func readCache(file string) (cache, error) {
-	var c cache
+// Read reads the list in file; a list of another version is an error.
+func Read(file string) (List, error) {
+	var c List
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return c, err
 	}
 	if err := json.Unmarshal(b, &c); err != nil {
-		return cache{}, err
+		return List{}, err
 	}
 	if c.Version != cacheVersion {
-		return cache{}, fmt.Errorf("%s: cache version %d, want %d", file, c.Version, cacheVersion)
+		return List{}, fmt.Errorf("%s: cache version %d, want %d", file, c.Version, cacheVersion)
 	}
 	return c, nil
 }
 
-func writeCache(file string, insts []cloud.InstanceInfo, now time.Time) error {
-	c := cache{Version: cacheVersion, FetchedAt: now.UTC(), Instances: make([]cacheEntry, 0, len(insts))}
+// Write writes insts, listed at now, to file, readable by the user only.
+func Write(file string, insts []cloud.InstanceInfo, now time.Time) error {
+	c := List{Version: cacheVersion, FetchedAt: now.UTC(), Instances: make([]Entry, 0, len(insts))}
 	for _, in := range insts {
-		c.Instances = append(c.Instances, cacheEntry{ID: in.ID, Name: in.Name, Status: in.Status, Tags: in.Tags})
+		c.Instances = append(c.Instances, Entry{ID: in.ID, Name: in.Name, Status: in.Status, Tags: in.Tags})
 	}
 	b, err := json.Marshal(c)
 	if err != nil {
@@ -95,10 +100,10 @@ func writeCache(file string, insts []cloud.InstanceInfo, now time.Time) error {
 	return config.WritePrivate(file, b) // 0600 in a 0700 directory: instance names are the account's
 }
 
-// RefreshCache lists the region's instances and rewrites the completion cache file. It is what
+// Refresh lists the region's instances and rewrites the completion cache file. It is what
 // the hidden RefreshCommand runs, in the background. It always releases the refresh lock that
 // the completion took before starting it, even when listing fails.
-func RefreshCache(ctx context.Context, file string, lister func() (Lister, error)) error {
+func Refresh(ctx context.Context, file string, lister func() (target.Lister, error)) error {
 	defer os.Remove(lockFile(file))
 	l, err := lister()
 	if err != nil {
@@ -108,10 +113,10 @@ func RefreshCache(ctx context.Context, file string, lister func() (Lister, error
 	if err != nil {
 		return err
 	}
-	return writeCache(file, insts, time.Now())
+	return Write(file, insts, time.Now())
 }
 
-func lockFile(cache string) string { return cache + ".lock" }
+func lockFile(file string) string { return file + ".lock" }
 
 // takeLock creates the refresh lock, so that a burst of Tab presses starts one refresh and not
 // one each. A lock older than lockStale was left by a refresh that died and is taken over.
@@ -137,11 +142,11 @@ func takeLock(lock string) bool {
 	return false
 }
 
-// spawnRefresh starts `ecsterm RefreshCommand args... file` as a detached process with no
+// Spawn starts `ecsterm RefreshCommand args... file` as a detached process with no
 // standard streams, so that it outlives the completion and never holds the shell's pipe open,
 // and returns a channel closed when it exits. It returns nil when a refresh is already running
 // or the process cannot start.
-func spawnRefresh(file string, args []string) <-chan struct{} {
+func Spawn(file string, args []string) <-chan struct{} {
 	lock := lockFile(file)
 	if !takeLock(lock) {
 		return nil

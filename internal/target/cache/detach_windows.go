@@ -1,4 +1,4 @@
-package target
+package cache
 
 import (
 	"os/exec"

@@ -1,6 +1,6 @@
 //go:build !windows
 
-package target
+package cache
 
 import (
 	"os/exec"

@@ -1,4 +1,6 @@
-package target
+// Package picker is the terminal picker: a type-to-filter list that lets the user choose one of
+// the instances an ambiguous target matches.
+package picker
 
 import (
 	"bytes"
@@ -12,31 +14,32 @@ import (
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/target"
 	"github.com/ecsterm/ecsterm/internal/text"
 	"github.com/ecsterm/ecsterm/pkg/term"
 )
 
-// PickerFor returns the terminal picker when stdin and stderr are terminals, and nil otherwise,
+// For returns the terminal picker when stdin and stderr are terminals, and nil otherwise,
 // so that a script with an ambiguous target gets the list of matches as an error, not a prompt.
-func PickerFor(ios *iostreams.IOStreams) Picker {
+func For(ios *iostreams.IOStreams) target.Picker {
 	if ios == nil || ios.InFile == nil || !ios.IsStdinTTY() || !ios.IsStderrTTY() {
 		return nil
 	}
-	return TerminalPicker(ios.InFile, ios.ErrOut)
+	return Terminal(ios.InFile, ios.ErrOut)
 }
 
-// TerminalPicker is a type-to-filter list on the terminal in: arrows or Ctrl-N/Ctrl-P move,
+// Terminal is a type-to-filter list on the terminal in: arrows or Ctrl-N/Ctrl-P move,
 // Enter picks, Esc or Ctrl-C cancels. It draws on out (stderr), in raw mode only while it runs,
 // and erases itself before returning. It reads keys on the calling goroutine and returns only
 // after a key ends it, so no reader is left behind to steal the session's first keystroke.
-func TerminalPicker(in *os.File, out io.Writer) Picker {
-	return func(ctx context.Context, spec Spec, matches []cloud.InstanceInfo) (cloud.InstanceInfo, error) {
+func Terminal(in *os.File, out io.Writer) target.Picker {
+	return func(ctx context.Context, spec target.Spec, matches []cloud.InstanceInfo) (cloud.InstanceInfo, error) {
 		rows, cols := 24, 80
 		if sz, err := term.GetSize(in); err == nil && sz.Rows > 0 && sz.Cols > 0 {
 			rows, cols = int(sz.Rows), int(sz.Cols)
 		}
 		title := fmt.Sprintf("%s matches %d instances (type to filter; ↑/↓, Enter, Esc)", spec.Describe(), len(matches))
-		p := newPicker(title, Lines(matches), min(10, max(rows-3, 1)), cols)
+		p := newPicker(title, target.Lines(matches), min(10, max(rows-3, 1)), cols)
 		idx := -1
 		err := term.TTY{In: in, Raw: true}.Safe(ctx, func(ctx context.Context) error {
 			var err error
@@ -163,7 +166,7 @@ func (p *picker) run(ctx context.Context, r io.Reader, w io.Writer) (int, error)
 			if done, idx := p.handle(k); done {
 				p.erase(w)
 				if idx < 0 {
-					return -1, ErrCancelled
+					return -1, target.ErrCancelled
 				}
 				return idx, nil
 			}
@@ -175,7 +178,7 @@ func (p *picker) run(ctx context.Context, r io.Reader, w io.Writer) (int, error)
 		if err != nil {
 			p.erase(w)
 			if err == io.EOF {
-				return -1, ErrCancelled
+				return -1, target.ErrCancelled
 			}
 			return -1, err
 		}

@@ -1,4 +1,4 @@
-package target
+package complete
 
 import (
 	"context"
@@ -21,6 +21,8 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/emulator"
+	"github.com/ecsterm/ecsterm/internal/target"
+	"github.com/ecsterm/ecsterm/internal/target/cache"
 )
 
 var cached = []cloud.InstanceInfo{
@@ -34,10 +36,10 @@ var cached = []cloud.InstanceInfo{
 	{ID: "not an id", Name: "corrupt-entry"}, // a hand-edited cache
 }
 
-func entries(insts []cloud.InstanceInfo) []cacheEntry {
-	var out []cacheEntry
+func entries(insts []cloud.InstanceInfo) []cache.Entry {
+	var out []cache.Entry
 	for _, in := range insts {
-		out = append(out, cacheEntry{ID: in.ID, Name: in.Name, Status: in.Status, Tags: in.Tags})
+		out = append(out, cache.Entry{ID: in.ID, Name: in.Name, Status: in.Status, Tags: in.Tags})
 	}
 	return out
 }
@@ -93,7 +95,7 @@ func TestCandidates(t *testing.T) {
 // writeTestCache writes a cache listed at the given time.
 func writeTestCache(t *testing.T, file string, at time.Time) {
 	t.Helper()
-	if err := writeCache(file, cached, at); err != nil {
+	if err := cache.Write(file, cached, at); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -159,7 +161,7 @@ func TestCompleteNoCacheWaitsForTheRefresh(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			if err := RefreshCache(context.Background(), file, func() (Lister, error) { return client, nil }); err != nil {
+			if err := cache.Refresh(context.Background(), file, func() (target.Lister, error) { return client, nil }); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -223,7 +225,7 @@ func TestCompleteNoCacheSlowAPIReturnsWithinTheWait(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			refreshed <- RefreshCache(context.Background(), file, func() (Lister, error) { return client, nil })
+			refreshed <- cache.Refresh(context.Background(), file, func() (target.Lister, error) { return client, nil })
 		}()
 		return done
 	}}
@@ -236,70 +238,6 @@ func TestCompleteNoCacheSlowAPIReturnsWithinTheWait(t *testing.T) {
 	// The default wait is 1.5 s; 4 s is generous and still proves it did not wait for the 5 s API.
 	if elapsed > 4*time.Second {
 		t.Errorf("Complete took %v against a 5 s API", elapsed)
-	}
-}
-
-func TestTakeLock(t *testing.T) {
-	lock := filepath.Join(t.TempDir(), "sub", "c.json.lock")
-	if !takeLock(lock) {
-		t.Fatal("could not take a free lock")
-	}
-	if takeLock(lock) {
-		t.Error("took a held lock")
-	}
-	old := time.Now().Add(-2 * lockStale)
-	if err := os.Chtimes(lock, old, old); err != nil {
-		t.Fatal(err)
-	}
-	if !takeLock(lock) {
-		t.Error("could not take over a lock left by a dead refresh")
-	}
-	// RefreshCache releases it, even when listing fails.
-	err := RefreshCache(context.Background(), strings.TrimSuffix(lock, ".lock"), func() (Lister, error) { return nil, errors.New("no credentials") })
-	if err == nil {
-		t.Error("RefreshCache hid the lister's error")
-	}
-	if _, err := os.Stat(lock); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the lock is still there (%v)", err)
-	}
-}
-
-func TestCacheFile(t *testing.T) {
-	cacheDir := t.TempDir()
-	t.Setenv("XDG_CACHE_HOME", cacheDir)
-	t.Setenv("HOME", cacheDir)
-	t.Setenv("LocalAppData", cacheDir)
-	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "")
-	base, err := CacheFile("cn-hangzhou", "", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, _ := os.UserCacheDir()
-	if filepath.Dir(base) != filepath.Join(dir, "ecsterm") || !strings.HasPrefix(filepath.Base(base), "instances-cn-hangzhou-") {
-		t.Errorf("CacheFile = %s", base)
-	}
-	seen := map[string]string{base: "base"}
-	for name, f := range map[string]func() (string, error){
-		"profile":  func() (string, error) { return CacheFile("cn-hangzhou", "prod", "") },
-		"endpoint": func() (string, error) { return CacheFile("cn-hangzhou", "", "http://127.0.0.1:1") },
-		"region":   func() (string, error) { return CacheFile("cn-beijing", "", "") },
-		"key": func() (string, error) {
-			t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIother")
-			defer os.Unsetenv("ALIBABA_CLOUD_ACCESS_KEY_ID")
-			return CacheFile("cn-hangzhou", "", "")
-		},
-	} {
-		got, err := f()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if other, dup := seen[got]; dup {
-			t.Errorf("%s and %s share the cache %s", name, other, got)
-		}
-		seen[got] = name
-	}
-	if got, _ := CacheFile("../../etc/x y", "", ""); filepath.Dir(got) != filepath.Join(dir, "ecsterm") {
-		t.Errorf("a hostile region escaped the cache directory: %s", got)
 	}
 }
 
@@ -328,7 +266,7 @@ func TestNewCompleter(t *testing.T) {
 		t.Errorf("with no region: %+v, want aliases only", c)
 	}
 	c = NewCompleter(factory(t, "region: cn-test\nendpoint: http://127.0.0.1:1\n"))
-	want, _ := CacheFile("cn-test", "", "http://127.0.0.1:1")
+	want, _ := cache.Path("cn-test", "", "http://127.0.0.1:1")
 	if c.File != want || c.Refresh == nil {
 		t.Errorf("with a region: file %q, want %q; refresh set: %v", c.File, want, c.Refresh != nil)
 	}
@@ -343,14 +281,14 @@ func TestCompleteTargetsFunctions(t *testing.T) {
 	writeTestCache(t, c.File, time.Now())
 	cmd := &cobra.Command{}
 
-	got, dir := CompleteTargets(f)(cmd, nil, "web")
+	got, dir := Targets(f)(cmd, nil, "web")
 	if v := values(got); !reflect.DeepEqual(v, []string{"web", "web-01", "web-02"}) || dir != cobra.ShellCompDirectiveNoFileComp {
-		t.Errorf("CompleteTargets = %q, %v", v, dir)
+		t.Errorf("Targets = %q, %v", v, dir)
 	}
-	if got, _ := CompleteTargets(f)(cmd, []string{"web"}, ""); len(got) != 0 {
+	if got, _ := Targets(f)(cmd, []string{"web"}, ""); len(got) != 0 {
 		t.Errorf("completed a second argument: %q", got)
 	}
-	if got, _ := CompleteTargetFlag(f)(cmd, []string{"web"}, "i-web1,i-db"); !reflect.DeepEqual(values(got), []string{"i-web1,i-db1", "i-web1,i-db2"}) {
+	if got, _ := TargetFlag(f)(cmd, []string{"web"}, "i-web1,i-db"); !reflect.DeepEqual(values(got), []string{"i-web1,i-db1", "i-web1,i-db2"}) {
 		t.Errorf("after a comma: %q", values(got))
 	}
 
@@ -358,7 +296,7 @@ func TestCompleteTargetsFunctions(t *testing.T) {
 	if err := os.WriteFile("db.sql", nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cp := CompleteCopy(f)
+	cp := Copy(f)
 	for _, tt := range []struct {
 		toComplete string
 		want       []string
@@ -378,7 +316,7 @@ func TestCompleteTargetsFunctions(t *testing.T) {
 			v = values(got)
 		}
 		if !reflect.DeepEqual(v, tt.want) || dir != tt.dir {
-			t.Errorf("CompleteCopy(%q) = %q, %v; want %q, %v", tt.toComplete, v, dir, tt.want, tt.dir)
+			t.Errorf("Copy(%q) = %q, %v; want %q, %v", tt.toComplete, v, dir, tt.want, tt.dir)
 		}
 	}
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package target
+package picker
 
 import (
 	"bytes"
@@ -14,11 +14,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
+	"github.com/ecsterm/ecsterm/internal/target"
 )
 
-// TestTerminalPickerOnPTY: on a real terminal the picker takes keys in raw mode (Ctrl-N arrives
+// TestTerminalOnPTY: on a real terminal the picker takes keys in raw mode (Ctrl-N arrives
 // as a byte, not a line), picks, and leaves the terminal exactly as it found it.
-func TestTerminalPickerOnPTY(t *testing.T) {
+func TestTerminalOnPTY(t *testing.T) {
 	ptmx, tty, err := pty.Open()
 	if errors.Is(err, pty.ErrUnsupported) {
 		t.Skipf("no pseudo-terminals: %v", err)
@@ -42,7 +43,7 @@ func TestTerminalPickerOnPTY(t *testing.T) {
 	var perr error
 	go func() {
 		defer close(done)
-		got, perr = TerminalPicker(tty, &drawn)(context.Background(), Spec{Kind: KindName, Value: "api", Raw: "api"}, matches)
+		got, perr = Terminal(tty, &drawn)(context.Background(), target.Spec{Kind: target.KindName, Value: "api", Raw: "api"}, matches)
 	}()
 	// Keys go in once raw mode is on: in canonical mode the line discipline would hold Ctrl-N
 	// and turn \r into \n, so the test would not show that the picker sees keys one by one.
