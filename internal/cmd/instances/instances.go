@@ -20,12 +20,24 @@ import (
 	"github.com/ecsterm/ecsterm/internal/text"
 )
 
-// Options are the command's inputs once flags are parsed.
+// API is what the command needs of the cloud client; *cloud.Client is the real one.
+type API interface {
+	// ListInstances walks DescribeInstances for the instances filter selects.
+	ListInstances(ctx context.Context, filter cloud.InstanceFilter) ([]cloud.InstanceInfo, error)
+	// AgentStatus asks DescribeCloudAssistantStatus about ids, 50 a call.
+	AgentStatus(ctx context.Context, ids []string) (map[string]cloud.AgentInfo, error)
+	// Region is the region listed, for the message when nothing is found.
+	Region() string
+}
+
+var _ API = (*cloud.Client)(nil)
+
+// Options are the command's inputs: flags, what it needs of the configuration, and its API.
 type Options struct {
 	IO     *iostreams.IOStreams
-	Cloud  func() (*cloud.Client, error)
+	API    API
 	Filter cloud.InstanceFilter
-	JSON   bool
+	JSON   bool // -o json
 }
 
 // states are DescribeInstances' Status values.
@@ -33,7 +45,10 @@ var states = []string{"Pending", "Running", "Starting", "Stopping", "Stopped"}
 
 // NewCmdInstances builds the command. runF replaces instancesRun in tests of flag parsing.
 func NewCmdInstances(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Cloud: f.Cloud}
+	opts := &Options{IO: f.IOStreams}
+	if runF == nil {
+		runF = instancesRun
+	}
 	var tags []string
 	var state string
 	cmd := &cobra.Command{
@@ -76,10 +91,12 @@ agent status call per 50 instances, however many instances there are.`,
 				}
 				opts.JSON = cfg.Output == "json"
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
+			client, err := f.Cloud()
+			if err != nil {
+				return err
 			}
-			return instancesRun(cmd.Context(), opts)
+			opts.API = client
+			return runF(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -123,11 +140,7 @@ type SessionRecord struct {
 }
 
 func instancesRun(ctx context.Context, opts *Options) error {
-	client, err := opts.Cloud()
-	if err != nil {
-		return err
-	}
-	recs, err := List(ctx, client, opts.Filter)
+	recs, err := List(ctx, opts.API, opts.Filter)
 	if err != nil {
 		return err
 	}
@@ -137,7 +150,7 @@ func instancesRun(ctx context.Context, opts *Options) error {
 		return writeJSON(ios.Out, recs)
 	case len(recs) == 0:
 		if ios.IsStderrTTY() || ios.IsStdoutTTY() {
-			msg := "no instances in " + client.Region()
+			msg := "no instances in " + opts.API.Region()
 			if !reflect.ValueOf(opts.Filter).IsZero() {
 				msg += " match the filters"
 			}
@@ -154,7 +167,7 @@ func instancesRun(ctx context.Context, opts *Options) error {
 // List lists the instances that filter selects with their agents' status: one paged
 // DescribeInstances walk, then DescribeCloudAssistantStatus 50 instances a call. Records are
 // ordered by name, then ID.
-func List(ctx context.Context, client *cloud.Client, filter cloud.InstanceFilter) ([]Record, error) {
+func List(ctx context.Context, client API, filter cloud.InstanceFilter) ([]Record, error) {
 	insts, err := client.ListInstances(ctx, filter)
 	if err != nil {
 		return nil, err

@@ -45,7 +45,8 @@ func TestNewCmdInstances(t *testing.T) {
 			if output == "" {
 				output = "text"
 			}
-			f := &cmdutil.Factory{IOStreams: ios, Config: func() (*config.Config, error) { return &config.Config{Output: output}, nil }}
+			f := &cmdutil.Factory{IOStreams: ios, Config: func() (*config.Config, error) { return &config.Config{Output: output}, nil },
+				Cloud: func() (*cloud.Client, error) { return nil, nil }}
 			var got *Options
 			cmd := NewCmdInstances(f, func(_ context.Context, o *Options) error { got = o; return nil })
 			cmd.SetArgs(tt.args)
@@ -126,7 +127,7 @@ func run(t *testing.T, c *cloud.Client, opts Options, tty bool) (stdout, stderr 
 	ios, _, out, errOut := iostreams.Test()
 	ios.SetTTY(false, tty, tty)
 	opts.IO = ios
-	opts.Cloud = func() (*cloud.Client, error) { return c, nil }
+	opts.API = c
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := instancesRun(ctx, &opts); err != nil {
