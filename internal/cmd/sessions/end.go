@@ -13,18 +13,29 @@ import (
 	"github.com/ecsterm/ecsterm/internal/text"
 )
 
-// EndOptions are `sessions end`'s inputs.
+// EndAPI is what `sessions end` needs of the cloud client; *cloud.Client is the real one.
+type EndAPI interface {
+	// EndTerminalSession ends one session (EndTerminalSession).
+	EndTerminalSession(ctx context.Context, id string) error
+}
+
+var _ EndAPI = (*cloud.Client)(nil)
+
+// EndOptions are `sessions end`'s inputs: the session IDs and the API.
 type EndOptions struct {
-	IO    *iostreams.IOStreams
-	Cloud func() (*cloud.Client, error)
-	IDs   []string
+	IO  *iostreams.IOStreams
+	API EndAPI
+	IDs []string
 }
 
 // maxSessionID bounds an ID from the command line; the service's are about 20 characters.
 const maxSessionID = 128
 
 func newCmdEnd(f *cmdutil.Factory, runF func(context.Context, *EndOptions) error) *cobra.Command {
-	opts := &EndOptions{IO: f.IOStreams, Cloud: f.Cloud}
+	opts := &EndOptions{IO: f.IOStreams}
+	if runF == nil {
+		runF = endRun
+	}
 	return &cobra.Command{
 		Use:   "end <session-id>...",
 		Short: "End sessions (EndTerminalSession), whoever started them",
@@ -43,22 +54,20 @@ Each session is tried, even after one fails; the exit status is 255 if any faile
 				}
 			}
 			opts.IDs = args
-			if runF != nil {
-				return runF(cmd.Context(), opts)
+			client, err := f.Cloud()
+			if err != nil {
+				return err
 			}
-			return endRun(cmd.Context(), opts)
+			opts.API = client
+			return runF(cmd.Context(), opts)
 		},
 	}
 }
 
 func endRun(ctx context.Context, opts *EndOptions) error {
-	client, err := opts.Cloud()
-	if err != nil {
-		return err
-	}
 	var errs []error
 	for _, id := range opts.IDs {
-		if err := client.EndTerminalSession(ctx, id); err != nil {
+		if err := opts.API.EndTerminalSession(ctx, id); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", text.OneLine(id), err))
 			continue
 		}

@@ -22,15 +22,28 @@ import (
 	"github.com/ecsterm/ecsterm/internal/text"
 )
 
-// Options are the command's inputs once flags and arguments are parsed.
+// API is what listing sessions needs of the cloud client; *cloud.Client is the real one.
+type API interface {
+	// ListInstances resolves targets (target.Resolve).
+	target.Lister
+	// ListTerminalSessions walks DescribeTerminalSessions for the sessions f selects.
+	ListTerminalSessions(ctx context.Context, f cloud.TerminalSessionFilter) ([]cloud.TerminalSession, error)
+	// Region is the region listed, for the message when nothing is found.
+	Region() string
+}
+
+var _ API = (*cloud.Client)(nil)
+
+// Options are the command's inputs: flags and arguments, what it needs of the configuration,
+// and its API.
 type Options struct {
-	IO    *iostreams.IOStreams
-	Cloud func() (*cloud.Client, error)
+	IO  *iostreams.IOStreams
+	API API
 	// Targets are instance IDs, names, tags or IPs; none means every instance.
 	Targets []target.Spec
 	// States keeps sessions in one of these states (lower case); none keeps all.
 	States []string
-	JSON   bool
+	JSON   bool // -o json
 }
 
 // states are the connection states DescribeTerminalSessions reports.
@@ -38,7 +51,10 @@ var states = []string{"Connecting", "Connected", "Terminated", "Failed"}
 
 // NewCmdSessions builds the command. runF replaces sessionsRun in tests of flag parsing.
 func NewCmdSessions(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Cloud: f.Cloud}
+	opts := &Options{IO: f.IOStreams}
+	if runF == nil {
+		runF = sessionsRun
+	}
 	var stateFlags []string
 	var active bool
 	cmd := &cobra.Command{
@@ -90,10 +106,12 @@ connect whose session is ended this way says so and exits 255.`,
 				}
 				opts.JSON = cfg.Output == "json"
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
+			client, err := f.Cloud()
+			if err != nil {
+				return err
 			}
-			return sessionsRun(cmd.Context(), opts)
+			opts.API = client
+			return runF(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringArrayVar(&stateFlags, "state", nil, "only sessions in these states: "+strings.Join(states, ", ")+" (repeatable or comma-separated)")
@@ -129,11 +147,7 @@ type ConnectionRecord struct {
 }
 
 func sessionsRun(ctx context.Context, opts *Options) error {
-	client, err := opts.Cloud()
-	if err != nil {
-		return err
-	}
-	recs, err := List(ctx, client, opts.Targets)
+	recs, err := List(ctx, opts.API, opts.Targets)
 	if err != nil {
 		return err
 	}
@@ -146,7 +160,7 @@ func sessionsRun(ctx context.Context, opts *Options) error {
 		return writeJSON(ios.Out, recs)
 	case len(recs) == 0:
 		if ios.IsStderrTTY() || ios.IsStdoutTTY() {
-			fmt.Fprintln(ios.ErrOut, "no sessions in "+text.OneLine(client.Region())+filtered(opts))
+			fmt.Fprintln(ios.ErrOut, "no sessions in "+text.OneLine(opts.API.Region())+filtered(opts))
 		}
 		return nil
 	case ios.IsStdoutTTY():
@@ -169,7 +183,7 @@ const perInstance = 5
 
 // List lists the sessions of the instances that specs select (all, with none): one paged
 // DescribeTerminalSessions walk per instance, or one for the region. Newest first.
-func List(ctx context.Context, client *cloud.Client, specs []target.Spec) ([]Record, error) {
+func List(ctx context.Context, client API, specs []target.Spec) ([]Record, error) {
 	var filters []cloud.TerminalSessionFilter
 	seen := map[string]bool{}
 	for _, spec := range specs {

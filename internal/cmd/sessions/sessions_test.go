@@ -38,7 +38,8 @@ func TestNewCmdSessions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ios, _, _, _ := iostreams.Test()
-			f := &cmdutil.Factory{IOStreams: ios, Config: func() (*config.Config, error) { return &config.Config{Output: "json"}, nil }}
+			f := &cmdutil.Factory{IOStreams: ios, Config: func() (*config.Config, error) { return &config.Config{Output: "json"}, nil },
+				Cloud: func() (*cloud.Client, error) { return nil, nil }}
 			var got *Options
 			cmd := NewCmdSessions(f, func(_ context.Context, o *Options) error { got = o; return nil })
 			cmd.SetArgs(tt.args)
@@ -93,7 +94,7 @@ func run(t *testing.T, c *cloud.Client, opts Options, tty bool) (stdout, stderr 
 	ios, _, out, errOut := iostreams.Test()
 	ios.SetTTY(false, tty, tty)
 	opts.IO = ios
-	opts.Cloud = func() (*cloud.Client, error) { return c, nil }
+	opts.API = c
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := sessionsRun(ctx, &opts); err != nil {
