@@ -1,17 +1,13 @@
-// Package session speaks the Cloud Assistant session-manager WebSocket protocol: the frame codec
-// for schemas 1.01 and 1.02, and a Session that pumps a byte stream, resizes and keep-alives over
-// one WebSocket. It knows nothing of terminals, flags or the ECS API: callers hand it an io.Reader,
-// an io.Writer and a channel of window sizes.
-//
-// The layout is in docs/protocol.md, Frames. The two schemas share every header byte except
-// 18..29 (relative to the end of the ids), so one decoder reads both and exposes both views of
-// those bytes; only the version string says which the sender meant.
 package session
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // MessageType is the u32 at the start of every frame.
@@ -212,4 +208,80 @@ func ParseResize(p []byte) (rows, cols uint16, err error) {
 		return binary.LittleEndian.Uint16(p), binary.LittleEndian.Uint16(p[2:]), nil
 	}
 	return parseJSONResize(p)
+}
+
+// wire is one WebSocket with the codec on it: read gives the next decoded frame, write encodes
+// and sends one. Its reads belong to one reader goroutine; its writes are serialized by the
+// transport that owns it (conn101.go, conn102.go).
+type wire struct {
+	ws      *websocket.Conn
+	timeout time.Duration // bounds each write
+	rbuf    []byte        // the reader's: one buffer for every message
+	wbuf    []byte        // the writer's: one buffer for every frame
+}
+
+func newWire(ws *websocket.Conn, writeTimeout time.Duration) *wire {
+	// gorilla refuses a longer message from its header, before reading or allocating it.
+	ws.SetReadLimit(MaxFrameLen)
+	return &wire{ws: ws, timeout: writeTimeout}
+}
+
+// read returns the next frame. The frame aliases the wire's buffer until the next read: Decode
+// does not copy and Stdout.Write must not keep what it is given (the io.Writer contract), so
+// nothing is allocated per frame once the buffer has grown. A normal close by the service
+// returns errEnded.
+func (w *wire) read() (Frame, error) {
+	_, r, err := w.ws.NextReader()
+	if err != nil {
+		return Frame{}, readError(err)
+	}
+	if w.rbuf, err = readAll(r, w.rbuf[:0]); err != nil {
+		return Frame{}, readError(err)
+	}
+	f, err := Decode(w.rbuf)
+	if err != nil {
+		return Frame{}, fmt.Errorf("malformed frame from the session gateway: %w", err)
+	}
+	return f, nil
+}
+
+// write sends one frame, stamped with the time now.
+func (w *wire) write(h Header, payload []byte) error {
+	h.Created = uint64(time.Now().UnixMilli())
+	var err error
+	if w.wbuf, err = AppendFrame(w.wbuf[:0], h, payload); err != nil {
+		return err
+	}
+	_ = w.ws.SetWriteDeadline(time.Now().Add(w.timeout))
+	return w.ws.WriteMessage(websocket.BinaryMessage, w.wbuf)
+}
+
+// readError says what a failed read means for the session.
+func readError(err error) error {
+	if errors.Is(err, websocket.ErrReadLimit) {
+		return ErrFrameTooLong // not a lost connection: resuming would only fetch it again
+	}
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway) {
+		return errEnded
+	}
+	// Both wrapped: callers test for ErrConnectionLost, and resume needs the close code.
+	return fmt.Errorf("%w: %w", ErrConnectionLost, err)
+}
+
+// readAll appends r's contents to buf, growing it only when a message is larger than any before.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -35,7 +36,7 @@ func (s *runner) inputLoop(ctx context.Context) {
 			}
 			s.usedAt.Store(time.Now().UnixNano())
 			s.sentIn.Add(int64(n))
-			if serr := s.send(TypeInput, buf[:n]); serr != nil {
+			if serr := s.t.send(TypeInput, buf[:n]); serr != nil {
 				s.log.Debug("sending input failed", "err", serr)
 				return
 			}
@@ -51,7 +52,7 @@ func (s *runner) inputLoop(ctx context.Context) {
 			case EOFCtrlD:
 				s.sendEOF(ctx)
 			case EOFClose:
-				_ = s.send(TypeClose, []byte("1"))
+				_ = s.t.send(TypeClose, []byte("1"))
 			}
 			return
 		}
@@ -87,7 +88,7 @@ func (s *runner) sendEOF(ctx context.Context) {
 				return
 			}
 		}
-		if err := s.send(TypeInput, []byte{0x04}); err != nil {
+		if err := s.t.send(TypeInput, []byte{0x04}); err != nil {
 			return
 		}
 		select { // the answer: the shell's exit and the session's end, or more output
@@ -100,18 +101,12 @@ func (s *runner) sendEOF(ctx context.Context) {
 }
 
 // resizeLoop sends the latest size once output has started, then every change (docs/protocol.md,
-// Payloads: Resize). After a resume, the gateway's Opened (or the first Output) asks for the size
-// again (docs/protocol.md, Sequence numbers and resume).
+// Payloads: Resize). After a resume, the transport sends the last size again itself (conn102).
 func (s *runner) resizeLoop() {
 	var latest, sent Size
 	have := false
 	started := s.firstOut
-	var reopened <-chan struct{}
-	if s.r != nil {
-		reopened = s.r.reopened
-	}
 	for {
-		again := false
 		select {
 		case <-s.done:
 			return
@@ -122,14 +117,83 @@ func (s *runner) resizeLoop() {
 			latest, have = sz, true
 		case <-started:
 			started = nil // now sizes go out as they come
-		case <-reopened:
-			again = true
 		}
-		if started == nil && have && (latest != sent || again) {
-			if err := s.send(TypeResize, AppendResize(nil, latest.Rows, latest.Cols)); err != nil {
+		if started == nil && have && latest != sent {
+			if err := s.t.send(TypeResize, AppendResize(nil, latest.Rows, latest.Cols)); err != nil {
 				return
 			}
 			sent = latest
 		}
+	}
+}
+
+// pacer holds input to the rate the gateway set with a Stream status. Without one it never waits:
+// ecsterm adds no pacing of its own. It keeps a virtual clock of when the link is free again, so
+// short bursts (keystrokes) go out at once and only sustained input is slowed.
+type pacer struct {
+	mu   sync.Mutex
+	bps  uint64    // bits per second; 0 means unlimited
+	free time.Time // when everything sent so far has drained at bps
+	// onDelay is told the rate the first time a wait is needed (Options.OnPaced); told
+	// remembers that it was.
+	onDelay func(bps uint64)
+	told    bool
+	held    time.Duration // how long input has waited in all
+}
+
+// burst is how far ahead of the rate the pacer lets a sender get.
+const burst = 100 * time.Millisecond
+
+// tellAfter is how long input must have waited in all before onDelay hears of it: a paste that
+// waits a moment is not worth a line across someone's screen; a transfer held back for seconds is.
+const tellAfter = time.Second
+
+func (p *pacer) setRate(bps uint64) {
+	p.mu.Lock()
+	p.bps = bps
+	p.mu.Unlock()
+}
+
+// rate is the Stream rate in bits per second; 0 when the gateway set none.
+func (p *pacer) rate() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bps
+}
+
+// wait blocks until n more bytes fit the rate, or ctx ends.
+func (p *pacer) wait(ctx context.Context, n int) error {
+	p.mu.Lock()
+	if p.bps == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	now := time.Now()
+	if p.free.Before(now) {
+		p.free = now
+	}
+	// Float arithmetic: a tiny rate gives a long wait, never a division by zero.
+	p.free = p.free.Add(time.Duration(float64(n*8) / float64(p.bps) * float64(time.Second)))
+	delay := p.free.Sub(now) - burst
+	if delay > 0 {
+		p.held += delay
+	}
+	tell := p.held >= tellAfter && !p.told && p.onDelay != nil
+	p.told = p.told || tell
+	bps := p.bps
+	p.mu.Unlock()
+	if delay <= 0 {
+		return nil
+	}
+	if tell {
+		p.onDelay(bps)
+	}
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

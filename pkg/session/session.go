@@ -91,7 +91,6 @@ var ErrConnectionLost = errors.New("connection to the session gateway lost")
 // ErrConnectionLost only once it has given up.
 func Run(ctx context.Context, conn *websocket.Conn, opts Options) error {
 	s := &runner{
-		conn:     conn,
 		opts:     opts,
 		log:      opts.Logger,
 		firstOut: make(chan struct{}),
@@ -110,25 +109,21 @@ func Run(ctx context.Context, conn *websocket.Conn, opts Options) error {
 		s.opts.WriteTimeout = 60 * time.Second
 	}
 	if rs := opts.Resume; rs != nil && rs.Redial != nil {
-		s.initResume(*rs)
+		s.t = newConn102(ctx, conn, *rs, s.opts.WriteTimeout, s.log)
+	} else {
+		s.t = newConn101(conn, s.opts.WriteTimeout, s.log)
 	}
 	return s.run(ctx)
 }
 
+// runner is the session loop: it pumps input, sizes and keep-alives into its transport, output
+// from it into Stdout, and ends the session. It never knows which schema the transport speaks.
 type runner struct {
 	opts Options
 	log  *slog.Logger
+	t    transport
 
-	wmu  sync.Mutex      // guards conn, writes, seq, wbuf and the resume state's write side
-	conn *websocket.Conn // nil while reconnecting
-	seq  int64
-	wbuf []byte
-	// closedOn is the connection a 1.01 Close went out on: a channel gets one Close, however
-	// many ways the session ends at once (input's end, ctx, the remote side's end).
-	closedOn *websocket.Conn
-	sentAt   atomic.Int64 // unix nanos of the last frame sent
 	usedAt   atomic.Int64 // unix nanos of the last input or output that was not a keep-alive
-
 	pace     pacer
 	sentIn   atomic.Int64  // input payload bytes sent, for the debug log's summary
 	gotOut   atomic.Int64  // output payload bytes delivered to Stdout, likewise
@@ -137,38 +132,15 @@ type runner struct {
 	hearOnce sync.Once
 	outKick  chan struct{} // poked (never blocking) by every output frame
 	done     chan struct{} // closed when run returns
-
-	v102 atomic.Bool  // speaking schema 1.02 with resume (resume.go); false: 1.01
-	r    *resumeState // non-nil when Options.Resume was given, even after a fall back to 1.01
 }
 
-// closeNow tells the agent to end the channel, closes the socket, and returns err once the
+// closeNow tells the agent to end the channel, closes the transport, and returns err once the
 // reader has stopped.
 func (s *runner) closeNow(readErr <-chan error, err error) error {
-	_ = s.send(TypeClose, []byte("1"))
-	s.closeConn()
-	if readErr != nil {
-		<-readErr
-	}
+	_ = s.t.send(TypeClose, []byte("1"))
+	s.t.close()
+	<-readErr
 	return err
-}
-
-// closeConn closes the current connection, if there is one.
-func (s *runner) closeConn() {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if s.conn != nil {
-		s.conn.Close()
-	}
-}
-
-// startReader reads conn in a new goroutine; its result arrives on the returned channel.
-func (s *runner) startReader(conn *websocket.Conn) <-chan error {
-	readErr := make(chan error, 1)
-	// gorilla refuses a longer message from its header, before reading or allocating it.
-	conn.SetReadLimit(MaxFrameLen)
-	go func() { readErr <- s.readLoop(conn) }()
-	return readErr
 }
 
 func (s *runner) run(ctx context.Context) (err error) {
@@ -185,11 +157,10 @@ func (s *runner) run(ctx context.Context) (err error) {
 	}()
 	defer func() {
 		close(s.done)
-		if s.r != nil {
-			s.r.q.shut() // senders waiting for room in the queue give up
-		}
+		s.t.close() // senders waiting for room in a queue give up
 	}()
-	readErr := s.startReader(s.conn)
+	readErr := make(chan error, 1)
+	go func() { readErr <- s.readLoop() }()
 	if s.opts.Stdin != nil {
 		// Input held by the pacer must end with the session, not only with the caller's ctx.
 		ictx, stop := context.WithCancel(ctx)
@@ -215,10 +186,6 @@ func (s *runner) run(ctx context.Context) (err error) {
 		defer idleT.Stop()
 		idle = idleT.C
 	}
-	var kick <-chan struct{}
-	if s.r != nil {
-		kick = s.r.kick
-	}
 	quiet := newSilence(s.opts.Silence, s.heard)
 	defer quiet.stop()
 	for {
@@ -230,20 +197,7 @@ func (s *runner) run(ctx context.Context) (err error) {
 		case <-quiet.limitC():
 			return s.closeNow(readErr, quiet.giveUp())
 		case err := <-readErr:
-			if s.r != nil && err != nil {
-				next, rerr := s.recover(ctx, err)
-				if next != nil {
-					readErr = next
-					continue
-				}
-				err = rerr
-			}
-			s.closeConn()
 			return err
-		case <-kick:
-			s.pending()
-		case <-s.syncWait():
-			s.syncTimedOut()
 		case <-ctx.Done():
 			return s.closeNow(readErr, ctx.Err())
 		case <-idle:
@@ -253,8 +207,8 @@ func (s *runner) run(ctx context.Context) (err error) {
 			}
 			idleT.Reset(s.opts.IdleTimeout - quiet)
 		case <-keepC:
-			if time.Since(time.Unix(0, s.sentAt.Load())) >= s.opts.KeepAlive/2 {
-				if err := s.send(TypeInput, nil); err != nil {
+			if time.Since(s.t.lastSent()) >= s.opts.KeepAlive/2 {
+				if err := s.t.send(TypeInput, nil); err != nil {
 					s.log.Debug("keep-alive failed", "err", err)
 				}
 			}
@@ -262,69 +216,19 @@ func (s *runner) run(ctx context.Context) (err error) {
 	}
 }
 
-// send writes one frame. It is the only writer of the connection.
-func (s *runner) send(t MessageType, payload []byte) error {
-	if s.v102.Load() {
-		return s.send102(t, payload)
-	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.send101Locked(t, payload)
-}
-
-// send101Locked writes a 1.01 frame; the caller holds wmu.
-func (s *runner) send101Locked(t MessageType, payload []byte) error {
-	if s.conn == nil {
-		return ErrConnectionLost
-	}
-	if t == TypeClose && s.closedOn == s.conn {
-		return nil
-	}
-	var err error
-	s.wbuf, err = AppendFrame(s.wbuf[:0], Header{Type: t, Created: uint64(time.Now().UnixMilli()), Seq: s.seq}, payload)
-	if err != nil {
-		return err
-	}
-	_ = s.conn.SetWriteDeadline(time.Now().Add(s.opts.WriteTimeout))
-	if err := s.conn.WriteMessage(websocket.BinaryMessage, s.wbuf); err != nil {
-		return err
-	}
-	s.seq++
-	s.sentAt.Store(time.Now().UnixNano())
-	if t == TypeClose {
-		s.closedOn = s.conn
-	}
-	return nil
-}
-
-func (s *runner) readLoop(conn *websocket.Conn) error {
-	// One buffer for every message: Decode aliases it and Stdout.Write must not keep it (the
-	// io.Writer contract), so nothing is allocated per frame once it has grown.
-	var buf []byte
+// readLoop delivers what the transport receives until the session ends.
+func (s *runner) readLoop() error {
 	for {
-		_, r, err := conn.NextReader()
-		if err != nil {
-			return s.closeError(err)
+		in, err := s.t.recv()
+		if errors.Is(err, errEnded) {
+			return nil
 		}
-		if buf, err = readAll(r, buf[:0]); err != nil {
-			return s.closeError(err)
-		}
-		f, err := Decode(buf)
 		if err != nil {
-			return fmt.Errorf("malformed frame from the session gateway: %w", err)
+			return err
 		}
 		s.hearOnce.Do(func() { close(s.heard) })
-		v102 := s.v102.Load()
-		if v102 {
-			if err := s.r.arrived(&f); err != nil {
-				return err
-			}
-		}
-		switch f.Type {
+		switch in.f.Type {
 		case TypeOutput:
-			if v102 && !s.outputArrived(&f) {
-				continue // a duplicate, or past a gap that a Sync asks the gateway to fill
-			}
 			select {
 			case <-s.firstOut:
 			default:
@@ -335,75 +239,19 @@ func (s *runner) readLoop(conn *websocket.Conn) error {
 			case s.outKick <- struct{}{}:
 			default:
 			}
-			if _, err := s.opts.Stdout.Write(f.Payload); err != nil {
+			if _, err := s.opts.Stdout.Write(in.f.Payload); err != nil {
 				return fmt.Errorf("writing output: %w", err)
 			}
-			s.gotOut.Add(int64(len(f.Payload)))
-			if v102 {
-				s.outputDelivered(len(f.Payload))
-			}
-		case TypeSync:
-			if v102 {
-				s.syncArrived(&f)
-			}
+			s.gotOut.Add(int64(len(in.f.Payload)))
 		case TypeStatus:
-			st, err := ParseStatus(&f)
-			if err != nil {
-				return fmt.Errorf("malformed status from the session gateway: %w", err)
+			// Statuses that end the session come as errors; Stream's zero rate is "no limit
+			// given" and is ignored (docs/protocol.md, Payloads).
+			if in.st.State == StateStream && in.st.Rate > 0 {
+				s.pace.setRate(in.st.Rate)
 			}
-			s.log.Debug("status", "state", st.State.String(), "reason", st.Reason, "rate", st.Rate)
-			if v102 && st.State == StateOpened {
-				s.opened()
-			}
-			switch st.State {
-			case StateClosed, StateExited:
-				if st.Reason == "Exit" || st.Reason == "" || st.Reason == "Ok" {
-					return nil
-				}
-				return &ClosedError{State: st.State, Reason: st.Reason}
-			case StateAborted, StateFrozen:
-				return &ClosedError{State: st.State, Reason: st.Reason}
-			case StateStream:
-				if st.Rate > 0 { // zero is "no limit given" and is ignored (docs/protocol.md, Payloads)
-					s.pace.setRate(st.Rate)
-				}
-			}
+		case TypeSync: // the resumable transport's business (conn102.go)
 		default:
-			s.log.Debug("ignoring frame", "type", f.Type.String(), "len", len(f.Payload))
-		}
-	}
-}
-
-func (s *runner) closeError(err error) error {
-	if errors.Is(err, websocket.ErrReadLimit) {
-		return ErrFrameTooLong // not a lost connection: resuming would only fetch it again
-	}
-	var ce *websocket.CloseError
-	if errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway) {
-		return nil
-	}
-	select {
-	case <-s.done:
-		return nil
-	default:
-	}
-	// Both wrapped: callers test for ErrConnectionLost, and resume needs the close code.
-	return fmt.Errorf("%w: %w", ErrConnectionLost, err)
-}
-
-// readAll appends r's contents to buf, growing it only when a message is larger than any before.
-func readAll(r io.Reader, buf []byte) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
+			s.log.Debug("ignoring frame", "type", in.f.Type.String(), "len", len(in.f.Payload))
 		}
 	}
 }

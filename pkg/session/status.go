@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 )
 
 // State is the first payload byte of a Status frame: the channel state of 1.02's ChannelState
@@ -134,4 +135,28 @@ func describeReason(r string) string {
 		return "no reason given"
 	}
 	return r
+}
+
+// errEnded is what a transport's recv returns when the service ended the session normally (a
+// Closed or Exited status with a normal reason, or a normal WebSocket close); Run returns nil.
+var errEnded = errors.New("the service ended the session")
+
+// readStatus parses a Status frame, logs it, and returns the error that ends the session when it
+// does: errEnded for a normal end, a *ClosedError for any other.
+func readStatus(f *Frame, log *slog.Logger) (Status, error) {
+	st, err := ParseStatus(f)
+	if err != nil {
+		return st, fmt.Errorf("malformed status from the session gateway: %w", err)
+	}
+	log.Debug("status", "state", st.State.String(), "reason", st.Reason, "rate", st.Rate)
+	switch st.State {
+	case StateClosed, StateExited:
+		if st.Reason == "Exit" || st.Reason == "" || st.Reason == "Ok" {
+			return st, errEnded
+		}
+		return st, &ClosedError{State: st.State, Reason: st.Reason}
+	case StateAborted, StateFrozen:
+		return st, &ClosedError{State: st.State, Reason: st.Reason}
+	}
+	return st, nil
 }
