@@ -23,52 +23,15 @@ import (
 	"github.com/ecsterm/ecsterm/pkg/term"
 )
 
-// Options describe one session.
-type Options struct {
-	Cloud       *cloud.Client
-	InstanceID  string
-	Username    string
-	CommandLine string // connect: a program instead of the login shell
-
-	Stdin  io.Reader
-	Stdout io.Writer
-	Stderr io.Writer
-	// InFile and OutFile are the local terminal when there is one; then it goes raw for the
-	// session and its window size follows the session.
-	InFile  *os.File
-	OutFile *os.File
-	// SetRaw is told when the terminal enters and leaves raw mode (so logs can adapt).
-	SetRaw func(bool)
-	Logger *slog.Logger
-	// Escape is the escape character for ~. and friends on a raw terminal; NoEscape turns
-	// escapes off.
-	Escape   byte
-	NoEscape bool
-	// IdleTimeout ends an interactive session after this long without input or output.
-	IdleTimeout time.Duration
-	// NoResume keeps the session to schema 1.01: a dropped connection ends it. By default it
-	// speaks 1.02 and reconnects (resumeoptions.go).
-	NoResume bool
-	// StatusOut is where the one-line reconnect status goes; nil leaves it to the debug log.
-	StatusOut io.Writer
-	// ListForwards returns what ~# shows (lines ending in \r\n): the session's forwarded
-	// ports and connections. Nil means the session forwards nothing.
-	ListForwards func() string
-	// OnPaced is told when the service's bandwidth limit first holds this session's input back
-	// (session.Options.OnPaced; PacedNotice makes one). Nil says nothing.
-	OnPaced func(bitsPerSecond uint64)
-	// Command runs a line typed after ~C and returns what to show (lines ending in \r\n). Nil
-	// means the session takes no commands.
-	Command func(line string) string
-	// Recording, when set, records the session as an asciicast file (record.go).
-	Recording *Recording
-}
-
-func (o *Options) log() *slog.Logger {
-	if o.Logger == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return o.Logger
+// local is a session's side on this machine: its streams, the terminal it may take over, and
+// what the escape reader offers there.
+type local struct {
+	Streams
+	Terminal
+	Reporting
+	listForwards func() string
+	command      func(line string) string
+	log          *slog.Logger
 }
 
 // dialGateway dials the session's WebSocket; tests wrap it to see the connection.
@@ -76,6 +39,7 @@ var dialGateway = session.Dial
 
 // opened is a session whose WebSocket is up.
 type opened struct {
+	a    *Attacher
 	inst *cloud.Instance
 	sess *cloud.Session
 	conn *websocket.Conn
@@ -86,8 +50,8 @@ type opened struct {
 // instance not ready, the speculative session is ended at once and preflight's explanation is
 // what the user sees: it says what to do, where the API's error would not. check, if set,
 // vets the instance before the session is used (exec refuses Windows).
-func open(ctx context.Context, o *Options, commandLine string, check func(*cloud.Instance) error) (*opened, error) {
-	log := o.log()
+func (a *Attacher) open(ctx context.Context, t Target, commandLine string, check func(*cloud.Instance) error) (*opened, error) {
+	log := a.log
 	start := time.Now()
 	var (
 		inst    *cloud.Instance
@@ -96,19 +60,19 @@ func open(ctx context.Context, o *Options, commandLine string, check func(*cloud
 	)
 	go func() {
 		defer close(preDone)
-		inst, preErr = o.Cloud.Preflight(ctx, o.InstanceID)
-		timing.Mark(ctx, "preflight")
+		inst, preErr = a.api.Preflight(ctx, t.InstanceID)
+		a.timing.Mark("preflight")
 		if preErr == nil && check != nil {
 			preErr = check(inst)
 		}
-		log.Debug("preflight done", "instance", o.InstanceID, "err", preErr, "took", time.Since(start).String())
+		log.Debug("preflight done", "instance", t.InstanceID, "err", preErr, "took", time.Since(start).String())
 	}()
 	// The service may start the session whatever becomes of its answer, so an interrupt does
 	// not abandon the call: its answer names the session to end (the call is bounded by the
 	// client's own timeouts and retries; a second signal exits at once).
-	sess, err := o.Cloud.StartSession(context.WithoutCancel(ctx), cloud.StartOptions{InstanceID: o.InstanceID, Username: o.Username, CommandLine: commandLine})
+	sess, err := a.api.StartSession(context.WithoutCancel(ctx), cloud.StartOptions{InstanceID: t.InstanceID, Username: t.Username, CommandLine: commandLine})
 	if err == nil {
-		timing.Mark(ctx, "StartTerminalSession")
+		a.timing.Mark("StartTerminalSession")
 	}
 	if err != nil {
 		<-preDone
@@ -117,18 +81,18 @@ func open(ctx context.Context, o *Options, commandLine string, check func(*cloud
 		}
 		return nil, err
 	}
-	op := &opened{sess: sess}
+	op := &opened{a: a, sess: sess}
 	log.Debug("dialing session gateway", "url", session.RedactURL(sess.URL))
 	op.conn, err = dialGateway(ctx, sess.URL, session.DialOptions{Token: sess.Token})
 	if err == nil {
-		timing.Mark(ctx, "WebSocket open")
+		a.timing.Mark("WebSocket open")
 	}
 	<-preDone
 	if preErr != nil || err != nil {
 		if op.conn != nil {
 			op.conn.Close()
 		}
-		op.end(o)
+		op.end()
 		if preErr != nil {
 			return nil, preErr
 		}
@@ -140,36 +104,38 @@ func open(ctx context.Context, o *Options, commandLine string, check func(*cloud
 }
 
 // end calls EndTerminalSession so the session stops counting against the region's quota.
-func (op *opened) end(o *Options) {
-	if err := o.Cloud.EndSession(op.sess.ID); err != nil {
-		o.log().Debug("EndTerminalSession failed", "session", op.sess.ID, "err", err)
+func (op *opened) end() {
+	if err := op.a.api.EndSession(op.sess.ID); err != nil {
+		op.a.log.Debug("EndTerminalSession failed", "session", op.sess.ID, "err", err)
 	}
 }
 
-// Interactive runs a shell (or CommandLine) session on the instance until it ends. It returns
-// nil when the remote side ended normally.
-func Interactive(ctx context.Context, o Options) error {
+// Shell runs a shell (or CommandLine) session on the instance until it ends. It returns nil
+// when the remote side ended normally.
+func (a *Attacher) Shell(ctx context.Context, so ShellOptions) error {
+	o := &local{Streams: so.Streams, Terminal: so.Terminal, Reporting: so.Reporting,
+		listForwards: so.ListForwards, command: so.Command, log: a.log}
 	tty, disarm := o.guardedTTY()
 	defer disarm()
-	op, err := open(ctx, &o, o.CommandLine, nil)
+	op, err := a.open(ctx, so.Target, so.CommandLine, nil)
 	if err != nil {
 		return err
 	}
-	defer op.end(&o)
+	defer op.end()
 	// The agent's limit counts from about now; a drop past it is that end (clock.go).
 	expired := pastLimit(time.Now())
-	rec, recInfo, err := o.startRecording(op)
+	rec, recInfo, err := o.startRecording(op, so.Recording, so.InstanceID)
 	if err != nil {
 		return err
 	}
 	if rec != nil {
 		defer rec.Close()
 	}
-	resume := resumeOptions(o.NoResume, op.sess, o.StatusOut, tty.Raw, o.log())
+	resume := resumeOptions(so.NoResume, op.sess, o.StatusOut, tty.Raw, a.log)
 	if resume != nil {
 		resume.Expired = expired
 	}
-	return tty.Safe(ctx, func(ctx context.Context) error {
+	return tty.Safe(ctx, func(ctx context.Context, suspend func() error) error {
 		o.raw(tty, true)
 		defer o.raw(tty, false)
 		if injectFaults != nil {
@@ -177,13 +143,13 @@ func Interactive(ctx context.Context, o Options) error {
 		}
 		ctx, cancel := context.WithCancelCause(ctx)
 		defer cancel(nil)
-		stdin, onEOF, release := o.input(func() context.Context { return ctx }, tty, cancel, session.EOFCtrlD)
+		stdin, onEOF, release := o.input(suspend, tty, cancel, session.EOFCtrlD)
 		defer release()
-		stdout := firstOutput(ctx, o.Stdout)
+		stdout := firstOutput(a.timing, o.Stdout)
 		defer WarnLimit(o.StatusOut, tty.Raw)() // the agent's 3 h limit (clock.go)
 		if rec != nil {
 			stdout = &recordedOutput{w: stdout, rec: rec}
-			if o.Recording.Input && stdin != nil {
+			if so.Recording.Input && stdin != nil {
 				stdin = &recordedInput{r: stdin, rec: rec}
 			}
 		}
@@ -192,14 +158,15 @@ func Interactive(ctx context.Context, o Options) error {
 			Stdout:      stdout,
 			Sizes:       o.sizesSeen(ctx, sizeRecorder(rec, recInfo)),
 			OnEOF:       onEOF,
-			Logger:      o.log(),
-			IdleTimeout: o.IdleTimeout,
+			Logger:      a.log,
+			IdleTimeout: so.IdleTimeout,
 			// The real agent starts its PTY about a second after the connection, then its
 			// output pump waits another second (docs/protocol.md, Interactive shell);
 			// typed-ahead input waits for the prompt.
 			HoldInput: 3 * time.Second,
 			Resume:    resume,
-			Silence:   silenceOptions(o.StatusOut, o.log()),
+			Silence:   silenceOptions(o.StatusOut, a.log),
+			OnPaced:   o.OnPaced,
 		})
 		if cause := context.Cause(ctx); errors.Is(cause, term.ErrEscapeDisconnect) {
 			return fmt.Errorf("%s: %w", op.inst.ID, cause)
@@ -217,16 +184,15 @@ func Interactive(ctx context.Context, o Options) error {
 // term.ConsoleInput: on Linux a second, non-blocking open of the terminal read through Go's
 // poller, on a Windows console a reader that also hands window resizes to o.sizes, elsewhere
 // the file itself.
-// safeCtx returns the context term.TTY.Safe gave the session, which ~^Z needs to suspend; it
-// may be called only once Safe runs (Exec asks for its input before). The caller calls release
+// suspend is ~^Z's action, the one term.TTY.Safe hands the session. The caller calls release
 // when the session is over.
-func (o *Options) input(safeCtx func() context.Context, t term.TTY, cancel context.CancelCauseFunc, onEOF session.EOFAction) (r io.Reader, _ session.EOFAction, release func()) {
+func (o *local) input(suspend func() error, t term.TTY, cancel context.CancelCauseFunc, onEOF session.EOFAction) (r io.Reader, _ session.EOFAction, release func()) {
 	release = func() {}
 	if !t.Raw || o.Stdin == nil {
 		return o.Stdin, onEOF, release
 	}
 	stdin := o.Stdin
-	if f, ok := stdin.(*os.File); ok && f == o.InFile {
+	if f, ok := stdin.(*os.File); ok && f == o.In {
 		stdin, release = term.ConsoleInput(f)
 	}
 	if o.NoEscape {
@@ -238,11 +204,11 @@ func (o *Options) input(safeCtx func() context.Context, t term.TTY, cancel conte
 	}
 	return term.NewEscapeReader(stdin, esc, term.EscapeActions{
 		Help:       func(s string) { fmt.Fprint(o.helpOut(), s) },
-		List:       o.listForwards(),
-		Command:    o.Command,
+		List:       o.listForwardsAction(),
+		Command:    o.command,
 		Disconnect: func() { cancel(term.ErrEscapeDisconnect) },
 		Suspend: func() {
-			if err := term.Suspend(safeCtx()); err != nil {
+			if err := suspend(); err != nil {
 				fmt.Fprintf(o.helpOut(), "ecsterm: %v\r\n", err)
 			}
 		},
@@ -251,58 +217,55 @@ func (o *Options) input(safeCtx func() context.Context, t term.TTY, cancel conte
 
 // listForwards is the ~# action: nil, so the escape reader says there is nothing to list,
 // when the session forwards nothing.
-func (o *Options) listForwards() func() {
-	if o.ListForwards == nil {
+func (o *local) listForwardsAction() func() {
+	if o.listForwards == nil {
 		return nil
 	}
-	return func() { fmt.Fprint(o.helpOut(), o.ListForwards()) }
+	return func() { fmt.Fprint(o.helpOut(), o.listForwards()) }
 }
 
-func (o *Options) helpOut() io.Writer {
+func (o *local) helpOut() io.Writer {
 	if o.Stderr != nil {
 		return o.Stderr
 	}
 	return io.Discard
 }
 
-func (o *Options) tty() term.TTY {
-	return term.TTY{In: o.InFile, Out: o.OutFile, Raw: o.InFile != nil && term.IsTerminal(o.InFile)}
+func (o *local) tty() term.TTY {
+	return term.TTY{In: o.In, Out: o.Out, Raw: o.In != nil && term.IsTerminal(o.In)}
 }
 
 // guardedTTY is tty() with a watcher process that restores the terminal if ecsterm dies
 // without doing so (internal/ttyguard). The watcher starts now, while the session is being
 // set up, so waiting for it costs nothing; the returned func disarms it if Safe never ran.
-func (o *Options) guardedTTY() (term.TTY, func()) {
+func (o *local) guardedTTY() (term.TTY, func()) {
 	t := o.tty()
 	if !t.Raw {
 		return t, func() {}
 	}
-	g, err := ttyguard.Start(o.InFile)
+	g, err := ttyguard.Start(o.In)
 	if err != nil {
-		o.log().Debug("no terminal guard", "err", err)
+		o.log.Debug("no terminal guard", "err", err)
 		return t, func() {}
 	}
 	t.Guard = ttyguard.Arm(g)
 	return t, g.Disarm
 }
 
-func (o *Options) raw(t term.TTY, on bool) {
+func (o *local) raw(t term.TTY, on bool) {
 	if t.Raw && o.SetRaw != nil {
 		o.SetRaw(on)
 	}
 }
 
-// sizes follows the local window when the output is a terminal; nil otherwise.
-func (o *Options) sizes(ctx context.Context) <-chan session.Size { return o.sizesSeen(ctx, nil) }
-
-// sizesSeen is sizes, with seen (if set) told each size before it is sent: the recording's
+// sizesSeen follows the local window when the output is a terminal (nil otherwise), with seen (if set) told each size before it is sent: the recording's
 // resize events.
-func (o *Options) sizesSeen(ctx context.Context, seen func(session.Size)) <-chan session.Size {
-	if o.OutFile == nil || !term.IsTerminal(o.OutFile) {
+func (o *local) sizesSeen(ctx context.Context, seen func(session.Size)) <-chan session.Size {
+	if o.Out == nil || !term.IsTerminal(o.Out) {
 		return nil
 	}
 	out := make(chan session.Size, 1)
-	go relaySizes(ctx, term.WatchSize(ctx, o.OutFile), out, seen)
+	go relaySizes(ctx, term.WatchSize(ctx, o.Out), out, seen)
 	return out
 }
 
@@ -323,15 +286,15 @@ func relaySizes(ctx context.Context, in <-chan term.Size, out chan<- session.Siz
 
 // firstOutput marks "first output" for --timing when w is first written to: the moment the user
 // sees the remote side.
-func firstOutput(ctx context.Context, w io.Writer) io.Writer {
-	if w == nil {
-		return nil
+func firstOutput(rec *timing.Recorder, w io.Writer) io.Writer {
+	if w == nil || rec == nil {
+		return w
 	}
-	return &markFirst{ctx: ctx, w: w}
+	return &markFirst{rec: rec, w: w}
 }
 
 type markFirst struct {
-	ctx  context.Context
+	rec  *timing.Recorder
 	w    io.Writer
 	done bool
 }
@@ -339,7 +302,7 @@ type markFirst struct {
 func (m *markFirst) Write(p []byte) (int, error) {
 	if !m.done && len(p) > 0 {
 		m.done = true
-		timing.Mark(m.ctx, "first output")
+		m.rec.Mark("first output")
 	}
 	return m.w.Write(p)
 }

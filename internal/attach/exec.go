@@ -19,25 +19,30 @@ var ErrWindows = errors.New("runs Windows: exec needs a Linux instance (its help
 // there is no status: the instance was not ready, the session failed, or the connection was
 // lost before the status arrived. With tty, the command runs on the remote terminal and the
 // local one, if any, goes raw.
-func Exec(ctx context.Context, o Options, command string, tty bool) (int, error) {
+func (a *Attacher) Exec(ctx context.Context, eo ExecOptions) (int, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	tty := eo.TTY
+	o := &local{Streams: eo.Streams, Reporting: eo.Reporting, log: a.log}
+	if tty {
+		o.Terminal = eo.Terminal
+	}
 	stdin := o.Stdin
 	var t term.TTY
-	var safeCtx context.Context
+	var suspend func() error
 	release := func() {}
 	if tty {
 		var disarm func()
 		t, disarm = o.guardedTTY()
 		defer disarm()
 		// Set inside Safe, before any key is read: the reader runs only once the command started.
-		stdin, _, release = o.input(func() context.Context { return safeCtx }, t, cancel, session.EOFNothing)
+		stdin, _, release = o.input(func() error { return suspend() }, t, cancel, session.EOFNothing)
 		defer release() // if Safe never runs; it is called there too
 	}
-	out := &lateRecord{w: firstOutput(ctx, o.Stdout)} // recorded once the session is open (record.go)
-	req := rexec.Request{Command: command, TTY: tty, Stdin: stdin, Stdout: out, Stderr: o.Stderr}
-	if tty && o.OutFile != nil {
-		if sz, err := term.GetSize(o.OutFile); err == nil {
+	out := &lateRecord{w: firstOutput(a.timing, o.Stdout)} // recorded once the session is open (record.go)
+	req := rexec.Request{Command: eo.Command, TTY: tty, Stdin: stdin, Stdout: out, Stderr: o.Stderr}
+	if tty && o.Out != nil {
+		if sz, err := term.GetSize(o.Out); err == nil {
 			req.Rows, req.Cols = sz.Rows, sz.Cols
 		}
 	}
@@ -46,7 +51,7 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 		return 0, err
 	}
 	defer e.Close()
-	op, err := open(ctx, &o, e.CommandLine(), func(in *cloud.Instance) error {
+	op, err := a.open(ctx, eo.Target, e.CommandLine(), func(in *cloud.Instance) error {
 		if in.Windows() {
 			return fmt.Errorf("%s %w", in.ID, ErrWindows)
 		}
@@ -55,13 +60,14 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 	if err != nil {
 		return 0, err
 	}
-	defer op.end(&o)
+	defer op.end()
 	// The agent's limit counts from about now; a drop past it is that end (clock.go).
 	expired := pastLimit(time.Now())
+	recording := eo.Recording
 	if !tty {
-		o.Recording = nil // only terminal sessions are recorded: a pipe's bytes are the user's own
+		recording = nil // only terminal sessions are recorded: a pipe's bytes are the user's own
 	}
-	rec, recInfo, err := o.startRecording(op)
+	rec, recInfo, err := o.startRecording(op, recording, eo.InstanceID)
 	if err != nil {
 		return 0, err
 	}
@@ -80,12 +86,12 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 			case <-ctx.Done():
 			}
 		}()
-		resume := resumeOptions(o.NoResume, op.sess, o.StatusOut, tty && t.Raw, o.log())
+		resume := resumeOptions(eo.NoResume, op.sess, o.StatusOut, tty && t.Raw, a.log)
 		if resume != nil {
 			resume.Expired = expired
 		}
-		opts := session.Options{Stdin: e.Input(), Stdout: e.Output(), OnEOF: session.EOFNothing, Logger: o.log(),
-			Resume: resume, OnPaced: o.OnPaced, Silence: silenceOptions(o.StatusOut, o.log())}
+		opts := session.Options{Stdin: e.Input(), Stdout: e.Output(), OnEOF: session.EOFNothing, Logger: a.log,
+			Resume: resume, OnPaced: o.OnPaced, Silence: silenceOptions(o.StatusOut, a.log)}
 		if tty {
 			opts.Sizes = o.sizesSeen(ctx, sizeRecorder(rec, recInfo))
 		}
@@ -93,8 +99,8 @@ func Exec(ctx context.Context, o Options, command string, tty bool) (int, error)
 	}
 	var runErr error
 	if tty {
-		runErr = t.Safe(ctx, func(ctx context.Context) error {
-			safeCtx = ctx
+		runErr = t.Safe(ctx, func(ctx context.Context, s func() error) error {
+			suspend = s
 			o.raw(t, true)
 			defer o.raw(t, false)
 			// Stop reading keys before the terminal is the user's again: what they type next

@@ -40,7 +40,7 @@ func TestExecInterruptedEndsSession(t *testing.T) {
 			ctx, cancel := context.WithCancelCause(testCtx(t))
 			defer cancel(nil)
 			out := &firstWrite{started: make(chan struct{})}
-			o := Options{Cloud: c, InstanceID: idDemo, Stdout: out}
+			a, o := New(Config{API: c}), ExecOptions{Target: Target{InstanceID: idDemo}, Streams: Streams{Stdout: out}, Command: "echo started; sleep 600"}
 			if tc.stdin {
 				// A reader that Exec cannot finish: stdin is the user's, never closed by Exec.
 				r, _ := ioPipe(t)
@@ -52,7 +52,7 @@ func TestExecInterruptedEndsSession(t *testing.T) {
 			}
 			done := make(chan outcome, 1)
 			go func() {
-				st, err := Exec(ctx, o, "echo started; sleep 600", false)
+				st, err := a.Exec(ctx, o)
 				done <- outcome{st, err}
 			}()
 			select {

@@ -3,13 +3,11 @@ package attach
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/ecsterm/ecsterm/internal/cloud"
-	"github.com/ecsterm/ecsterm/internal/timing"
 	"github.com/ecsterm/ecsterm/pkg/forward"
 	"github.com/ecsterm/ecsterm/pkg/session"
 )
@@ -36,22 +34,10 @@ var queuingAgent = []int{2, 2, 3, 578}
 // the first byte of a server that speaks first (SSH), so only client-first protocols wait it out.
 const earlyInputHold = 3 * time.Second
 
-// PortOptions describe the instance whose ports are reached.
-type PortOptions struct {
-	Cloud      *cloud.Client
-	InstanceID string
-	Logger     *slog.Logger
-	// Reuse is how long a session's URL serves new connections; zero means DefaultReuse.
-	Reuse time.Duration
-	// NoResume and StatusOut are kept for callers and have no effect: port channels speak
-	// schema 1.01 and never resume (see PortKeepAlive).
-	NoResume  bool
-	StatusOut io.Writer
-}
-
-// Ports opens port sessions on one instance; its Open is a forward.Opener. Make it with NewPorts
-// and Close it when done.
+// Ports opens port sessions on one instance; its Open is a forward.Opener. Attacher.Ports makes
+// it.
 type Ports struct {
+	a   *Attacher
 	o   PortOptions
 	log *slog.Logger
 
@@ -101,20 +87,20 @@ func (e *LimitError) Error() string {
 
 func (e *LimitError) Unwrap() []error { return []error{e.Err, forward.ErrRefused} }
 
-// NewPorts starts preflight for the instance in the background and returns at once: Ready waits
-// for it, and the first Open overlaps it with StartTerminalSession and the dial.
-func NewPorts(ctx context.Context, o PortOptions) *Ports {
+// Ports starts preflight for the instance in the background and returns at once: Ready waits
+// for it, and the first Open overlaps it with StartTerminalSession and the dial. Close it when
+// done.
+func (a *Attacher) Ports(ctx context.Context, o PortOptions) PortOpener { return a.newPorts(ctx, o) }
+
+func (a *Attacher) newPorts(ctx context.Context, o PortOptions) *Ports {
 	if o.Reuse <= 0 {
 		o.Reuse = DefaultReuse
 	}
-	p := &Ports{o: o, log: o.Logger, pre: make(chan struct{}), live: map[portKey]*portSession{}, all: map[*portSession]struct{}{}}
-	if p.log == nil {
-		p.log = slog.New(slog.DiscardHandler)
-	}
+	p := &Ports{a: a, o: o, log: a.log, pre: make(chan struct{}), live: map[portKey]*portSession{}, all: map[*portSession]struct{}{}}
 	go func() {
 		defer close(p.pre)
-		p.inst, p.preErr = o.Cloud.Preflight(ctx, o.InstanceID)
-		timing.Mark(ctx, "preflight")
+		p.inst, p.preErr = a.api.Preflight(ctx, o.InstanceID)
+		a.timing.Mark("preflight")
 	}()
 	return p
 }
@@ -166,7 +152,7 @@ func (p *Ports) Open(ctx context.Context, host string, port int) (*forward.Strea
 		}
 		conn, err := session.Dial(ctx, ps.sess.URL, session.DialOptions{Token: ps.sess.Token})
 		if err == nil {
-			timing.Mark(ctx, "WebSocket open")
+			p.a.timing.Mark("WebSocket open")
 		}
 		if err != nil {
 			p.release(ps)
@@ -241,9 +227,9 @@ func (p *Ports) acquire(ctx context.Context, key portKey) (*portSession, error) 
 	// not abandon the call: its answer names the session to end (the call is bounded by the
 	// client's own timeouts and retries; a second signal exits at once). A cancelled caller
 	// then fails its dial and leaves the session idle, for Close to end.
-	sess, err := p.o.Cloud.StartSession(context.WithoutCancel(ctx), cloud.StartOptions{InstanceID: p.o.InstanceID, PortNumber: key.port, Target: key.host})
+	sess, err := p.a.api.StartSession(context.WithoutCancel(ctx), cloud.StartOptions{InstanceID: p.o.InstanceID, PortNumber: key.port, Target: key.host})
 	if err == nil {
-		timing.Mark(ctx, "StartTerminalSession")
+		p.a.timing.Mark("StartTerminalSession")
 	}
 	p.mu.Lock()
 	ps.sess, ps.err, ps.created = sess, err, time.Now()
@@ -347,7 +333,7 @@ func (p *Ports) endLocked(ps *portSession) {
 
 func (p *Ports) end(ps *portSession) {
 	defer p.ending.Done()
-	if err := p.o.Cloud.EndSession(ps.sess.ID); err != nil {
+	if err := p.a.api.EndSession(ps.sess.ID); err != nil {
 		p.log.Debug("EndTerminalSession failed", "session", ps.sess.ID, "err", err)
 	} else {
 		p.log.Debug("port session ended", "session", ps.sess.ID)

@@ -38,7 +38,7 @@ func startHeld(t *testing.T, e *emulator.Emulator, ports *Ports, ctx context.Con
 // the answer instead of abandoning it, fails, and Close ends the session it names.
 func TestPortsInterruptWhileStarting(t *testing.T) {
 	e, c := testEmulator(t, emulator.Options{})
-	ports := NewPorts(testCtx(t), PortOptions{Cloud: c, InstanceID: idDemo})
+	ports := New(Config{API: c}).newPorts(testCtx(t), PortOptions{InstanceID: idDemo})
 	ctx, cancel := context.WithCancel(testCtx(t))
 	opened, release := startHeld(t, e, ports, ctx)
 	cancel()
@@ -62,7 +62,7 @@ func TestPortsInterruptWhileStarting(t *testing.T) {
 // returns: the process may exit right after it.
 func TestPortsCloseWhileStarting(t *testing.T) {
 	e, c := testEmulator(t, emulator.Options{})
-	ports := NewPorts(testCtx(t), PortOptions{Cloud: c, InstanceID: idDemo})
+	ports := New(Config{API: c}).newPorts(testCtx(t), PortOptions{InstanceID: idDemo})
 	opened, release := startHeld(t, e, ports, testCtx(t))
 	type counts struct{ started, ended int }
 	closed := make(chan counts, 1)

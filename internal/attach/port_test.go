@@ -116,7 +116,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 func TestPortsReuseOneSessionForManyConnections(t *testing.T) {
 	e, c := testEmulator(t, emulator.Options{})
 	port := bannerServer(t)
-	ports := NewPorts(testCtx(t), PortOptions{Cloud: c, InstanceID: idDemo})
+	ports := New(Config{API: c}).newPorts(testCtx(t), PortOptions{InstanceID: idDemo})
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -158,7 +158,7 @@ func TestPortsReuseOneSessionForManyConnections(t *testing.T) {
 func TestPortsNewSessionPastReuseAge(t *testing.T) {
 	e, c := testEmulator(t, emulator.Options{})
 	port := bannerServer(t)
-	ports := NewPorts(testCtx(t), PortOptions{Cloud: c, InstanceID: idDemo, Reuse: time.Nanosecond})
+	ports := New(Config{API: c}).newPorts(testCtx(t), PortOptions{InstanceID: idDemo, Reuse: time.Nanosecond})
 	defer ports.Close()
 	for i := 1; i <= 2; i++ {
 		st, err := ports.Open(testCtx(t), "", port)
@@ -180,7 +180,7 @@ func TestPortsExpiredURLIsReplaced(t *testing.T) {
 	var skew atomic.Int64
 	e, c := testEmulator(t, emulator.Options{URLTTL: time.Minute, Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	port := bannerServer(t)
-	ports := NewPorts(testCtx(t), PortOptions{Cloud: c, InstanceID: idDemo})
+	ports := New(Config{API: c}).newPorts(testCtx(t), PortOptions{InstanceID: idDemo})
 	defer ports.Close()
 	st, err := ports.Open(testCtx(t), "", port)
 	if err != nil {
@@ -201,7 +201,7 @@ func TestPortsExpiredURLIsReplaced(t *testing.T) {
 func TestPortsConnectedSessionLimit(t *testing.T) {
 	_, c := testEmulator(t, emulator.Options{SessionsPerInstance: 1})
 	port := bannerServer(t)
-	ports := NewPorts(testCtx(t), PortOptions{Cloud: c, InstanceID: idDemo})
+	ports := New(Config{API: c}).newPorts(testCtx(t), PortOptions{InstanceID: idDemo})
 	defer ports.Close()
 	st, err := ports.Open(testCtx(t), "", port)
 	if err != nil {
@@ -219,7 +219,7 @@ func TestPortsConnectedSessionLimit(t *testing.T) {
 
 func TestPortsPreflightExplains(t *testing.T) {
 	_, c := testEmulator(t, emulator.Options{})
-	ports := NewPorts(testCtx(t), PortOptions{Cloud: c, InstanceID: idStopped})
+	ports := New(Config{API: c}).newPorts(testCtx(t), PortOptions{InstanceID: idStopped})
 	defer ports.Close()
 	_, err := ports.Open(testCtx(t), "", 22)
 	var nr *cloud.NotReadyError
@@ -231,7 +231,7 @@ func TestPortsPreflightExplains(t *testing.T) {
 func TestHoldForAgentVersions(t *testing.T) {
 	_, c := testEmulator(t, emulator.Options{})
 	for id, want := range map[string]time.Duration{idDemo: 0, idLegacy: earlyInputHold} {
-		inst, err := NewPorts(testCtx(t), PortOptions{Cloud: c, InstanceID: id}).Ready(testCtx(t))
+		inst, err := New(Config{API: c}).newPorts(testCtx(t), PortOptions{InstanceID: id}).Ready(testCtx(t))
 		if err != nil {
 			t.Fatal(err)
 		}

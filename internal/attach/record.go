@@ -56,20 +56,20 @@ func endedOutside(err error) error {
 
 // startRecording makes the session's recorder, if it has a recording. If it cannot, the
 // session is not to run: its WebSocket is closed here, and the caller still ends it.
-func (o *Options) startRecording(op *opened) (*record.Recorder, RecordInfo, error) {
-	if o.Recording == nil || o.Recording.Start == nil {
+func (o *local) startRecording(op *opened, r *Recording, instanceID string) (*record.Recorder, RecordInfo, error) {
+	if r == nil || r.Start == nil {
 		return nil, RecordInfo{}, nil
 	}
-	info := RecordInfo{InstanceID: o.InstanceID, SessionID: op.sess.ID, Cols: 80, Rows: 24}
+	info := RecordInfo{InstanceID: instanceID, SessionID: op.sess.ID, Cols: 80, Rows: 24}
 	if op.inst != nil {
 		info.InstanceID, info.InstanceName = op.inst.ID, op.inst.Name
 	}
-	if o.OutFile != nil && term.IsTerminal(o.OutFile) {
-		if sz, err := term.GetSize(o.OutFile); err == nil && sz.Cols > 0 && sz.Rows > 0 {
+	if o.Out != nil && term.IsTerminal(o.Out) {
+		if sz, err := term.GetSize(o.Out); err == nil && sz.Cols > 0 && sz.Rows > 0 {
 			info.Cols, info.Rows = int(sz.Cols), int(sz.Rows)
 		}
 	}
-	rec, err := o.Recording.Start(info)
+	rec, err := r.Start(info)
 	if err != nil {
 		op.conn.Close() // session.Run, which closes it, will not run
 		return nil, info, fmt.Errorf("recording the session: %w; not starting it unrecorded", err)

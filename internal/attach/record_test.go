@@ -24,8 +24,8 @@ const demoID = "i-emu0demo000000001"
 func TestRecordingRefusedEndsSession(t *testing.T) {
 	e, c := testEmulator(t, emulator.Options{})
 	var out bytes.Buffer
-	err := Interactive(testCtx(t), Options{
-		Cloud: c, InstanceID: demoID, Stdin: strings.NewReader("echo ran-$((2*21))\nexit\n"), Stdout: &out,
+	err := New(Config{API: c}).Shell(testCtx(t), ShellOptions{
+		Target: Target{InstanceID: demoID}, Streams: Streams{Stdin: strings.NewReader("echo ran-$((2*21))\nexit\n"), Stdout: &out},
 		Recording: &Recording{Start: func(RecordInfo) (*record.Recorder, error) { return nil, errors.New("disk full") }},
 	})
 	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "unrecorded") {
@@ -67,10 +67,11 @@ func TestRecordingRefusedClosesConnection(t *testing.T) {
 	_, c := testEmulator(t, emulator.Options{})
 	conns := gatewayConns(t)
 	refuse := &Recording{Start: func(RecordInfo) (*record.Recorder, error) { return nil, errors.New("disk full") }}
-	if err := Interactive(testCtx(t), Options{Cloud: c, InstanceID: demoID, Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Recording: refuse}); err == nil {
-		t.Fatal("Interactive: no error")
+	a := New(Config{API: c})
+	if err := a.Shell(testCtx(t), ShellOptions{Target: Target{InstanceID: demoID}, Streams: Streams{Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}}, Recording: refuse}); err == nil {
+		t.Fatal("Shell: no error")
 	}
-	if _, err := Exec(testCtx(t), Options{Cloud: c, InstanceID: demoID, Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Recording: refuse}, "true", true); err == nil {
+	if _, err := a.Exec(testCtx(t), ExecOptions{Target: Target{InstanceID: demoID}, Streams: Streams{Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}}, Recording: refuse, Command: "true", TTY: true}); err == nil {
 		t.Fatal("Exec: no error")
 	}
 	got := conns()

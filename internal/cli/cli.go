@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ecsterm/ecsterm/internal/attach"
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmd/completion"
 	configcmd "github.com/ecsterm/ecsterm/internal/cmd/config"
@@ -70,13 +71,12 @@ func Main() int {
 // Run runs ecsterm with args on ios and returns the exit status.
 func Run(ctx context.Context, ios *iostreams.IOStreams, args []string) int {
 	rec := timing.New(time.Now())
-	f := newFactory(ios)
-	root := NewCmdRoot(f)
+	root := NewCmdRoot(ios, rec)
 	root.SetArgs(args)
 	root.SetIn(ios.In)
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
-	err := root.ExecuteContext(timing.With(ctx, rec))
+	err := root.ExecuteContext(ctx)
 	code := exitCode(ios.ErrOut, root, err, interrupted(ctx))
 	if on, _ := root.PersistentFlags().GetBool("timing"); on && (rec.Marked() || err != nil && code != cmdutil.ExitUsage) {
 		fmt.Fprintln(ios.ErrOut, "ecsterm:", rec.Summary())
@@ -84,8 +84,9 @@ func Run(ctx context.Context, ios *iostreams.IOStreams, args []string) int {
 	return code
 }
 
-// NewCmdRoot builds the command tree.
-func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+// NewCmdRoot builds the command tree and the one Factory its commands share. rec hears the
+// steps of --timing; nil hears nothing.
+func NewCmdRoot(ios *iostreams.IOStreams, rec *timing.Recorder) *cobra.Command {
 	var configFile string
 	root := &cobra.Command{
 		Use:   "ecsterm <command>",
@@ -114,7 +115,7 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), the
 	addSessionFlags(pf)
 	root.PersistentPreRunE = checkSessionFlags
 
-	f.Config = cmdutil.Once(func() (*config.Config, error) { return config.Load(pf, configFile) })
+	f := newFactory(ios, rec, func() (*config.Config, error) { return config.Load(pf, configFile) })
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &cmdutil.FlagError{Err: err} })
 
 	root.AddCommand(
@@ -137,8 +138,9 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), the
 	return root
 }
 
-func newFactory(ios *iostreams.IOStreams) *cmdutil.Factory {
-	f := &cmdutil.Factory{IOStreams: ios, Version: buildVersion}
+// newFactory builds the Factory: every dependency is made on first use, from load's settings.
+func newFactory(ios *iostreams.IOStreams, rec *timing.Recorder, load func() (*config.Config, error)) *cmdutil.Factory {
+	f := &cmdutil.Factory{IOStreams: ios, Version: buildVersion, Timing: rec, Config: cmdutil.Once(load)}
 	f.Logger = func() *slog.Logger {
 		level := slog.LevelWarn
 		if cfg, err := f.Config(); err == nil {
@@ -159,6 +161,13 @@ func newFactory(ios *iostreams.IOStreams) *cmdutil.Factory {
 		return cloud.New(cloud.Config{Region: cfg.Region, Endpoint: cfg.Endpoint, Profile: cfg.Profile,
 			Logger: f.Logger(), UserAgent: "ecsterm/" + buildVersion,
 			ConnectionType: cfg.ConnectionType, PasswordName: cfg.PasswordName})
+	})
+	f.Sessions = cmdutil.Once(func() (cmdutil.Sessions, error) {
+		client, err := f.Cloud()
+		if err != nil {
+			return nil, err
+		}
+		return attach.New(attach.Config{API: client, Logger: f.Logger(), Timing: rec}), nil
 	})
 	return f
 }

@@ -166,7 +166,7 @@ func TestExitCode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ios, _, _, _ := iostreams.Test()
-			root := NewCmdRoot(newFactory(ios))
+			root := NewCmdRoot(ios, nil)
 			var stderr bytes.Buffer
 			var sig *term.SignalError
 			if tt.sig != 0 {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/ecsterm/ecsterm/internal/cli"
 	"github.com/ecsterm/ecsterm/internal/cmd/completion"
-	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 )
 
@@ -20,7 +19,7 @@ const regenerate = "regenerate with `go generate ./internal/cli` and commit comp
 // into completions/, which the release archives and packages ship.
 func TestCommittedScriptsAreCurrent(t *testing.T) {
 	ios, _, _, _ := iostreams.Test()
-	root := cli.NewCmdRoot(&cmdutil.Factory{IOStreams: ios})
+	root := cli.NewCmdRoot(ios, nil)
 	dir := filepath.Join("..", "..", "completions")
 	var want []string
 	for shell, name := range completion.Files() {

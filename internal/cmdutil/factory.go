@@ -1,5 +1,6 @@
-// Package cmdutil holds what every command shares: the Factory of lazily built dependencies and
-// the typed errors that internal/cli maps to exit statuses.
+// Package cmdutil holds what every command shares: the Factory of lazily built dependencies,
+// the Sessions seam through which commands reach instances, and the typed errors that
+// internal/cli maps to exit statuses.
 package cmdutil
 
 import (
@@ -9,17 +10,23 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/timing"
 )
 
 // Factory builds a command's dependencies on first use, so that a command that needs no API
-// client never resolves credentials.
+// client never resolves credentials. internal/cli builds the one Factory of a process.
 type Factory struct {
 	IOStreams *iostreams.IOStreams
 	Version   string
-	// Config resolves settings; it is set by the root command once flags are parsed.
+	// Timing hears when each step of opening a session happens (--timing); nil hears nothing.
+	Timing *timing.Recorder
+	// Config resolves settings from flags, environment and the config file.
 	Config func() (*config.Config, error)
 	// Cloud returns the API client for the configured account and region.
 	Cloud func() (*cloud.Client, error)
+	// Sessions returns the seam that opens shells, exec exchanges and port channels, built on
+	// Cloud.
+	Sessions func() (Sessions, error)
 	// Logger is the diagnostics logger (stderr; level from --debug / -q).
 	Logger func() *slog.Logger
 }

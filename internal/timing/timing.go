@@ -1,12 +1,11 @@
 // Package timing records when the steps of opening a session happened, for --timing: the
-// breakdown a user needs to tell a slow API from a slow agent from a slow network. A Recorder
-// travels in the context, so the packages that do the steps mark them without being handed
-// anything; with no Recorder in the context, marking does nothing.
+// breakdown a user needs to tell a slow API from a slow agent from a slow network. The Recorder
+// is handed to what does the steps (internal/attach, through the Factory); a nil Recorder marks
+// nothing.
 package timing
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -31,21 +30,9 @@ type mark struct {
 // New starts a Recorder whose times count from start.
 func New(start time.Time) *Recorder { return &Recorder{start: start, now: time.Now} }
 
-type key struct{}
-
-// With returns ctx carrying r.
-func With(ctx context.Context, r *Recorder) context.Context { return context.WithValue(ctx, key{}, r) }
-
-// Mark records that step happened now, if ctx carries a Recorder and step has not happened yet:
-// a step that repeats (each forwarded connection opens a session) counts its first time, which is
-// the one a user waits for.
-func Mark(ctx context.Context, step string) {
-	if r, ok := ctx.Value(key{}).(*Recorder); ok {
-		r.Mark(step)
-	}
-}
-
-// Mark records step, once.
+// Mark records that step happened now, unless it has happened before: a step that repeats (each
+// forwarded connection opens a session) counts its first time, which is the one a user waits
+// for. Marking on a nil Recorder does nothing.
 func (r *Recorder) Mark(step string) {
 	if r == nil {
 		return

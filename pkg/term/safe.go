@@ -37,15 +37,19 @@ type TTY struct {
 //
 // With t.Raw set, Safe also turns on escape-sequence processing for Out on Windows consoles, and
 // resize records in In's input queue (see ConsoleInput).
+// fn is handed suspend, which stops the process as a shell's ^Z would (OpenSSH's ~^Z): the
+// terminal goes back to its own settings while the process is stopped, and raw again when the
+// shell continues it. Without a raw terminal, or on Windows, suspend returns ErrNoSuspend.
+//
 // Failing to restore the terminal is reported joined to the result.
-func (t TTY) Safe(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+func (t TTY) Safe(ctx context.Context, fn func(ctx context.Context, suspend func() error) error) (err error) {
 	undo, suspend, err := t.enter()
 	if err != nil {
 		return err
 	}
 	restore := sync.OnceValue(undo)
-	if suspend != nil {
-		ctx = context.WithValue(ctx, suspendKey{}, suspend)
+	if suspend == nil {
+		suspend = func() error { return ErrNoSuspend }
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -65,7 +69,7 @@ func (t TTY) Safe(ctx context.Context, fn func(ctx context.Context) error) (err 
 			err = errors.Join(err, fmt.Errorf("restore terminal: %w", rerr))
 		}
 	}()
-	return fn(ctx)
+	return fn(ctx, suspend)
 }
 
 // enter puts the terminal into the state a session wants and returns how to undo exactly that.
@@ -117,23 +121,8 @@ func (t TTY) enter() (undo, suspend func() error, err error) {
 	}, suspend, nil
 }
 
-// ErrNoSuspend is returned by Suspend outside Safe, without a raw terminal, or on Windows.
+// ErrNoSuspend is what Safe's suspend returns without a raw terminal, or on Windows.
 var ErrNoSuspend = errors.New("suspending is not supported here")
-
-type suspendKey struct{}
-
-// Suspend stops the process as a shell's ^Z would (OpenSSH's ~^Z): the terminal goes back to
-// its own settings while the process is stopped, and raw again when the shell continues it.
-// It works with the context Safe passed to fn, when Safe made the terminal raw.
-func Suspend(ctx context.Context) error {
-	if ctx == nil {
-		return ErrNoSuspend
-	}
-	if s, ok := ctx.Value(suspendKey{}).(func() error); ok && s != nil {
-		return s()
-	}
-	return ErrNoSuspend
-}
 
 // InterruptSignals returns the signals that end a session, the ones Safe handles, so that a
 // program can turn them into the cancellation of its work outside Safe too.

@@ -68,3 +68,12 @@ func TestInterruptStopWithoutSignal(t *testing.T) {
 		t.Error("onSignal called without a signal")
 	}
 }
+
+func TestSafeSuspendWithoutRawTerminal(t *testing.T) {
+	err := TTY{}.Safe(t.Context(), func(_ context.Context, suspend func() error) error {
+		return suspend()
+	})
+	if !errors.Is(err, ErrNoSuspend) {
+		t.Fatalf("suspend() outside a raw terminal = %v, want ErrNoSuspend", err)
+	}
+}

@@ -32,7 +32,7 @@ func TestSafeRawInsideExactRestoreAfter(t *testing.T) {
 	before := oddTermios(t, tty)
 
 	ran := false
-	err := TTY{In: tty, Out: tty, Raw: true}.Safe(t.Context(), func(context.Context) error {
+	err := TTY{In: tty, Out: tty, Raw: true}.Safe(t.Context(), func(context.Context, func() error) error {
 		ran = true
 		during := getTermios(t, tty)
 		for _, flag := range []struct {
@@ -63,7 +63,7 @@ func TestSafeRestoresThenRepanics(t *testing.T) {
 	var recovered any
 	func() {
 		defer func() { recovered = recover() }()
-		_ = TTY{In: tty, Out: tty, Raw: true}.Safe(t.Context(), func(context.Context) error {
+		_ = TTY{In: tty, Out: tty, Raw: true}.Safe(t.Context(), func(context.Context, func() error) error {
 			panic("boom")
 		})
 	}()
@@ -91,7 +91,7 @@ func TestSafeSignal(t *testing.T) {
 
 			// Sent from inside fn, so Safe's handler is installed and the signal cannot kill
 			// the test binary.
-			err := TTY{In: tty, Out: tty, Raw: true}.Safe(t.Context(), func(ctx context.Context) error {
+			err := TTY{In: tty, Out: tty, Raw: true}.Safe(t.Context(), func(ctx context.Context, _ func() error) error {
 				kill(t, tt.sig)
 				<-ctx.Done()
 				if during := getTermios(t, tty); during != before {
@@ -132,7 +132,7 @@ func TestSafeRestoresOnlyOnce(t *testing.T) {
 	changed := before
 	changed.Lflag &^= unix.ECHO
 
-	err := TTY{In: tty, Out: tty, Raw: true}.Safe(t.Context(), func(ctx context.Context) error {
+	err := TTY{In: tty, Out: tty, Raw: true}.Safe(t.Context(), func(ctx context.Context, _ func() error) error {
 		kill(t, unix.SIGTERM)
 		<-ctx.Done()
 		setTermios(t, tty, changed)
@@ -166,7 +166,7 @@ func TestSafeLeavesTerminalAlone(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := getTermios(t, tt.watch)
 			ran := false
-			err := tt.tty.Safe(t.Context(), func(context.Context) error {
+			err := tt.tty.Safe(t.Context(), func(context.Context, func() error) error {
 				ran = true
 				if during := getTermios(t, tt.watch); during != before {
 					t.Errorf("termios changed inside Safe:\n got %+v\nwant %+v", during, before)
@@ -188,7 +188,7 @@ func TestSafeLeavesTerminalAlone(t *testing.T) {
 
 func TestSafeParentCancelIsNoSignal(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
-	err := TTY{}.Safe(ctx, func(ctx context.Context) error {
+	err := TTY{}.Safe(ctx, func(ctx context.Context, _ func() error) error {
 		cancel()
 		<-ctx.Done()
 		return ctx.Err()
@@ -226,7 +226,7 @@ func TestSafeSecondSignalHelper(t *testing.T) {
 	if os.Getenv(helperEnv) == "" {
 		return // only in the child of TestSafeSecondSignalHasDefaultEffect
 	}
-	_ = TTY{}.Safe(context.Background(), func(ctx context.Context) error {
+	_ = TTY{}.Safe(context.Background(), func(ctx context.Context, _ func() error) error {
 		kill(t, unix.SIGTERM)
 		<-ctx.Done()
 		kill(t, unix.SIGTERM)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/ecsterm/ecsterm/internal/cli"
 	"github.com/ecsterm/ecsterm/internal/cmd/completion"
-	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 )
 
@@ -27,7 +26,7 @@ func main() {
 }
 
 func write(dir string) error {
-	root := cli.NewCmdRoot(&cmdutil.Factory{IOStreams: iostreams.System()})
+	root := cli.NewCmdRoot(iostreams.System(), nil)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}

@@ -173,25 +173,24 @@ func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 	// One lock for every line on stderr: failed connections report from their own goroutines,
 	// and ~#, ~C or a status line must not interleave with them.
 	stderr := &cmdutil.LockedWriter{W: ios.ErrOut}
-	fwd := newForwards(ctx, f, client, opts, stderr)
+	sessions, err := f.Sessions()
+	if err != nil {
+		return err
+	}
+	fwd := newForwards(ctx, f, sessions, opts, stderr)
 	defer fwd.stop()
 	if err := fwd.start(opts); err != nil {
 		return err
 	}
 	esc, escOn, _ := term.ParseEscapeChar(opts.EscapeChar)
-	err = attach.Interactive(ctx, attach.Options{
-		Escape: esc, NoEscape: !escOn, Stderr: stderr, IdleTimeout: opts.IdleTimeout,
-		NoResume: opts.NoResume, StatusOut: stderr,
-		Cloud:        client,
-		InstanceID:   opts.InstanceID,
-		Username:     opts.User,
+	err = sessions.Shell(ctx, attach.ShellOptions{
+		Target:       attach.Target{InstanceID: opts.InstanceID, Username: opts.User},
+		Streams:      attach.Streams{Stdin: ios.In, Stdout: ios.Out, Stderr: stderr},
+		Terminal:     attach.Terminal{In: ios.InFile, Out: ios.OutFile, SetRaw: ios.SetRaw, Escape: esc, NoEscape: !escOn},
+		Reporting:    attach.Reporting{StatusOut: stderr},
 		CommandLine:  opts.CommandLine,
-		Stdin:        ios.In,
-		Stdout:       ios.Out,
-		InFile:       ios.InFile,
-		OutFile:      ios.OutFile,
-		SetRaw:       ios.SetRaw,
-		Logger:       f.Logger(),
+		IdleTimeout:  opts.IdleTimeout,
+		NoResume:     opts.NoResume,
 		ListForwards: fwd.list,
 		Command:      fwd.command,
 		Recording:    rec.Recording(),

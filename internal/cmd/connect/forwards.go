@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ecsterm/ecsterm/internal/attach"
-	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/text"
 	"github.com/ecsterm/ecsterm/pkg/forward"
@@ -23,19 +22,19 @@ import (
 type forwards struct {
 	ctx    context.Context // ends with the session
 	cancel context.CancelFunc
-	newFw  func() (*forward.Forwarder, *attach.Ports)
+	newFw  func() (*forward.Forwarder, attach.PortOpener)
 	errOut *cmdutil.LockedWriter
 
 	active atomic.Pointer[forward.Forwarder] // fw, for stop to read without the lock
 
 	mu    sync.Mutex
 	fw    *forward.Forwarder // nil until the first forward
-	ports *attach.Ports
+	ports attach.PortOpener
 	lns   []*forward.Listener // being served, in the order they were added
 	wg    sync.WaitGroup      // one per listener being served
 }
 
-func newForwards(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts *Options, errOut *cmdutil.LockedWriter) *forwards {
+func newForwards(ctx context.Context, f *cmdutil.Factory, sessions cmdutil.Sessions, opts *Options, errOut *cmdutil.LockedWriter) *forwards {
 	fctx, cancel := context.WithCancel(ctx)
 	fd := &forwards{ctx: fctx, cancel: cancel, errOut: errOut}
 	var (
@@ -46,8 +45,8 @@ func newForwards(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, 
 		paced = attach.PacedNotice(errOut, "", "\n") // ErrOut makes it \r\n while the terminal is raw
 		notice = func(s string) { fmt.Fprintf(errOut, "ecsterm: %s\n", s) }
 	}
-	fd.newFw = func() (*forward.Forwarder, *attach.Ports) {
-		ports := attach.NewPorts(fctx, attach.PortOptions{Cloud: client, InstanceID: opts.InstanceID, Logger: f.Logger(), NoResume: opts.NoResume})
+	fd.newFw = func() (*forward.Forwarder, attach.PortOpener) {
+		ports := sessions.Ports(fctx, attach.PortOptions{InstanceID: opts.InstanceID})
 		return &forward.Forwarder{
 			Open:   ports.Open,
 			Logger: f.Logger(),

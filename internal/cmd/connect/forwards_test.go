@@ -106,7 +106,7 @@ func testForwards(t *testing.T) *forwards {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	fd := &forwards{ctx: ctx, cancel: cancel, errOut: &cmdutil.LockedWriter{W: io.Discard}}
-	fd.newFw = func() (*forward.Forwarder, *attach.Ports) {
+	fd.newFw = func() (*forward.Forwarder, attach.PortOpener) {
 		return &forward.Forwarder{Open: func(context.Context, string, int) (*forward.Stream, error) {
 			return nil, errors.New("no instance in this test")
 		}}, nil

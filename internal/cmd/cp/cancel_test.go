@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecsterm/ecsterm/internal/attach"
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/emulator"
@@ -112,8 +113,9 @@ func testEmulator(t *testing.T, opts emulator.Options) (*emulator.Emulator, *cmd
 	}
 	ios, _, _, _ := iostreams.Test()
 	f := &cmdutil.Factory{IOStreams: ios,
-		Cloud:  func() (*cloud.Client, error) { return client, nil },
-		Logger: func() *slog.Logger { return slog.New(slog.DiscardHandler) }}
+		Cloud:    func() (*cloud.Client, error) { return client, nil },
+		Sessions: func() (cmdutil.Sessions, error) { return attach.New(attach.Config{API: client}), nil },
+		Logger:   func() *slog.Logger { return slog.New(slog.DiscardHandler) }}
 	return e, f, closeEmu
 }
 

@@ -212,7 +212,7 @@ type result struct {
 func cpRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 	// The API client is resolved only once the local side checks out, so that a missing local
 	// file is reported as such and not as missing credentials.
-	c := &copier{opts: opts, log: f.Logger()}
+	c := &copier{opts: opts, log: f.Logger(), sessions: f.Sessions}
 	// The remote side's target is resolved to an instance ID with the client, once.
 	c.cloud = cmdutil.Once(func() (*cloud.Client, error) {
 		client, err := f.Cloud()

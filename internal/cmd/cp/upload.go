@@ -17,13 +17,15 @@ import (
 
 	"github.com/ecsterm/ecsterm/internal/attach"
 	"github.com/ecsterm/ecsterm/internal/cloud"
+	"github.com/ecsterm/ecsterm/internal/cmdutil"
 )
 
 // copier runs one copy.
 type copier struct {
-	opts  *Options
-	cloud func() (*cloud.Client, error)
-	log   *slog.Logger
+	opts     *Options
+	cloud    func() (*cloud.Client, error)
+	sessions func() (cmdutil.Sessions, error)
+	log      *slog.Logger
 }
 
 // remote is the side of the copy that is on the instance.
@@ -36,15 +38,20 @@ func (c *copier) remote() Location {
 
 // exec runs a cp script on the instance, without a terminal.
 func (c *copier) exec(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	client, err := c.cloud()
+	if _, err := c.cloud(); err != nil {
+		return 0, err
+	}
+	sessions, err := c.sessions()
 	if err != nil {
 		return 0, err
 	}
-	return attach.Exec(ctx, attach.Options{
-		Cloud: client, InstanceID: c.remote().Instance, Username: c.opts.User,
-		Stdin: stdin, Stdout: stdout, Stderr: stderr, Logger: c.log,
-		NoResume: c.opts.NoResume, StatusOut: c.statusOut(), OnPaced: c.pacedNotice(),
-	}, script, false)
+	return sessions.Exec(ctx, attach.ExecOptions{
+		Target:    attach.Target{InstanceID: c.remote().Instance, Username: c.opts.User},
+		Streams:   attach.Streams{Stdin: stdin, Stdout: stdout, Stderr: stderr},
+		Reporting: attach.Reporting{StatusOut: c.statusOut(), OnPaced: c.pacedNotice()},
+		Command:   script,
+		NoResume:  c.opts.NoResume,
+	})
 }
 
 // statusOut is where reconnect status lines go: stderr, unless -q. (The script's stderr is not

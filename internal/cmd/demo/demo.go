@@ -69,9 +69,9 @@ func run(ctx context.Context, f *cmdutil.Factory, delay time.Duration) error {
 			"Its shell runs as you on this machine, in a scratch home. Type 'exit' to leave.\n",
 			emu.Region(), emu.Endpoint(), target.ID, target.Name)
 	}
-	return attach.Interactive(ctx, attach.Options{
-		Cloud: client, InstanceID: target.ID,
-		Stdin: ios.In, Stdout: ios.Out, Stderr: ios.ErrOut, InFile: ios.InFile, OutFile: ios.OutFile, SetRaw: ios.SetRaw,
-		Logger: log,
+	return attach.New(attach.Config{API: client, Logger: log, Timing: f.Timing}).Shell(ctx, attach.ShellOptions{
+		Target:   attach.Target{InstanceID: target.ID},
+		Streams:  attach.Streams{Stdin: ios.In, Stdout: ios.Out, Stderr: ios.ErrOut},
+		Terminal: attach.Terminal{In: ios.InFile, Out: ios.OutFile, SetRaw: ios.SetRaw},
 	})
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ecsterm/ecsterm/internal/attach"
-	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/complete"
 	"github.com/ecsterm/ecsterm/internal/config"
@@ -224,19 +223,26 @@ func execRun(ctx context.Context, f *cmdutil.Factory, opts *Options, cfg *config
 			}
 			defer rec.Close()
 		}
-		status, err := attach.Exec(ctx, attach.Options{
-			Cloud: client, InstanceID: opts.Targets[0], Username: opts.User, Escape: esc, NoEscape: !escOn,
-			Stdin: stdin, Stdout: ios.Out, Stderr: ios.ErrOut,
-			InFile: ios.InFile, OutFile: ios.OutFile, SetRaw: ios.SetRaw, Logger: f.Logger(),
-			NoResume: opts.NoResume, StatusOut: ios.ErrOut, OnPaced: pacedNotice(ios, opts.Quiet),
+		sessions, err := f.Sessions()
+		if err != nil {
+			return err
+		}
+		status, err := sessions.Exec(ctx, attach.ExecOptions{
+			Target:    attach.Target{InstanceID: opts.Targets[0], Username: opts.User},
+			Streams:   attach.Streams{Stdin: stdin, Stdout: ios.Out, Stderr: ios.ErrOut},
+			Terminal:  attach.Terminal{In: ios.InFile, Out: ios.OutFile, SetRaw: ios.SetRaw, Escape: esc, NoEscape: !escOn},
+			Reporting: attach.Reporting{StatusOut: ios.ErrOut, OnPaced: pacedNotice(ios, opts.Quiet)},
+			Command:   opts.Command,
+			TTY:       tty,
+			NoResume:  opts.NoResume,
 			Recording: rec.Recording(),
-		}, opts.Command, tty)
+		})
 		if err != nil {
 			return err
 		}
 		return exitWith(status)
 	}
-	return fanOut(ctx, f, client, opts)
+	return fanOut(ctx, f, opts)
 }
 
 // statusOut is where a fanned-out session's reconnect status goes: beside its stderr, except with
@@ -265,7 +271,11 @@ func exitWith(status int) error {
 }
 
 // fanOut runs the command on every target in parallel, without stdin.
-func fanOut(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts *Options) error {
+func fanOut(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
+	sessions, err := f.Sessions()
+	if err != nil {
+		return err
+	}
 	ios := opts.IO
 	results := make([]result, len(opts.Targets))
 	out := &cmdutil.LockedWriter{W: ios.Out}
@@ -299,11 +309,13 @@ func fanOut(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts 
 				// goroutines; its line buffer needs a lock of its own.
 				stdout, stderr = po, &cmdutil.LockedWriter{W: pe}
 			}
-			status, err := attach.Exec(ctx, attach.Options{
-				Cloud: client, InstanceID: id, Username: opts.User,
-				Stdout: stdout, Stderr: stderr, Logger: f.Logger(),
-				NoResume: opts.NoResume, StatusOut: statusOut(opts.JSON, stderr),
-			}, opts.Command, false)
+			status, err := sessions.Exec(ctx, attach.ExecOptions{
+				Target:    attach.Target{InstanceID: id, Username: opts.User},
+				Streams:   attach.Streams{Stdout: stdout, Stderr: stderr},
+				Reporting: attach.Reporting{StatusOut: statusOut(opts.JSON, stderr)},
+				Command:   opts.Command,
+				NoResume:  opts.NoResume,
+			})
 			if po != nil {
 				po.Flush()
 				pe.Flush()

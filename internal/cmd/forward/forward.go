@@ -132,7 +132,11 @@ func forwardRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, o
 		}
 		opts.InstanceID = inst.ID
 	}
-	ports := attach.NewPorts(ctx, attach.PortOptions{Cloud: client, InstanceID: opts.InstanceID, Logger: f.Logger(), NoResume: opts.NoResume})
+	sessions, err := f.Sessions()
+	if err != nil {
+		return err
+	}
+	ports := sessions.Ports(ctx, attach.PortOptions{InstanceID: opts.InstanceID})
 	defer ports.Close()
 	inst, err := ports.Ready(ctx)
 	if err != nil {

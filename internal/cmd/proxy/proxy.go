@@ -116,8 +116,11 @@ func proxyRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opt
 		}
 		opts.InstanceID = inst.ID
 	}
-	ports := attach.NewPorts(ctx, attach.PortOptions{Cloud: client, InstanceID: opts.InstanceID, Logger: f.Logger(),
-		NoResume: opts.NoResume, StatusOut: opts.IO.ErrOut})
+	sessions, err := f.Sessions()
+	if err != nil {
+		return err
+	}
+	ports := sessions.Ports(ctx, attach.PortOptions{InstanceID: opts.InstanceID})
 	defer ports.Close()
 	fw := &forward.Forwarder{Open: ports.Open, Logger: f.Logger()}
 	if cfg, err := f.Config(); err == nil && !cfg.Quiet {

@@ -23,10 +23,15 @@ const (
 // status and bounded stdout and stderr.
 func (c *conn) exec(ctx context.Context, script string) (int, []byte, []byte, error) {
 	out, errb := &limited{n: maxReport}, &limited{n: maxStderr}
-	status, err := attach.Exec(ctx, attach.Options{
-		Cloud: c.client, InstanceID: c.id, Username: c.opts.User,
-		Stdout: out, Stderr: errb, Logger: c.f.Logger(),
-	}, script, false)
+	sessions, err := c.f.Sessions()
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	status, err := sessions.Exec(ctx, attach.ExecOptions{
+		Target:  attach.Target{InstanceID: c.id, Username: c.opts.User},
+		Streams: attach.Streams{Stdout: out, Stderr: errb},
+		Command: script,
+	})
 	if errors.Is(err, attach.ErrWindows) {
 		return 0, nil, nil, fmt.Errorf("%s runs Windows: ecsterm ssh needs a Linux instance with an SSH server; use `ecsterm connect %s` for a shell", c.id, c.id)
 	}

@@ -41,7 +41,7 @@ func Terminal(in *os.File, out io.Writer) target.Picker {
 		title := fmt.Sprintf("%s matches %d instances (type to filter; ↑/↓, Enter, Esc)", spec.Describe(), len(matches))
 		p := newPicker(title, target.Lines(matches), min(10, max(rows-3, 1)), cols)
 		idx := -1
-		err := term.TTY{In: in, Raw: true}.Safe(ctx, func(ctx context.Context) error {
+		err := term.TTY{In: in, Raw: true}.Safe(ctx, func(ctx context.Context, _ func() error) error {
 			var err error
 			idx, err = p.run(ctx, in, out)
 			return err
