@@ -22,19 +22,53 @@ import (
 	"github.com/ecsterm/ecsterm/internal/text"
 )
 
-// Options are doctor's inputs once flags and arguments are parsed.
+// API is what doctor needs of the cloud client; *cloud.Client is the real one.
+type API interface {
+	// CredentialSource names the provider the credentials came from (never the secret).
+	CredentialSource() string
+	Region() string
+	Endpoint() string
+	// ConnectionType is the network session URLs are for (connection_type).
+	ConnectionType() string
+	// Probe asks the endpoint for its clock, unsigned.
+	Probe(ctx context.Context) (*cloud.EndpointProbe, error)
+	// SessionSwitch says whether session management is enabled for the account, and which
+	// action said so.
+	SessionSwitch(ctx context.Context) (cloud.SessionSwitch, error)
+	// SessionDelivery lists where the service delivers session records.
+	SessionDelivery(ctx context.Context) ([]cloud.Delivery, error)
+	// ListInstances resolves the target (target.One).
+	target.Lister
+	// Preflight checks one instance's readiness for a session.
+	Preflight(ctx context.Context, id string) (*cloud.Instance, error)
+}
+
+var _ API = (*cloud.Client)(nil)
+
+// Options are doctor's inputs. Doctor reports a configuration or client that fails as a check
+// of its own, so RunE keeps their errors here instead of returning them.
 type Options struct {
-	IO     *iostreams.IOStreams
-	Config func() (*config.Config, error)
-	Cloud  func() (*cloud.Client, error)
-	Target string
-	JSON   bool
-	Pick   target.Picker // nil: an ambiguous target fails with the list of matches
+	IO *iostreams.IOStreams
+	// Config is the resolved configuration; nil when it failed, and ConfigErr says why.
+	Config    *config.Config
+	ConfigErr error
+	// API is the client; nil when it could not be built, and APIErr says why.
+	API    API
+	APIErr error
+	// Credentials looks for credentials alone (cloud.FindCredentials), to tell apart what
+	// failed when the client could not be built; it returns the provider's name.
+	Credentials func(profile string) (string, error)
+	Target      string
+	JSON        bool          // -o json
+	Pick        target.Picker // nil: an ambiguous target fails with the list of matches
 }
 
 // NewCmdDoctor builds the command. runF replaces doctorRun in tests of argument parsing.
 func NewCmdDoctor(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Config: f.Config, Cloud: f.Cloud}
+	opts := &Options{IO: f.IOStreams, Credentials: findCredentials}
+	if runF == nil {
+		runF = doctorRun
+	}
 	cmd := &cobra.Command{
 		Use:   "doctor [[user@]<instance>]",
 		Short: "Check credentials, region, endpoint, clock and account, and an instance's readiness",
@@ -54,24 +88,32 @@ nothing failed and 255 otherwise.`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: complete.Targets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, cfgErr := opts.Config()
-			if cfgErr == nil {
+			opts.Config, opts.ConfigErr = f.Config()
+			if opts.ConfigErr != nil {
+				opts.Config = nil
+			}
+			cfg := opts.Config
+			if cfg != nil {
 				opts.JSON = cfg.Output == "json"
 			}
 			if len(args) == 1 {
 				opts.Target = args[0]
-				if cfgErr == nil {
+				if cfg != nil {
 					opts.Target = target.ExpandAlias(opts.Target, cfg.Aliases())
 				}
 				if _, err := target.Parse(opts.Target); err != nil {
 					return cmdutil.FlagErrorf("%w", err)
 				}
 			}
-			opts.Pick = picker.For(opts.IO)
-			if runF != nil {
-				return runF(cmd.Context(), opts)
+			if cfg != nil { // with no configuration, there is no client to build
+				if client, err := f.Cloud(); err != nil {
+					opts.APIErr = err
+				} else {
+					opts.API = client
+				}
 			}
-			return doctorRun(cmd.Context(), opts)
+			opts.Pick = picker.For(opts.IO)
+			return runF(cmd.Context(), opts)
 		},
 	}
 	return cmd
@@ -163,21 +205,33 @@ func doctorRun(ctx context.Context, opts *Options) error {
 	return r.finish()
 }
 
+// findCredentials is Options.Credentials outside tests.
+func findCredentials(profile string) (string, error) {
+	return cloud.FindCredentials(cloud.Config{Profile: profile})
+}
+
 // setup reports the configuration, credentials and region, and returns the client or nil.
-func setup(r *report, opts *Options) *cloud.Client {
-	cfg, err := opts.Config()
-	if err != nil {
-		r.fail("config", err.Error(), "fix the flag, variable or config file it names")
+func setup(r *report, opts *Options) API {
+	cfg := opts.Config
+	if cfg == nil {
+		r.fail("config", fmt.Sprint(opts.ConfigErr), "fix the flag, variable or config file it names")
 		return nil
 	}
-	client, err := opts.Cloud()
-	if err == nil {
+	client, err := opts.API, opts.APIErr
+	if client != nil {
 		r.ok("credentials", "found, from provider "+client.CredentialSource())
 		r.ok("region", client.Region())
 		return client
 	}
+	if err == nil {
+		err = errors.New("no API client")
+	}
 	// cloud.New stops at the first problem; find out about the others on their own.
-	if src, cerr := cloud.FindCredentials(cloud.Config{Profile: cfg.Profile}); cerr != nil {
+	find := opts.Credentials
+	if find == nil {
+		find = findCredentials
+	}
+	if src, cerr := find(cfg.Profile); cerr != nil {
 		r.fail("credentials", cerr.Error(), "")
 	} else {
 		r.ok("credentials", "found, from provider "+src)
@@ -194,7 +248,7 @@ func setup(r *report, opts *Options) *cloud.Client {
 }
 
 // endpoint reports whether the endpoint answers and how this machine's clock compares.
-func endpoint(ctx context.Context, r *report, client *cloud.Client) bool {
+func endpoint(ctx context.Context, r *report, client API) bool {
 	p, err := client.Probe(ctx)
 	if err != nil {
 		r.fail("endpoint", "cannot reach it: "+err.Error(),
@@ -240,7 +294,7 @@ func clock(r *report, p *cloud.EndpointProbe) {
 // account reports whether signed requests are accepted and sessions are enabled for the account,
 // which action said so, the sessions' connection type and whether the service records them; it
 // returns whether the API accepted the request.
-func account(ctx context.Context, r *report, client *cloud.Client) bool {
+func account(ctx context.Context, r *report, client API) bool {
 	sw, err := client.SessionSwitch(ctx)
 	var ae *cloud.APIError
 	switch {
@@ -279,7 +333,7 @@ func refusal(err error) string {
 }
 
 // connection reports which network the sessions' WebSocket URLs are for.
-func connection(r *report, client *cloud.Client) {
+func connection(r *report, client API) {
 	switch client.ConnectionType() {
 	case "Intranet":
 		r.ok("connection", "intranet: session URLs are for clients inside the instance's VPC (connection_type)")
@@ -292,7 +346,7 @@ func connection(r *report, client *cloud.Client) {
 
 // recording reports whether the service delivers the account's session records to OSS or SLS,
 // so that a user knows when what they type and see is kept by the service.
-func recording(ctx context.Context, r *report, client *cloud.Client) {
+func recording(ctx context.Context, r *report, client API) {
 	ds, err := client.SessionDelivery(ctx)
 	if err != nil {
 		r.warn("recording", "cannot tell whether the service records sessions (Session Record Delivery): "+err.Error(), "")
@@ -318,7 +372,7 @@ func recording(ctx context.Context, r *report, client *cloud.Client) {
 }
 
 // instance resolves the target and reports each condition of a session on it.
-func instance(ctx context.Context, r *report, client *cloud.Client, opts *Options) {
+func instance(ctx context.Context, r *report, client API, opts *Options) {
 	spec, err := target.Parse(opts.Target)
 	if err != nil {
 		r.fail("target", err.Error(), "")

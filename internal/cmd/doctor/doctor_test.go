@@ -40,7 +40,7 @@ func newEmulator(t *testing.T, fleet *emulator.Fleet) *emulator.Emulator {
 }
 
 // clientFor builds the client the way the factory would, with the emulator's key or another secret.
-func clientFor(t *testing.T, e *emulator.Emulator, secret string) func() (*cloud.Client, error) {
+func clientFor(t *testing.T, e *emulator.Emulator, secret string) *cloud.Client {
 	cred := e.Credential()
 	if secret == "" {
 		secret = cred.AccessKeySecret
@@ -49,15 +49,23 @@ func clientFor(t *testing.T, e *emulator.Emulator, secret string) func() (*cloud
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func() (*cloud.Client, error) { return c, nil }
+	return c
+}
+
+// built is the Options RunE fills from what building a client returned.
+func built(c *cloud.Client, err error) Options {
+	if err != nil {
+		return Options{APIErr: err}
+	}
+	return Options{API: c}
 }
 
 func run(t *testing.T, opts Options) (string, error) {
 	t.Helper()
 	ios, _, out, _ := iostreams.Test()
 	opts.IO = ios
-	if opts.Config == nil {
-		opts.Config = func() (*config.Config, error) { return &config.Config{Region: "cn-hangzhou"}, nil }
+	if opts.Config == nil && opts.ConfigErr == nil {
+		opts.Config = &config.Config{Region: "cn-hangzhou"}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -105,7 +113,7 @@ func expect(t *testing.T, out string, want map[string][]string) {
 
 func TestGoodSetup(t *testing.T) {
 	e := newEmulator(t, nil)
-	out, err := run(t, Options{Cloud: clientFor(t, e, "")})
+	out, err := run(t, Options{API: clientFor(t, e, "")})
 	if err != nil {
 		t.Fatalf("err = %v\n%s", err, out)
 	}
@@ -130,7 +138,7 @@ func TestGoodSetup(t *testing.T) {
 func TestReadyTarget(t *testing.T) {
 	e := newEmulator(t, nil)
 	for _, tgt := range []string{"i-emu0demo000000001", "demo-web-01", "root@10.0.0.11", "tag:role=web"} {
-		out, err := run(t, Options{Cloud: clientFor(t, e, ""), Target: tgt})
+		out, err := run(t, Options{API: clientFor(t, e, ""), Target: tgt})
 		if err != nil {
 			t.Fatalf("%s: err = %v\n%s", tgt, err, out)
 		}
@@ -204,7 +212,7 @@ instances:
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEmulator(t, tc.fleet)
-			out, err := run(t, Options{Cloud: clientFor(t, e, tc.secret), Target: tc.target})
+			out, err := run(t, Options{API: clientFor(t, e, tc.secret), Target: tc.target})
 			if !errors.Is(err, cmdutil.ErrSilent) {
 				t.Errorf("err = %v, want ErrSilent (exit 255)", err)
 			}
@@ -224,7 +232,7 @@ func TestUnreachableEndpoint(t *testing.T) {
 	e := newEmulator(t, nil)
 	c := clientFor(t, e, "")
 	e.Close()
-	out, err := run(t, Options{Cloud: c, Target: "i-emu0demo000000001"})
+	out, err := run(t, Options{API: c, Target: "i-emu0demo000000001"})
 	if !errors.Is(err, cmdutil.ErrSilent) {
 		t.Errorf("err = %v", err)
 	}
@@ -236,10 +244,12 @@ func TestUnreachableEndpoint(t *testing.T) {
 
 func TestNoRegionNoCredentials(t *testing.T) {
 	isolate(t)
-	noRegion := func() (*cloud.Client, error) { return cloud.New(cloud.Config{}) }
+	noRegion := func() Options { return built(cloud.New(cloud.Config{})) }
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIexample")
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s3cret")
-	out, err := run(t, Options{Cloud: noRegion, Config: func() (*config.Config, error) { return &config.Config{}, nil }})
+	opts := noRegion()
+	opts.Config = &config.Config{}
+	out, err := run(t, opts)
 	if !errors.Is(err, cmdutil.ErrSilent) {
 		t.Errorf("err = %v", err)
 	}
@@ -253,8 +263,7 @@ func TestNoRegionNoCredentials(t *testing.T) {
 
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "")
 	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "")
-	withRegion := func() (*cloud.Client, error) { return cloud.New(cloud.Config{Region: "cn-hangzhou"}) }
-	out, _ = run(t, Options{Cloud: withRegion})
+	out, _ = run(t, built(cloud.New(cloud.Config{Region: "cn-hangzhou"})))
 	expect(t, out, map[string][]string{
 		"credentials": {"FAIL", "no Alibaba Cloud credentials found", "ALIBABA_CLOUD_ACCESS_KEY_ID"},
 		"region":      {"ok", "cn-hangzhou"},
@@ -296,7 +305,7 @@ func TestClock(t *testing.T) {
 
 func TestJSON(t *testing.T) {
 	e := newEmulator(t, nil)
-	out, err := run(t, Options{Cloud: clientFor(t, e, ""), Target: "i-emu0stopped000002", JSON: true})
+	out, err := run(t, Options{API: clientFor(t, e, ""), Target: "i-emu0stopped000002", JSON: true})
 	if !errors.Is(err, cmdutil.ErrSilent) {
 		t.Errorf("err = %v", err)
 	}
@@ -332,7 +341,8 @@ func TestNewCmdDoctor(t *testing.T) {
 		{args: []string{"tag:"}, wantErr: "no tag key"},
 	} {
 		ios, _, _, _ := iostreams.Test()
-		f := &cmdutil.Factory{IOStreams: ios, Config: func() (*config.Config, error) { return &config.Config{Output: "json"}, nil }}
+		f := &cmdutil.Factory{IOStreams: ios, Config: func() (*config.Config, error) { return &config.Config{Output: "json"}, nil },
+			Cloud: func() (*cloud.Client, error) { return &cloud.Client{}, nil }}
 		var got *Options
 		cmd := NewCmdDoctor(f, func(_ context.Context, o *Options) error { got = o; return nil })
 		cmd.SetArgs(tc.args)

@@ -52,7 +52,7 @@ func TestSwitchSource(t *testing.T) {
 				opts.Refuse = map[string]string{cloud.SettingsAction: tc.refuse}
 			}
 			e := emulatorWith(t, opts)
-			out, err := run(t, Options{Cloud: clientFor(t, e, "")})
+			out, err := run(t, Options{API: clientFor(t, e, "")})
 			if (tc.mode == "disabled") != errors.Is(err, cmdutil.ErrSilent) {
 				t.Errorf("err = %v", err)
 			}
@@ -80,7 +80,7 @@ func TestRecording(t *testing.T) {
 			f := emulator.DefaultFleet()
 			f.SessionDelivery = tc.delivery
 			e := emulatorWith(t, emulator.Options{Fleet: f})
-			out, err := run(t, Options{Cloud: clientFor(t, e, "")})
+			out, err := run(t, Options{API: clientFor(t, e, "")})
 			if err != nil {
 				t.Errorf("err = %v\n%s", err, out)
 			}
@@ -97,7 +97,7 @@ func TestConnectionLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := run(t, Options{Cloud: func() (*cloud.Client, error) { return c, nil }})
+	out, err := run(t, Options{API: c})
 	if err != nil {
 		t.Fatal(err)
 	}
