@@ -63,7 +63,7 @@ type Options struct {
 	// Resume, when set, speaks schema 1.02 and survives a dropped WebSocket: it reconnects to the
 	// same channel with &channelId=, has the gateway replay the output it missed and resends the
 	// input the gateway had not acknowledged (docs/protocol.md, Sequence numbers and resume;
-	// resume.go). Nil speaks 1.01, where a drop ends the session.
+	// conn102.go). Nil speaks 1.01, where a drop ends the session.
 	Resume *ResumeOptions
 	// OnPaced is told, once, when input has waited a second in all for the bandwidth the gateway
 	// set with a Stream status (bits per second): a transfer has met the service's ceiling,
@@ -72,6 +72,69 @@ type Options struct {
 	// Silence bounds the wait for the gateway's first frame (silence.go). Nil waits for ever,
 	// as port sessions must.
 	Silence *SilenceOptions
+}
+
+// ResumeOptions configure reconnecting. Redial is required; zero values take the defaults named
+// on each field.
+type ResumeOptions struct {
+	// Redial opens a new WebSocket to the session: the original URL with "&channelId=" and
+	// channelID appended as they are (WEB appends it unescaped; docs/protocol.md, Reconnecting), or
+	// the original URL alone when channelID is empty (a new channel).
+	Redial func(ctx context.Context, channelID string) (*websocket.Conn, error)
+	// Attempts bounds the redials after one drop. Default 8.
+	Attempts int
+	// Backoff is the wait before the first redial; it doubles up to MaxBackoff, each wait
+	// jittered down by up to half. Defaults 250 ms and 4 s.
+	Backoff, MaxBackoff time.Duration
+	// OnStatus is told, in one line each, that the connection was lost and which attempt is
+	// running, that it is back, or that Run gave up. Nil discards them.
+	OnStatus func(string)
+	// QueueLimit bounds the unacknowledged input kept for resending, in payload bytes; when it
+	// is full, input waits for an acknowledgement. Default 8 MiB.
+	QueueLimit int
+	// AckWait bounds that wait: past it the oldest frames are let go (see inputQueue), and a
+	// resume that needs them fails instead. Default 3 s.
+	AckWait time.Duration
+	// AckEvery is how much output may arrive before the client acknowledges it with a heartbeat
+	// (the gateway frees its replay buffer only on acknowledgements). Default 256 KiB.
+	AckEvery int
+	// SyncTimeout is how long input waits, after a reconnect, for the gateway to say where to
+	// resume. Default 10 s (WEB's connect timeout; docs/protocol.md, Reconnecting).
+	SyncTimeout time.Duration
+	// Expired, when set, reports that the session cannot be there any more (the agent ends
+	// every session at its limit, whatever the traffic): a drop then ends Run with an error
+	// that wraps ErrExpired and the drop, and nothing is redialled.
+	Expired func() bool
+}
+
+// ErrExpired is wrapped by the error of a drop that ResumeOptions.Expired kept from resuming.
+var ErrExpired = errors.New("the session's time was up")
+
+// DefaultResumeAttempts is ResumeOptions.Attempts when zero.
+const DefaultResumeAttempts = 8
+
+func (o *ResumeOptions) defaults() {
+	if o.Attempts <= 0 {
+		o.Attempts = DefaultResumeAttempts
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = 250 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 4 * time.Second
+	}
+	if o.QueueLimit <= 0 {
+		o.QueueLimit = 8 << 20
+	}
+	if o.AckEvery <= 0 {
+		o.AckEvery = 256 << 10
+	}
+	if o.SyncTimeout <= 0 {
+		o.SyncTimeout = 10 * time.Second
+	}
+	if o.AckWait <= 0 {
+		o.AckWait = 3 * time.Second
+	}
 }
 
 // ErrIdle is wrapped by the error Run returns when Options.IdleTimeout ended the session.
