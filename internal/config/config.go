@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
@@ -33,6 +34,9 @@ type Config struct {
 	// the name Cloud Assistant keeps it under. A flag only: it goes with a user given per
 	// command, so neither the file nor the environment sets it.
 	PasswordName string
+	// Persist is how long exec and cp keep warm sessions for the next command on the same
+	// instance (--persist, ECSTERM_PERSIST, persist); zero keeps none.
+	Persist time.Duration
 	// File is the config file that was read, if any.
 	File string
 
@@ -77,6 +81,7 @@ var env = map[string][]string{
 	// connection_type has no Alibaba Cloud variable: StartTerminalSession is its only user.
 	"connection_type": {"ECSTERM_CONNECTION_TYPE"},
 	"record_dir":      {"ECSTERM_RECORD_DIR"},
+	"persist":         {"ECSTERM_PERSIST"},
 }
 
 // ErrInvalid is wrapped by every error about a setting's value, so that a caller can tell a
@@ -163,6 +168,12 @@ func Inspect(flags *pflag.FlagSet, configFile string) (*Settings, error) {
 			return nil, invalidf("%w (%s)", err, s.sources["connection_type"])
 		}
 	}
+	if p := v.GetString("persist"); p != "" {
+		var err error
+		if cfg.Persist, err = ParsePersist(p); err != nil {
+			return nil, invalidf("%w (%s)", err, s.sources["persist"])
+		}
+	}
 	if cfg.File != "" {
 		aliases, err := readAliases(cfg.File)
 		if err != nil {
@@ -225,4 +236,18 @@ func profileRegion(name string) (region, profile string) {
 		}
 	}
 	return "", ""
+}
+
+// ParsePersist reads a --persist value: a duration such as 60s or 10m, or 0, no or off for
+// none, as ssh's ControlPersist takes no.
+func ParsePersist(s string) (time.Duration, error) {
+	switch s {
+	case "", "0", "no", "off":
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("persist %q is not a duration such as 60s or 10m, nor 0, no or off", s)
+	}
+	return d, nil
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // keys are the settings in the order `ecsterm config` shows them. aliases is the one map.
-var keys = []string{"profile", "region", "endpoint", "output", "quiet", "debug", "escape", "connection_type", "record_dir", "aliases"}
+var keys = []string{"profile", "region", "endpoint", "output", "quiet", "debug", "escape", "connection_type", "record_dir", "persist", "aliases"}
 
 // flagKeys are the keys bound to the root command's persistent flags.
 var flagKeys = []string{"profile", "region", "endpoint", "output", "quiet", "debug", "connection_type"}
@@ -73,6 +73,11 @@ func (s *Settings) Get(key string) (any, bool) {
 		return c.ConnectionType, true
 	case "record_dir":
 		return c.RecordDir, true
+	case "persist":
+		if c.Persist == 0 {
+			return "", true
+		}
+		return c.Persist.String(), true
 	case "aliases":
 		return c.Aliases(), true
 	}

@@ -108,7 +108,7 @@ func TestInspectGet(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{
-		"profile": "", "region": "r", "endpoint": "", "output": "text", "quiet": true, "debug": false, "escape": "~", "connection_type": "", "record_dir": "",
+		"profile": "", "region": "r", "endpoint": "", "output": "text", "quiet": true, "debug": false, "escape": "~", "connection_type": "", "record_dir": "", "persist": "",
 		"aliases": map[string]string{"Web": "admin@i-abc", "db.prod": "tag:role=db"},
 	}
 	for _, key := range Keys() {

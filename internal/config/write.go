@@ -141,6 +141,10 @@ func valueNode(name, alias, value string) (*yaml.Node, error) {
 		if err := checkEscape(value); err != nil {
 			return nil, err
 		}
+	case "persist":
+		if _, err := ParsePersist(value); err != nil {
+			return nil, err
+		}
 	case "connection_type":
 		ct, err := ParseConnectionType(value)
 		if err != nil {
