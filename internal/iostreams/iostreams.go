@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/term"
@@ -59,21 +60,47 @@ func (s *IOStreams) IsStderrTTY() bool { return s.errTTY }
 // SetTTY overrides TTY detection (tests).
 func (s *IOStreams) SetTTY(in, out, errOut bool) { s.inTTY, s.outTTY, s.errTTY = in, out, errOut }
 
-// SetRaw records whether the terminal is in raw mode. While it is, ErrOut turns "\n" into
-// "\r\n", so messages written during a session do not staircase across the screen.
+// SetRaw records whether the terminal is in raw mode. While it is, ErrOut ends every line with
+// "\r\n", so messages written during a session do not staircase across the screen. Writers to
+// ErrOut end their lines with a plain "\n" and leave this to ErrOut.
 func (s *IOStreams) SetRaw(raw bool) { s.raw.Store(raw) }
 
+// crlfWriter is ErrOut: while the terminal is raw it turns a "\n" into "\r\n", unless a "\r"
+// comes right before it (in the same write or at the end of the one before), so a line that
+// already ends in "\r\n" reaches the screen unchanged, never as "\r\r\n".
 type crlfWriter struct {
 	w   io.Writer
 	raw *atomic.Bool
+
+	mu     sync.Mutex
+	lastCR bool // the last byte written was '\r'
 }
 
 func (c *crlfWriter) Write(p []byte) (int, error) {
-	if !c.raw.Load() || bytes.IndexByte(p, '\n') < 0 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(p) == 0 {
 		return c.w.Write(p)
 	}
-	if _, err := c.w.Write(bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n"))); err != nil {
+	if !c.raw.Load() || bytes.IndexByte(p, '\n') < 0 {
+		n, err := c.w.Write(p)
+		if n > 0 {
+			c.lastCR = p[n-1] == '\r'
+		}
+		return n, err
+	}
+	out := make([]byte, 0, len(p)+bytes.Count(p, []byte("\n")))
+	prevCR := c.lastCR
+	for _, b := range p {
+		if b == '\n' && !prevCR {
+			out = append(out, '\r')
+		}
+		out = append(out, b)
+		prevCR = b == '\r'
+	}
+	if _, err := c.w.Write(out); err != nil {
 		return 0, err
 	}
+	c.lastCR = prevCR
 	return len(p), nil
 }

@@ -3,6 +3,7 @@ package iostreams
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -65,6 +66,10 @@ func TestErrOutCRLF(t *testing.T) {
 		{name: "raw consecutive newlines", raw: true, in: "\n\nx", want: "\r\n\r\nx"},
 		{name: "raw empty", raw: true, in: "", want: ""},
 		{name: "cooked empty", raw: false, in: "", want: ""},
+		{name: "raw keeps CRLF", raw: true, in: "a\r\nb\r\n", want: "a\r\nb\r\n"},
+		{name: "raw mixed", raw: true, in: "a\nb\r\nc\n", want: "a\r\nb\r\nc\r\n"},
+		{name: "raw CR alone stays", raw: true, in: "\r\x1b[Kx\r", want: "\r\x1b[Kx\r"},
+		{name: "raw blank line after CRLF", raw: true, in: "\r\n\n", want: "\r\n\r\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,6 +89,63 @@ func TestErrOutCRLF(t *testing.T) {
 				t.Errorf("Out got %q", out)
 			}
 		})
+	}
+}
+
+// TestErrOutCRLFAcrossWrites: a "\r" that ends one write and the "\n" that starts the next are
+// one line end, as they are when a writer's Fprintf is split by a buffer.
+func TestErrOutCRLFAcrossWrites(t *testing.T) {
+	tests := []struct {
+		name   string
+		writes []string
+		want   string
+	}{
+		{name: "CR then LF", writes: []string{"a\r", "\nb\n"}, want: "a\r\nb\r\n"},
+		{name: "LF alone after text", writes: []string{"a", "\n"}, want: "a\r\n"},
+		{name: "CR in a write without LF", writes: []string{"\r\x1b[Kx\r", "\n"}, want: "\r\x1b[Kx\r\n"},
+		{name: "byte by byte", writes: []string{"a", "\r", "\n", "\n", "b", "\n"}, want: "a\r\n\r\nb\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, _, errOut := Test()
+			s.SetRaw(true)
+			for _, w := range tt.writes {
+				if n, err := s.ErrOut.Write([]byte(w)); err != nil || n != len(w) {
+					t.Fatalf("Write(%q) = %d, %v", w, n, err)
+				}
+			}
+			if got := errOut.String(); got != tt.want {
+				t.Errorf("ErrOut wrote %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestErrOutNeverDoublesCR: whatever mix of line ends writers use, a raw ErrOut shows no
+// "\r\r\n" that was not written, and translating its own output again changes nothing.
+func TestErrOutNeverDoublesCR(t *testing.T) {
+	notices := []string{
+		"ecsterm: a forwarded connection failed\r\n",
+		"ecsterm: reconnecting\n",
+		"\r\necsterm: the session ends in about 5 minutes\r\n",
+		"\necsterm: status",
+		"\r\x1b[K",
+		"ecsterm: reconnected\n",
+	}
+	s, _, _, errOut := Test()
+	s.SetRaw(true)
+	for _, n := range notices {
+		s.ErrOut.Write([]byte(n))
+	}
+	once := errOut.String()
+	if strings.Contains(once, "\r\r\n") || strings.Count(once, "\n") != strings.Count(once, "\r\n") {
+		t.Errorf("raw ErrOut wrote %q: want every \\n as one \\r\\n", once)
+	}
+	s2, _, _, errOut2 := Test()
+	s2.SetRaw(true)
+	s2.ErrOut.Write([]byte(once))
+	if errOut2.String() != once {
+		t.Errorf("translating again gave %q, want %q unchanged", errOut2, once)
 	}
 }
 
