@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	cfgpkg "github.com/ecsterm/ecsterm/internal/config"
@@ -22,27 +23,42 @@ import (
 	"github.com/ecsterm/ecsterm/internal/text"
 )
 
+// Store is what the command needs of the configuration: the settings with their sources, as
+// every command sees them, and edits to the config file. It is asked only when a subcommand
+// needs it, and set asks again after writing: a configuration that does not resolve can still
+// be repaired with set or unset.
+type Store interface {
+	// Inspect resolves the settings with their sources.
+	Inspect() (*cfgpkg.Settings, error)
+	// Set writes key (or alias.NAME) to the config file.
+	Set(file, key, value string) error
+	// Unset removes key (or alias.NAME) from the config file.
+	Unset(file, key string) error
+}
+
 // Options are the inputs of every config subcommand once flags and arguments are parsed.
 type Options struct {
-	IO *iostreams.IOStreams
-	// Inspect resolves the settings with their sources, as every command sees them.
-	Inspect func() (*cfgpkg.Settings, error)
+	IO    *iostreams.IOStreams
+	Store Store
+	// Sub is the subcommand: list, get, set, unset or path.
+	Sub string
 	// File is the config file that set and unset write: --config, or the default location.
 	File  string
 	Key   string
 	Value string
 }
 
-// NewCmdConfig builds `ecsterm config` and its subcommands. runF, when not nil, replaces the
-// run of whichever subcommand is chosen (named by its first argument) in tests of parsing.
-func NewCmdConfig(f *cmdutil.Factory, runF func(ctx context.Context, sub string, opts *Options) error) *cobra.Command {
+// NewCmdConfig builds `ecsterm config` and its subcommands. runF replaces configRun, which runs
+// the subcommand Options.Sub names, in tests of parsing.
+func NewCmdConfig(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
-	run := func(cmd *cobra.Command, sub string, fn func(*Options) error) error {
-		opts.File, opts.Inspect = fileAndInspect(cmd)
-		if runF != nil {
-			return runF(cmd.Context(), sub, opts)
-		}
-		return fn(opts)
+	if runF == nil {
+		runF = configRun
+	}
+	run := func(cmd *cobra.Command, sub string) error {
+		opts.Sub = sub
+		opts.File, opts.Store = storeFor(cmd)
+		return runF(cmd.Context(), opts)
 	}
 	cmd := &cobra.Command{
 		Use:   "config",
@@ -67,6 +83,8 @@ Keys:
              the VPC with no internet egress (env ECSTERM_CONNECTION_TYPE; default: the service's)
   record_dir a directory where connect and exec -t record every session, one asciicast file
              each, named by time, instance and session (env ECSTERM_RECORD_DIR; ~/ is your home)
+  persist    how long exec and cp keep a warm session for the next command on the same
+             instance: a duration such as 60s or 10m, or 0, no or off for none (env ECSTERM_PERSIST)
   alias.NAME a target that NAME stands for wherever a target goes, e.g. alias.web admin@i-bp1...
 
 An alias replaces a target that is exactly its name; a user given before it wins over one in
@@ -83,13 +101,13 @@ The file is YAML, private to you (mode 0600); set and unset keep its comments.`,
   ecsterm config unset alias.web
   ecsterm config -o json | jq -r .region.source`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return run(cmd, "list", listRun) },
+		RunE: func(cmd *cobra.Command, args []string) error { return run(cmd, "list") },
 	}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "Show every setting with its value and source (the default)",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return run(cmd, "list", listRun) },
+		RunE:  func(cmd *cobra.Command, args []string) error { return run(cmd, "list") },
 	}
 	get := &cobra.Command{
 		Use:   "get <key>",
@@ -102,7 +120,7 @@ The file is YAML, private to you (mode 0600); set and unset keep its comments.`,
 					return &cmdutil.FlagError{Err: err}
 				}
 			}
-			return run(cmd, "get", getRun)
+			return run(cmd, "get")
 		},
 		ValidArgsFunction: completeKeys(f, true),
 	}
@@ -115,7 +133,7 @@ The file is YAML, private to you (mode 0600); set and unset keep its comments.`,
 			if err := check(opts.Key, opts.Value); err != nil {
 				return &cmdutil.FlagError{Err: err}
 			}
-			return run(cmd, "set", setRun)
+			return run(cmd, "set")
 		},
 		ValidArgsFunction: completeSet(f),
 	}
@@ -128,7 +146,7 @@ The file is YAML, private to you (mode 0600); set and unset keep its comments.`,
 			if err := cfgpkg.CheckKey(opts.Key); err != nil {
 				return &cmdutil.FlagError{Err: err}
 			}
-			return run(cmd, "unset", unsetRun)
+			return run(cmd, "unset")
 		},
 		ValidArgsFunction: completeKeys(f, false),
 	}
@@ -136,20 +154,43 @@ The file is YAML, private to you (mode 0600); set and unset keep its comments.`,
 		Use:   "path",
 		Short: "Print the config file's path (it may not exist yet)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(cmd, "path", func(o *Options) error {
-				_, err := fmt.Fprintln(o.IO.Out, o.File)
-				return err
-			})
-		},
+		RunE:  func(cmd *cobra.Command, args []string) error { return run(cmd, "path") },
 	}
 	cmd.AddCommand(list, get, set, unset, path)
 	return cmd
 }
 
-// fileAndInspect reads the root's --config flag and persistent flags, which the factory's
-// Config also reads: `ecsterm config` shows what every other command would use.
-func fileAndInspect(cmd *cobra.Command) (string, func() (*cfgpkg.Settings, error)) {
+// configRun runs the subcommand opts.Sub names.
+func configRun(_ context.Context, opts *Options) error {
+	switch opts.Sub {
+	case "list":
+		return listRun(opts)
+	case "get":
+		return getRun(opts)
+	case "set":
+		return setRun(opts)
+	case "unset":
+		return unsetRun(opts)
+	case "path":
+		_, err := fmt.Fprintln(opts.IO.Out, opts.File)
+		return err
+	}
+	return fmt.Errorf("config: no subcommand %q", opts.Sub)
+}
+
+// fileStore is the Store of the config file and the root's persistent flags.
+type fileStore struct {
+	flags *pflag.FlagSet
+	given string // --config, or "" for the default file
+}
+
+func (s fileStore) Inspect() (*cfgpkg.Settings, error) { return cfgpkg.Inspect(s.flags, s.given) }
+func (fileStore) Set(file, key, value string) error    { return cfgpkg.Set(file, key, value) }
+func (fileStore) Unset(file, key string) error         { return cfgpkg.Unset(file, key) }
+
+// storeFor reads the root's --config flag and persistent flags, which the factory's Config
+// also reads: `ecsterm config` shows what every other command would use.
+func storeFor(cmd *cobra.Command) (string, Store) {
 	var file string
 	if fl := cmd.Flag("config"); fl != nil {
 		file = fl.Value.String()
@@ -158,8 +199,7 @@ func fileAndInspect(cmd *cobra.Command) (string, func() (*cfgpkg.Settings, error
 	if file == "" {
 		file = cfgpkg.DefaultFile()
 	}
-	flags := cmd.Root().PersistentFlags()
-	return file, func() (*cfgpkg.Settings, error) { return cfgpkg.Inspect(flags, given) }
+	return file, fileStore{flags: cmd.Root().PersistentFlags(), given: given}
 }
 
 // exactArgs is cobra.ExactArgs as a usage error.
@@ -173,7 +213,7 @@ func exactArgs(n int) cobra.PositionalArgs {
 }
 
 func listRun(opts *Options) error {
-	s, err := opts.Inspect()
+	s, err := opts.Store.Inspect()
 	if err != nil {
 		return err
 	}

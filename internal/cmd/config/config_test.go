@@ -42,7 +42,7 @@ func isolate(t *testing.T) string {
 }
 
 // root mirrors internal/cli's root: its persistent flags, and Config loaded from them.
-func root(f *cmdutil.Factory, runF func(context.Context, string, *Options) error) *cobra.Command {
+func root(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	var file string
 	r := &cobra.Command{Use: "ecsterm", SilenceUsage: true, SilenceErrors: true}
 	pf := r.PersistentFlags()
@@ -123,10 +123,9 @@ func TestParse(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			isolate(t)
 			ios, _, _, _ := iostreams.Test()
-			var gotSub string
 			var got *Options
-			r := root(&cmdutil.Factory{IOStreams: ios}, func(_ context.Context, sub string, o *Options) error {
-				gotSub, got = sub, o
+			r := root(&cmdutil.Factory{IOStreams: ios}, func(_ context.Context, o *Options) error {
+				got = o
 				return nil
 			})
 			r.SetArgs(tt.args)
@@ -141,8 +140,8 @@ func TestParse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if gotSub != tt.sub || got.Key != tt.key || got.Value != tt.val {
-				t.Errorf("got %s %q %q, want %s %q %q", gotSub, got.Key, got.Value, tt.sub, tt.key, tt.val)
+			if got.Sub != tt.sub || got.Key != tt.key || got.Value != tt.val || got.Store == nil {
+				t.Errorf("got %s %q %q (store %v), want %s %q %q", got.Sub, got.Key, got.Value, got.Store, tt.sub, tt.key, tt.val)
 			}
 			if got.File != cfgpkg.DefaultFile() {
 				t.Errorf("File = %q, want the default %q", got.File, cfgpkg.DefaultFile())
@@ -177,6 +176,7 @@ func TestList(t *testing.T) {
 		"escape\t^]\tfile " + path,
 		"connection_type\t-\tdefault",
 		"record_dir\t-\tdefault",
+		"persist\t-\tdefault",
 		"alias.db\ttag:role=db\tfile " + path,
 		"alias.web\tadmin@i-bp1abc\tfile " + path,
 	}, "\n") + "\n"
@@ -371,7 +371,7 @@ func TestCompletion(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"config", "get", ""}, []string{"profile", "region", "endpoint", "output", "quiet", "debug", "escape", "connection_type", "record_dir", "aliases", "alias.web"}},
+		{[]string{"config", "get", ""}, []string{"profile", "region", "endpoint", "output", "quiet", "debug", "escape", "connection_type", "record_dir", "persist", "aliases", "alias.web"}},
 		{[]string{"config", "unset", "alias"}, []string{"alias.web"}},
 		{[]string{"config", "set", "re"}, []string{"region", "record_dir"}},
 		{[]string{"config", "set", "connection_type", "intr"}, []string{"intranet"}},

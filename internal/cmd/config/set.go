@@ -48,7 +48,7 @@ func check(key, value string) error {
 }
 
 func getRun(opts *Options) error {
-	s, err := opts.Inspect()
+	s, err := opts.Store.Inspect()
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func getRun(opts *Options) error {
 }
 
 func setRun(opts *Options) error {
-	if err := cfgpkg.Set(opts.File, opts.Key, opts.Value); err != nil {
+	if err := opts.Store.Set(opts.File, opts.Key, opts.Value); err != nil {
 		return err
 	}
 	if _, ok := aliasName(opts.Key); ok {
@@ -92,7 +92,7 @@ func setRun(opts *Options) error {
 	// The file now says so, but a flag or variable may still win: say which, rather than let
 	// the user wonder why nothing changed.
 	key := strings.ToLower(opts.Key)
-	s, err := opts.Inspect()
+	s, err := opts.Store.Inspect()
 	if err != nil || s.Config.Quiet {
 		return err
 	}
@@ -103,7 +103,7 @@ func setRun(opts *Options) error {
 }
 
 func unsetRun(opts *Options) error {
-	err := cfgpkg.Unset(opts.File, opts.Key)
+	err := opts.Store.Unset(opts.File, opts.Key)
 	if errors.Is(err, cfgpkg.ErrNotSet) {
 		return fmt.Errorf("%w (ecsterm config shows where each value comes from)", err)
 	}
