@@ -4,6 +4,7 @@ package forward
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -18,23 +19,41 @@ import (
 	"github.com/ecsterm/ecsterm/pkg/forward"
 )
 
-// Options are forward's inputs once flags and arguments are parsed.
+// API is what forward needs of the cloud client: a listing, to resolve a target given by name,
+// tag or IP. *cloud.Client is the real one.
+type API interface {
+	ListInstances(ctx context.Context, filter cloud.InstanceFilter) ([]cloud.InstanceInfo, error)
+}
+
+var _ API = (*cloud.Client)(nil)
+
+// Options are forward's inputs once flags, arguments and settings are read: everything
+// forwardRun needs.
 type Options struct {
-	IO         *iostreams.IOStreams
+	IO *iostreams.IOStreams
+	// API and Sessions are called only when needed: an instance ID needs no listing.
+	API      func() (API, error)
+	Sessions func() (cmdutil.Sessions, error)
+	Logger   *slog.Logger
+
 	Spec       target.Spec // the instance as given: ID, name, tag:k=v or IP
 	InstanceID string      // set when Spec is an ID, or once it is resolved
 	Locals     []forward.LocalSpec
 	Dynamics   []forward.DynamicSpec
-	JSON       bool
-	Quiet      bool
+	JSON       bool // -o json
+	Quiet      bool // -q
 	NoResume   bool
 	// Resolver resolves -L host names; nil means the system's.
 	Resolver forward.Resolver
 }
 
-// NewCmdForward builds the command. runF replaces forwardRun in tests of flag parsing.
+// NewCmdForward builds the command. RunE fills Options and calls runF, or forwardRun when runF
+// is nil (tests of flag parsing pass their own).
 func NewCmdForward(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
+	if runF == nil {
+		runF = forwardRun
+	}
 	var locals, dynamics []string
 	cmd := &cobra.Command{
 		Use:   "forward <instance> (-L [bind:]port:host:hostport | -L port:hostport | -D [bind:]port)...",
@@ -91,17 +110,19 @@ or 3 s, whichever comes first: no wait for servers that speak first, like SSH.`,
 				return err
 			}
 			opts.JSON, opts.Quiet = cfg.Output == "json", cfg.Quiet
-			if runF != nil {
-				return runF(cmd.Context(), opts)
+			opts.Logger = f.Logger()
+			opts.API = func() (API, error) {
+				client, err := f.Cloud()
+				if err != nil {
+					return nil, err
+				}
+				return client, nil
 			}
-			client, err := f.Cloud()
-			if err != nil {
-				return err
-			}
+			opts.Sessions = f.Sessions
 			// Ctrl-C, SIGTERM and SIGHUP cancel cmd.Context() (the cli package does it for every
 			// command); forwardRun then closes everything and returns nil. A second signal
 			// during that shutdown exits at once.
-			return forwardRun(cmd.Context(), f, client, opts)
+			return runF(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -122,17 +143,21 @@ type announcement struct {
 }
 
 // forwardRun forwards until ctx ends, then closes everything and returns nil.
-func forwardRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts *Options) error {
+func forwardRun(ctx context.Context, opts *Options) error {
 	ios := opts.IO
 	errOut := &cmdutil.LockedWriter{W: ios.ErrOut}
 	if opts.InstanceID == "" {
-		inst, err := target.One(ctx, client, opts.Spec, picker.For(ios))
+		api, err := opts.API()
+		if err != nil {
+			return err
+		}
+		inst, err := target.One(ctx, api, opts.Spec, picker.For(ios))
 		if err != nil {
 			return err
 		}
 		opts.InstanceID = inst.ID
 	}
-	sessions, err := f.Sessions()
+	sessions, err := opts.Sessions()
 	if err != nil {
 		return err
 	}
@@ -145,7 +170,7 @@ func forwardRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, o
 	fw := &forward.Forwarder{
 		Open:     ports.Open,
 		Resolver: opts.Resolver,
-		Logger:   f.Logger(),
+		Logger:   opts.Logger,
 		Report:   func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\n", text.OneLine(attach.ExplainEnd(err).Error())) },
 	}
 	if !opts.Quiet {

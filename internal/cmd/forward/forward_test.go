@@ -4,15 +4,22 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
 	"github.com/ecsterm/ecsterm/pkg/forward"
+)
+
+var (
+	errNoCloud    = errors.New("no cloud in this test")
+	errNoSessions = errors.New("no sessions in this test")
 )
 
 func TestNewCmdForward(t *testing.T) {
@@ -55,7 +62,10 @@ func TestNewCmdForward(t *testing.T) {
 			if output == "" {
 				output = "text"
 			}
-			f := &cmdutil.Factory{IOStreams: ios, Config: func() (*config.Config, error) { return &config.Config{Output: output}, nil }}
+			f := &cmdutil.Factory{IOStreams: ios, Config: func() (*config.Config, error) { return &config.Config{Output: output}, nil },
+				Logger:   func() *slog.Logger { return slog.New(slog.DiscardHandler) },
+				Cloud:    func() (*cloud.Client, error) { return nil, errNoCloud },
+				Sessions: func() (cmdutil.Sessions, error) { return nil, errNoSessions }}
 			var got *Options
 			cmd := NewCmdForward(f, func(_ context.Context, o *Options) error { got = o; return nil })
 			cmd.SetArgs(tt.args)
@@ -77,7 +87,16 @@ func TestNewCmdForward(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got.IO, got.Spec = nil, target.Spec{}
+			if got.IO != ios || got.Logger == nil {
+				t.Errorf("RunE left IO or Logger unset: %+v", *got)
+			}
+			if _, err := got.API(); !errors.Is(err, errNoCloud) {
+				t.Errorf("Options.API() = %v, want the factory's Cloud", err)
+			}
+			if _, err := got.Sessions(); !errors.Is(err, errNoSessions) {
+				t.Errorf("Options.Sessions() = %v, want the factory's Sessions", err)
+			}
+			got.IO, got.Spec, got.Logger, got.API, got.Sessions = nil, target.Spec{}, nil, nil, nil
 			if !reflect.DeepEqual(*got, tt.want) {
 				t.Errorf("options = %+v, want %+v", *got, tt.want)
 			}
