@@ -15,18 +15,38 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ecsterm/ecsterm/internal/attach"
+	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/complete"
-	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
 	"github.com/ecsterm/ecsterm/internal/text"
 	"github.com/ecsterm/ecsterm/pkg/term"
 )
 
-// Options are exec's inputs once flags and arguments are parsed.
+// API is what exec needs of the cloud client: listing instances to resolve its targets, and
+// RunCommand for --via run-command. *cloud.Client is the real one.
+type API interface {
+	target.Lister
+	// RunCommandAs runs script on instanceIDs through Cloud Assistant's RunCommand and waits
+	// for the results (runcommand.go).
+	RunCommandAs(ctx context.Context, user string, instanceIDs []string, script string, timeout time.Duration, progress func(done, total int)) ([]cloud.RunResult, error)
+}
+
+var _ API = (*cloud.Client)(nil)
+
+// Options are everything execRun needs: flags and arguments, the settings it uses from the
+// configuration, the API that resolves targets, and the seam that reaches instances.
 type Options struct {
-	IO      *iostreams.IOStreams
+	IO       *iostreams.IOStreams
+	API      API
+	Sessions cmdutil.Sessions
+
+	// From the configuration.
+	JSON      bool   // -o json
+	Quiet     bool   // -q
+	RecordDir string // record_dir, ~ expanded: where exec -t records its sessions ("" records none)
+
 	Specs   []target.Spec // as given
 	Targets []string      // instance IDs, once resolved
 	User    string
@@ -38,8 +58,6 @@ type Options struct {
 	Via        string
 	Timeout    time.Duration
 	Parallel   int
-	JSON       bool
-	Quiet      bool
 	EscapeChar string
 	NoResume   bool
 }
@@ -47,6 +65,9 @@ type Options struct {
 // NewCmdExec builds the command. runF replaces execRun in tests of flag parsing.
 func NewCmdExec(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
+	if runF == nil {
+		runF = execRun
+	}
 	var extra []string
 	cmd := &cobra.Command{
 		Use:   "exec [user@]<target>[,<target>...] [flags] [--] <command> [args...]",
@@ -80,6 +101,13 @@ ecsterm could not run the command on an instance (the others still run).`,
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: complete.Targets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// A configuration that fails to load expands no alias; its error comes after the
+			// usage errors.
+			cfg, cfgErr := f.Config()
+			var aliases map[string]string
+			if cfgErr == nil {
+				aliases = cfg.Aliases()
+			}
 			// Flags stop at the first argument (the target), so a "--" after it is still here.
 			targets, command := append(splitTargets(args[0]), extra...), args[1:]
 			if len(extra) > 0 {
@@ -94,7 +122,7 @@ ecsterm could not run the command on an instance (the others still run).`,
 			}
 			opts.Command = strings.Join(command, " ")
 			for _, t := range targets {
-				spec, err := target.Parse(cmdutil.ExpandAlias(f, t))
+				spec, err := target.Parse(target.ExpandAlias(t, aliases))
 				if err != nil {
 					return &cmdutil.FlagError{Err: err}
 				}
@@ -124,15 +152,22 @@ ecsterm could not run the command on an instance (the others still run).`,
 			if opts.Parallel < 1 {
 				return cmdutil.FlagErrorf("--parallel must be at least 1")
 			}
-			cfg, err := f.Config()
+			if cfgErr != nil {
+				return cfgErr
+			}
+			opts.JSON, opts.Quiet = cfg.Output == "json", cfg.Quiet
+			if cfg.RecordDir != "" {
+				opts.RecordDir = attach.ExpandHome(cfg.RecordDir)
+			}
+			client, err := f.Cloud()
 			if err != nil {
 				return err
 			}
-			opts.JSON, opts.Quiet = cfg.Output == "json", cfg.Quiet
-			if runF != nil {
-				return runF(cmd.Context(), opts)
+			if opts.Sessions, err = f.Sessions(); err != nil {
+				return err
 			}
-			return execRun(cmd.Context(), f, opts, cfg)
+			opts.API = client
+			return runF(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().SetInterspersed(false) // flags after the target belong to the remote command
@@ -194,19 +229,18 @@ type result struct {
 	Error      *string `json:"error"`
 }
 
-func execRun(ctx context.Context, f *cmdutil.Factory, opts *Options, cfg *config.Config) error {
-	client, err := f.Cloud()
-	if err != nil {
-		return err
-	}
-	if opts.Targets, err = resolve(ctx, client, opts.Specs); err != nil {
+// execRun runs the command on the targets: on one, with its streams and exit status; on
+// several, in parallel (fanOut); or through RunCommand (viaRunCommand).
+func execRun(ctx context.Context, opts *Options) error {
+	var err error
+	if opts.Targets, err = resolve(ctx, opts.API, opts.Specs); err != nil {
 		return err
 	}
 	if opts.TTY && len(opts.Targets) > 1 {
 		return cmdutil.FlagErrorf("-t needs exactly one instance; the targets match %d", len(opts.Targets))
 	}
 	if opts.Via == "run-command" {
-		return viaRunCommand(ctx, f, client, opts)
+		return viaRunCommand(ctx, opts)
 	}
 	ios := opts.IO
 	if len(opts.Targets) == 1 && !opts.JSON {
@@ -217,17 +251,13 @@ func execRun(ctx context.Context, f *cmdutil.Factory, opts *Options, cfg *config
 		}
 		esc, escOn, _ := term.ParseEscapeChar(opts.EscapeChar)
 		var rec *attach.RecordFile // record_dir records terminal sessions (attach/recordfile.go)
-		if tty && cfg != nil {
-			if rec, err = attach.NewRecordFile("", attach.ExpandHome(cfg.RecordDir), false, false, "exec -t"); err != nil {
+		if tty {
+			if rec, err = attach.NewRecordFile("", opts.RecordDir, false, false, "exec -t"); err != nil {
 				return err
 			}
 			defer rec.Close()
 		}
-		sessions, err := f.Sessions()
-		if err != nil {
-			return err
-		}
-		status, err := sessions.Exec(ctx, attach.ExecOptions{
+		status, err := opts.Sessions.Exec(ctx, attach.ExecOptions{
 			Target:    attach.Target{InstanceID: opts.Targets[0], Username: opts.User},
 			Streams:   attach.Streams{Stdin: stdin, Stdout: ios.Out, Stderr: ios.ErrOut},
 			Terminal:  attach.Terminal{In: ios.InFile, Out: ios.OutFile, SetRaw: ios.SetRaw, Escape: esc, NoEscape: !escOn},
@@ -242,11 +272,9 @@ func execRun(ctx context.Context, f *cmdutil.Factory, opts *Options, cfg *config
 		}
 		return exitWith(status)
 	}
-	return fanOut(ctx, f, opts)
+	return fanOut(ctx, opts)
 }
 
-// statusOut is where a fanned-out session's reconnect status goes: beside its stderr, except with
-// -o json, where stderr is part of the record.
 // pacedNotice is what exec says when the service's bandwidth limit paces its stdin: on stderr,
 // unless -q.
 func pacedNotice(ios *iostreams.IOStreams, quiet bool) func(uint64) {
@@ -256,6 +284,8 @@ func pacedNotice(ios *iostreams.IOStreams, quiet bool) func(uint64) {
 	return attach.PacedNotice(ios.ErrOut, "", "\n")
 }
 
+// statusOut is where a fanned-out session's reconnect status goes: beside its stderr, except with
+// -o json, where stderr is part of the record.
 func statusOut(json bool, stderr io.Writer) io.Writer {
 	if json {
 		return nil
@@ -271,11 +301,7 @@ func exitWith(status int) error {
 }
 
 // fanOut runs the command on every target in parallel, without stdin.
-func fanOut(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
-	sessions, err := f.Sessions()
-	if err != nil {
-		return err
-	}
+func fanOut(ctx context.Context, opts *Options) error {
 	ios := opts.IO
 	results := make([]result, len(opts.Targets))
 	out := &cmdutil.LockedWriter{W: ios.Out}
@@ -309,7 +335,7 @@ func fanOut(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 				// goroutines; its line buffer needs a lock of its own.
 				stdout, stderr = po, &cmdutil.LockedWriter{W: pe}
 			}
-			status, err := sessions.Exec(ctx, attach.ExecOptions{
+			status, err := opts.Sessions.Exec(ctx, attach.ExecOptions{
 				Target:    attach.Target{InstanceID: id, Username: opts.User},
 				Streams:   attach.Streams{Stdout: stdout, Stderr: stderr},
 				Reporting: attach.Reporting{StatusOut: statusOut(opts.JSON, stderr)},

@@ -4,15 +4,13 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/ecsterm/ecsterm/internal/cloud"
-	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/text"
 )
 
 // viaRunCommand runs the command through Cloud Assistant's own engine (RunCommand, then polling
 // DescribeInvocationResults): one API call per 100 instances instead of a session each, at the
 // price of buffered output cut at 24 KB and no stdin.
-func viaRunCommand(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts *Options) error {
+func viaRunCommand(ctx context.Context, opts *Options) error {
 	ios := opts.IO
 	progress := func(done, total int) {}
 	if ios.IsStderrTTY() && !opts.JSON {
@@ -23,7 +21,7 @@ func viaRunCommand(ctx context.Context, f *cmdutil.Factory, client *cloud.Client
 			}
 		}
 	}
-	runs, err := client.RunCommandAs(ctx, opts.User, opts.Targets, opts.Command, opts.Timeout, progress)
+	runs, err := opts.API.RunCommandAs(ctx, opts.User, opts.Targets, opts.Command, opts.Timeout, progress)
 	if err != nil {
 		return err
 	}
