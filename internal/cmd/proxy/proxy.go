@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -21,9 +22,23 @@ import (
 	"github.com/ecsterm/ecsterm/pkg/forward"
 )
 
-// Options are proxy's inputs once flags and arguments are parsed.
+// API is what proxy needs of the cloud client: a listing, to resolve a target given by name,
+// tag or IP. *cloud.Client is the real one.
+type API interface {
+	ListInstances(ctx context.Context, filter cloud.InstanceFilter) ([]cloud.InstanceInfo, error)
+}
+
+var _ API = (*cloud.Client)(nil)
+
+// Options are proxy's inputs once arguments and settings are read: everything proxyRun needs.
 type Options struct {
-	IO         *iostreams.IOStreams
+	IO *iostreams.IOStreams
+	// API and Sessions are called only when needed: an instance ID needs no listing.
+	API      func() (API, error)
+	Sessions func() (cmdutil.Sessions, error)
+	Logger   *slog.Logger
+	Quiet    bool // -q: no notice of the service's bandwidth limit
+
 	Spec       target.Spec // the instance as given: ID, name, tag:k=v or IP (ssh's %h)
 	InstanceID string      // set when Spec is an ID, or once it is resolved
 	Host       string      // reached through the instance; "" for the instance itself
@@ -31,9 +46,13 @@ type Options struct {
 	NoResume   bool
 }
 
-// NewCmdProxy builds the command. runF replaces proxyRun in tests of argument parsing.
+// NewCmdProxy builds the command. RunE fills Options and calls runF, or proxyRun when runF is
+// nil (tests of argument parsing pass their own).
 func NewCmdProxy(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
+	if runF == nil {
+		runF = proxyRun
+	}
 	cmd := &cobra.Command{
 		Use:   "proxy <instance> [[host:]port]",
 		Short: "Join stdin and stdout to a port on an instance, for ssh's ProxyCommand",
@@ -73,17 +92,24 @@ side closing it ends ecsterm with status 0. Errors go to stderr, which ssh shows
 				}
 				opts.Host, opts.Port = host, port
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			client, err := f.Cloud()
+			cfg, err := f.Config()
 			if err != nil {
 				return err
 			}
+			opts.Quiet = cfg.Quiet
+			opts.Logger = f.Logger()
+			opts.API = func() (API, error) {
+				client, err := f.Cloud()
+				if err != nil {
+					return nil, err
+				}
+				return client, nil
+			}
+			opts.Sessions = f.Sessions
 			// ssh hangs up its ProxyCommand with SIGHUP when it is done; that, Ctrl-C and SIGTERM
 			// cancel cmd.Context() (the cli package does it for every command) and end the
 			// session cleanly.
-			return proxyRun(cmd.Context(), f, client, opts)
+			return runF(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.NoResume, "no-resume", false, "no effect: port sessions always speak schema 1.01 and never reconnect (kept for scripts)")
@@ -107,24 +133,29 @@ func parseTarget(s string) (string, int, error) {
 	return host, n, nil
 }
 
-func proxyRun(ctx context.Context, f *cmdutil.Factory, client *cloud.Client, opts *Options) error {
+func proxyRun(ctx context.Context, opts *Options) error {
 	if opts.InstanceID == "" {
+		api, err := opts.API()
+		if err != nil {
+			return err
+		}
 		// No picker: stdin and stdout belong to ssh, so an ambiguous name is an error listing the matches.
-		inst, err := target.One(ctx, client, opts.Spec, nil)
+		inst, err := target.One(ctx, api, opts.Spec, nil)
 		if err != nil {
 			return err
 		}
 		opts.InstanceID = inst.ID
 	}
-	sessions, err := f.Sessions()
+	sessions, err := opts.Sessions()
 	if err != nil {
 		return err
 	}
 	ports := sessions.Ports(ctx, attach.PortOptions{InstanceID: opts.InstanceID})
 	defer ports.Close()
-	fw := &forward.Forwarder{Open: ports.Open, Logger: f.Logger()}
-	if cfg, err := f.Config(); err == nil && !cfg.Quiet {
-		// ssh has the terminal raw during an interactive session: end the line as it would.
+	fw := &forward.Forwarder{Open: ports.Open, Logger: opts.Logger}
+	if !opts.Quiet {
+		// ssh has the terminal raw during an interactive session, and this process's stderr
+		// is not told so (it is ssh's): end the line as ssh would.
 		eol := "\n"
 		if opts.IO.IsStderrTTY() {
 			eol = "\r\n"

@@ -4,12 +4,31 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
+	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 )
+
+var (
+	errNoCloud    = errors.New("no cloud in this test")
+	errNoSessions = errors.New("no sessions in this test")
+)
+
+// testFactory is a Factory whose settings say -q and whose Cloud and Sessions fail.
+func testFactory(ios *iostreams.IOStreams) *cmdutil.Factory {
+	return &cmdutil.Factory{
+		IOStreams: ios,
+		Config:    func() (*config.Config, error) { return &config.Config{Quiet: true}, nil },
+		Logger:    func() *slog.Logger { return slog.New(slog.DiscardHandler) },
+		Cloud:     func() (*cloud.Client, error) { return nil, errNoCloud },
+		Sessions:  func() (cmdutil.Sessions, error) { return nil, errNoSessions },
+	}
+}
 
 func TestNewCmdProxy(t *testing.T) {
 	tests := []struct {
@@ -37,7 +56,7 @@ func TestNewCmdProxy(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ios, _, stdout, stderr := iostreams.Test()
 			var got *Options
-			cmd := NewCmdProxy(&cmdutil.Factory{IOStreams: ios}, func(_ context.Context, o *Options) error { got = o; return nil })
+			cmd := NewCmdProxy(testFactory(ios), func(_ context.Context, o *Options) error { got = o; return nil })
 			cmd.SetArgs(tt.args)
 			cmd.SetIn(&bytes.Buffer{})
 			cmd.SetOut(stdout)
@@ -56,6 +75,15 @@ func TestNewCmdProxy(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
+			}
+			if got.IO != ios || got.Logger == nil || !got.Quiet {
+				t.Errorf("RunE left IO, Logger or the config's -q unset: %+v", *got)
+			}
+			if _, err := got.API(); !errors.Is(err, errNoCloud) {
+				t.Errorf("Options.API() = %v, want the factory's Cloud", err)
+			}
+			if _, err := got.Sessions(); !errors.Is(err, errNoSessions) {
+				t.Errorf("Options.Sessions() = %v, want the factory's Sessions", err)
 			}
 			if got.InstanceID != tt.want.InstanceID || got.Host != tt.want.Host || got.Port != tt.want.Port {
 				t.Errorf("options = %+v, want %+v", *got, tt.want)
