@@ -26,17 +26,35 @@ const patience = 10 * time.Second
 // Closed "Exit", as the agent does when its target has closed.
 func echoGateway(t *testing.T) string {
 	t.Helper()
-	var wg sync.WaitGroup
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		conns  = map[*websocket.Conn]bool{}
+		closed bool
+	)
 	up := websocket.Upgrader{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
+		mu.Lock()
+		if closed {
+			mu.Unlock()
+			ws.Close()
+			return
+		}
+		conns[ws] = true
 		wg.Add(1)
+		mu.Unlock()
 		go func() {
 			defer wg.Done()
-			defer ws.Close()
+			defer func() {
+				ws.Close()
+				mu.Lock()
+				delete(conns, ws)
+				mu.Unlock()
+			}()
 			send := func(typ session.MessageType, p []byte) error {
 				msg, _ := session.AppendFrame(nil, session.Header{Type: typ, Created: uint64(time.Now().UnixMilli())}, p)
 				return ws.WriteMessage(websocket.BinaryMessage, msg)
@@ -63,8 +81,13 @@ func echoGateway(t *testing.T) string {
 		}()
 	}))
 	t.Cleanup(func() {
-		srv.CloseClientConnections()
 		srv.Close()
+		mu.Lock()
+		closed = true
+		for ws := range conns {
+			ws.Close()
+		}
+		mu.Unlock()
 		wg.Wait()
 	})
 	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/session?sessionId=s-test&token=t"
