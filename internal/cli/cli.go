@@ -124,16 +124,16 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), the
 		cp.NewCmdCp(f, nil),
 		demo.NewCmdDemo(f),
 		doctor.NewCmdDoctor(f, nil),
-		emulator.NewCmdEmulator(f),
+		emulator.NewCmdEmulator(f, nil),
 		instances.NewCmdInstances(f, nil),
 		sessions.NewCmdSessions(f, nil),
 		forward.NewCmdForward(f, nil),
 		proxy.NewCmdProxy(f, nil),
 		sshcmd.NewCmdSSH(f, nil), sshcmd.NewCmdSSHConfig(f, nil),
-		version.NewCmdVersion(f),
+		version.NewCmdVersion(f, nil),
 		configcmd.NewCmdConfig(f, nil),
-		completion.NewCmdCompletion(f),
-		completion.NewCmdRefreshCache(f),
+		completion.NewCmdCompletion(f, nil),
+		completion.NewCmdRefreshCache(f, nil),
 	)
 	return root
 }

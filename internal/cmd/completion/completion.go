@@ -7,7 +7,9 @@
 package completion
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -16,9 +18,27 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
 	"github.com/ecsterm/ecsterm/internal/target/cache"
 )
+
+// Options are `completion`'s inputs.
+type Options struct {
+	IO *iostreams.IOStreams
+	// Root is the command tree the script completes.
+	Root         *cobra.Command
+	Shell        string
+	Descriptions bool
+}
+
+// RefreshOptions are the hidden refresh command's inputs. A client that cannot be built is
+// kept as APIErr, not returned by RunE: the refresh still has to release the completion's lock.
+type RefreshOptions struct {
+	File   string
+	API    target.Lister // ListInstances; nil when APIErr says why there is none
+	APIErr error
+}
 
 // Shells are the shells with a completion script, in the order help lists them.
 var shells = []string{"bash", "zsh", "fish", "powershell"}
@@ -28,8 +48,12 @@ func Files() map[string]string {
 	return map[string]string{"bash": "ecsterm.bash", "zsh": "ecsterm.zsh", "fish": "ecsterm.fish", "powershell": "ecsterm.ps1"}
 }
 
-// NewCmdCompletion builds the command.
-func NewCmdCompletion(f *cmdutil.Factory) *cobra.Command {
+// NewCmdCompletion builds the command. runF replaces completionRun in tests of parsing.
+func NewCmdCompletion(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	if runF == nil {
+		runF = completionRun
+	}
 	var noDesc bool
 	cmd := &cobra.Command{
 		Use:   "completion bash|zsh|fish|powershell",
@@ -62,11 +86,16 @@ The deb and rpm packages install the scripts for bash, zsh and fish already. Oth
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return Generate(cmd.Root(), args[0], f.IOStreams.Out, !noDesc)
+			opts.Root, opts.Shell, opts.Descriptions = cmd.Root(), args[0], !noDesc
+			return runF(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&noDesc, "no-descriptions", false, "leave out the descriptions beside each completion")
 	return cmd
+}
+
+func completionRun(_ context.Context, opts *Options) error {
+	return Generate(opts.Root, opts.Shell, opts.IO.Out, opts.Descriptions)
 }
 
 // Generate writes shell's completion script for the command tree under root.
@@ -93,22 +122,38 @@ func Generate(root *cobra.Command, shell string, w io.Writer, descriptions bool)
 // NewCmdRefreshCache builds the hidden command that a completion starts in the background when
 // the cache of instances is old or missing: it lists the region's instances and writes FILE.
 // It takes the root's flags (region, profile, endpoint, config) that the completion resolved.
-func NewCmdRefreshCache(f *cmdutil.Factory) *cobra.Command {
+// runF replaces refreshRun in tests.
+func NewCmdRefreshCache(f *cmdutil.Factory, runF func(context.Context, *RefreshOptions) error) *cobra.Command {
+	opts := &RefreshOptions{}
+	if runF == nil {
+		runF = refreshRun
+	}
 	return &cobra.Command{
 		Use:    cache.RefreshCommand + " FILE",
 		Short:  "Refresh the cache of instances behind target completion",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := context.WithTimeout(cmd.Context(), cache.RefreshTimeout)
-			defer cancel()
-			return cache.Refresh(ctx, args[0], func() (target.Lister, error) {
-				c, err := f.Cloud()
-				if err != nil {
-					return nil, err
-				}
-				return c, nil
-			})
+			opts.File = args[0]
+			if c, err := f.Cloud(); err != nil {
+				opts.APIErr = err
+			} else {
+				opts.API = c
+			}
+			return runF(cmd.Context(), opts)
 		},
 	}
+}
+
+// refreshRun rewrites the cache file, within cache.RefreshTimeout, and releases the lock
+// whether or not it could.
+func refreshRun(ctx context.Context, opts *RefreshOptions) error {
+	ctx, cancel := context.WithTimeout(ctx, cache.RefreshTimeout)
+	defer cancel()
+	return cache.Refresh(ctx, opts.File, func() (target.Lister, error) {
+		if opts.API == nil {
+			return nil, cmp.Or(opts.APIErr, errors.New("no API client"))
+		}
+		return opts.API, nil
+	})
 }

@@ -5,6 +5,7 @@ package emulator
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os/signal"
 	"syscall"
 	"time"
@@ -13,10 +14,13 @@ import (
 
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	emu "github.com/ecsterm/ecsterm/internal/emulator"
+	"github.com/ecsterm/ecsterm/internal/iostreams"
 )
 
-// Options are the server's settings.
+// Options are the command's inputs: the server's settings, and where it reports.
 type Options struct {
+	IO           *iostreams.IOStreams
+	Logger       *slog.Logger
 	Listen       string
 	FleetFile    string
 	AgentDelay   time.Duration
@@ -34,9 +38,12 @@ type Options struct {
 	LaterRedial  bool
 }
 
-// NewCmdEmulator builds the command.
-func NewCmdEmulator(f *cmdutil.Factory) *cobra.Command {
-	o := &Options{}
+// NewCmdEmulator builds the command. runF replaces emulatorRun in tests of parsing.
+func NewCmdEmulator(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	o := &Options{IO: f.IOStreams}
+	if runF == nil {
+		runF = emulatorRun
+	}
 	cmd := &cobra.Command{
 		Use:   "emulator",
 		Short: "Run the built-in Alibaba Cloud emulator on loopback",
@@ -54,10 +61,16 @@ serves until interrupted.`,
 			if o.StreamRate < 0 || o.SessionLimit < 0 || o.IdleTimeout < 0 {
 				return cmdutil.FlagErrorf("--stream-rate, --session-limit and --idle-timeout cannot be negative")
 			}
+			if (o.AccessKeyID == "") != (o.AccessSecret == "") {
+				return cmdutil.FlagErrorf("give both --access-key-id and --access-key-secret, or neither")
+			}
 			if o.Real {
 				o.asReal(cmd.Flags().Changed)
 			}
-			return run(cmd.Context(), f, o)
+			if f.Logger != nil {
+				o.Logger = f.Logger()
+			}
+			return runF(cmd.Context(), o)
 		},
 	}
 	fl := cmd.Flags()
@@ -99,18 +112,16 @@ func (o *Options) emuOptions() emu.Options {
 		PortCloseEndsChannel: o.PortExit, LaterAgentsRedial: o.LaterRedial}
 }
 
-func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
+// emulatorRun serves until ctx ends or SIGINT or SIGTERM arrives.
+func emulatorRun(ctx context.Context, o *Options) error {
 	opts := o.emuOptions()
-	opts.Logger = f.Logger()
+	opts.Logger = o.Logger
 	if o.FleetFile != "" {
 		fleet, err := emu.LoadFleet(o.FleetFile)
 		if err != nil {
 			return err
 		}
 		opts.Fleet = fleet
-	}
-	if (o.AccessKeyID == "") != (o.AccessSecret == "") {
-		return cmdutil.FlagErrorf("give both --access-key-id and --access-key-secret, or neither")
 	}
 	if o.AccessKeyID != "" {
 		opts.Credentials = []emu.Credential{{AccessKeyID: o.AccessKeyID, AccessKeySecret: o.AccessSecret}}
@@ -122,11 +133,11 @@ func run(ctx context.Context, f *cmdutil.Factory, o *Options) error {
 	defer e.Close()
 	c := e.Credential()
 	// These are the emulator's own throwaway keys: printing them is the point of this command.
-	fmt.Fprintf(f.IOStreams.Out, "export ECSTERM_ENDPOINT=%s\nexport ALIBABA_CLOUD_REGION_ID=%s\n"+
+	fmt.Fprintf(o.IO.Out, "export ECSTERM_ENDPOINT=%s\nexport ALIBABA_CLOUD_REGION_ID=%s\n"+
 		"export ALIBABA_CLOUD_ACCESS_KEY_ID=%s\nexport ALIBABA_CLOUD_ACCESS_KEY_SECRET=%s\n"+
 		"export ALIBABA_CLOUD_ECS_METADATA_DISABLED=true\n",
 		e.Endpoint(), e.Region(), c.AccessKeyID, c.AccessKeySecret)
-	fmt.Fprintf(f.IOStreams.ErrOut, "ecsterm emulator: serving region %s with %d instances at %s; Ctrl-C stops it\n",
+	fmt.Fprintf(o.IO.ErrOut, "ecsterm emulator: serving region %s with %d instances at %s; Ctrl-C stops it\n",
 		e.Region(), len(e.Fleet().Instances), e.Endpoint())
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
