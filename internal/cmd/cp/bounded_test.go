@@ -39,20 +39,20 @@ func TestDownloadSumsBounded(t *testing.T) {
 	old := maxSumsText
 	maxSumsText = 4 << 10
 	t.Cleanup(func() { maxSumsText = old })
-	_, f, _ := testEmulator(t, emulator.Options{})
+	_, opts, _ := testEmulator(t, emulator.Options{})
 	local, remote := t.TempDir(), t.TempDir()
 	tree := filepath.Join(remote, "tree")
 	os.Mkdir(tree, 0o755)
 	for i := range 100 { // 100 lines of about 75 bytes: over 4 KiB
 		os.WriteFile(filepath.Join(tree, fmt.Sprintf("f%03d", i)), []byte{byte(i)}, 0o644)
 	}
-	opts := &Options{IO: f.IOStreams, Quiet: true, Recursive: true}
+	opts.Quiet, opts.Recursive = true, true
 	if err := opts.parseArgs("i-emu0demo000000001:"+tree, local); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := cpRun(ctx, f, opts)
+	err := cpRun(ctx, opts)
 	if err == nil || !strings.Contains(err.Error(), "MiB of checksums") {
 		t.Errorf("error %v", err)
 	}

@@ -5,7 +5,6 @@ package cp
 import (
 	"context"
 	"crypto/rand"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,8 +37,7 @@ func TestCancelLeavesNothing(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			// 250 kB/s: 8 MiB takes half a minute.
-			e, f, closeEmu := testEmulator(t, emulator.Options{StreamRate: 2_000_000})
-			ios := f.IOStreams
+			e, opts, closeEmu := testEmulator(t, emulator.Options{StreamRate: 2_000_000})
 
 			local, remote := t.TempDir(), t.TempDir()
 			from := local // where the source is
@@ -56,7 +54,7 @@ func TestCancelLeavesNothing(t *testing.T) {
 			if err := os.WriteFile(src, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			opts := &Options{IO: ios, Quiet: true, Recursive: tt.tree}
+			opts.Quiet, opts.Recursive = true, tt.tree
 			srcArg, dstArg, into := filepath.Join(local, "big"), demo+":"+remote, remote
 			if tt.download {
 				srcArg, dstArg, into = demo+":"+filepath.Join(remote, "big"), local, local
@@ -67,7 +65,7 @@ func TestCancelLeavesNothing(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			done := make(chan error, 1)
-			go func() { done <- cpRun(ctx, f, opts) }()
+			go func() { done <- cpRun(ctx, opts) }()
 
 			// Mid-transfer: the temporary next to the destination has some of the data.
 			tmp := waitForTemporary(t, into, done)
@@ -92,10 +90,10 @@ func TestCancelLeavesNothing(t *testing.T) {
 	}
 }
 
-// testEmulator starts an in-process emulator and returns it, a factory whose API client
-// talks to it, and a function that closes it (once; it returns once every session's
-// processes are reaped).
-func testEmulator(t *testing.T, opts emulator.Options) (*emulator.Emulator, *cmdutil.Factory, func()) {
+// testEmulator starts an in-process emulator and returns it, Options whose API and Sessions
+// talk to it, and a function that closes it (once; it returns once every session's processes
+// are reaped).
+func testEmulator(t *testing.T, opts emulator.Options) (*emulator.Emulator, *Options, func()) {
 	t.Helper()
 	t.Setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
 	e, err := emulator.New(opts)
@@ -112,11 +110,10 @@ func testEmulator(t *testing.T, opts emulator.Options) (*emulator.Emulator, *cmd
 		t.Fatal(err)
 	}
 	ios, _, _, _ := iostreams.Test()
-	f := &cmdutil.Factory{IOStreams: ios,
-		Cloud:    func() (*cloud.Client, error) { return client, nil },
-		Sessions: func() (cmdutil.Sessions, error) { return attach.New(attach.Config{API: client}), nil },
-		Logger:   func() *slog.Logger { return slog.New(slog.DiscardHandler) }}
-	return e, f, closeEmu
+	o := &Options{IO: ios,
+		API:      func() (API, error) { return client, nil },
+		Sessions: func() (cmdutil.Sessions, error) { return attach.New(attach.Config{API: client}), nil }}
+	return e, o, closeEmu
 }
 
 // waitForTemporary waits until dir holds a copy's temporary with data in it, and returns its

@@ -22,6 +22,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/complete"
+	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
 	"github.com/ecsterm/ecsterm/internal/target/picker"
@@ -46,22 +47,40 @@ func (l Location) String() string {
 	return l.Instance + ":" + l.Path
 }
 
-// Options are cp's inputs once flags and arguments are parsed.
-type Options struct {
-	expand func(string) string // target alias expansion
-	IO     *iostreams.IOStreams
+// API is what cp needs of the cloud client: listing instances, to resolve the remote side's
+// target. *cloud.Client is the real one.
+type API interface {
+	target.Lister
+}
 
+var _ API = (*cloud.Client)(nil)
+
+// Options are everything cpRun needs: flags and arguments, the settings it uses from the
+// configuration, the API that resolves the target, and the seam that reaches the instance.
+type Options struct {
+	IO *iostreams.IOStreams
+	// API and Sessions are called only once the local side checks out, so that a missing
+	// local file is reported as such and not as missing credentials.
+	API      func() (API, error)
+	Sessions func() (cmdutil.Sessions, error)
+
+	// From the configuration.
+	JSON  bool // -o json
+	Quiet bool // -q: no progress bar, no status lines
+
+	expand    func(string) string // target alias expansion
 	Src, Dst  Location
 	User      string // -l, or the user@ of the remote side
 	Recursive bool
-	Quiet     bool // no progress bar
-	JSON      bool
 	NoResume  bool
 }
 
 // NewCmdCp builds the command. runF replaces cpRun in tests of flag parsing.
 func NewCmdCp(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, expand: func(s string) string { return cmdutil.ExpandAlias(f, s) }}
+	opts := &Options{IO: f.IOStreams}
+	if runF == nil {
+		runF = cpRun
+	}
 	cmd := &cobra.Command{
 		Use:   "cp [-r] [-l user] <src> <dst>",
 		Short: "Copy files and directories to and from an instance, checksummed",
@@ -92,21 +111,30 @@ a usage error.`,
 		Args:              cobra.ExactArgs(2),
 		ValidArgsFunction: complete.Copy(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// A configuration that fails to load expands no alias; its error comes after the
+			// usage errors.
+			var cfg *config.Config
+			var cfgErr error
+			if f.Config != nil {
+				cfg, cfgErr = f.Config()
+			}
+			if cfg != nil && cfgErr == nil {
+				aliases := cfg.Aliases()
+				opts.expand = func(s string) string { return target.ExpandAlias(s, aliases) }
+			}
 			if err := opts.parseArgs(args[0], args[1]); err != nil {
 				return err
 			}
-			if f.Config != nil {
-				cfg, err := f.Config()
-				if err != nil {
-					return err
-				}
+			if cfgErr != nil {
+				return cfgErr
+			}
+			if cfg != nil {
 				opts.JSON = cfg.Output == "json"
 				opts.Quiet = cfg.Quiet
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return cpRun(cmd.Context(), f, opts)
+			opts.API = func() (API, error) { return f.Cloud() }
+			opts.Sessions = f.Sessions
+			return runF(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -209,13 +237,14 @@ type result struct {
 	DurationMS int64  `json:"duration_ms"`
 }
 
-func cpRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
-	// The API client is resolved only once the local side checks out, so that a missing local
-	// file is reported as such and not as missing credentials.
-	c := &copier{opts: opts, log: f.Logger(), sessions: f.Sessions}
-	// The remote side's target is resolved to an instance ID with the client, once.
-	c.cloud = cmdutil.Once(func() (*cloud.Client, error) {
-		client, err := f.Cloud()
+// cpRun copies to or from the instance: one exec session, through opts.Sessions.
+func cpRun(ctx context.Context, opts *Options) error {
+	// The API is called only once the local side checks out, so that a missing local file is
+	// reported as such and not as missing credentials. The remote side's target is resolved to
+	// an instance ID with it, once, before the session.
+	c := &copier{opts: opts}
+	c.sessions = cmdutil.Once(func() (cmdutil.Sessions, error) {
+		api, err := opts.API()
 		if err != nil {
 			return nil, err
 		}
@@ -223,12 +252,12 @@ func cpRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 		if opts.Src.Remote() {
 			loc = &opts.Src
 		}
-		inst, err := target.One(ctx, client, loc.spec, picker.For(opts.IO))
+		inst, err := target.One(ctx, api, loc.spec, picker.For(opts.IO))
 		if err != nil {
 			return nil, err
 		}
 		loc.Instance = inst.ID
-		return client, nil
+		return opts.Sessions()
 	})
 	start := time.Now()
 	var (

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
@@ -251,4 +252,33 @@ func TestMeterDrawsOnlyWhenAsked(t *testing.T) {
 // same compares what a Location says, not how it was parsed.
 func same(a, b Location) bool {
 	return a.Instance == b.Instance && a.User == b.User && a.Path == b.Path
+}
+
+// RunE hands the run function the API and the Sessions without calling them: credentials are
+// looked for only once the local side of the copy checks out.
+func TestNewCmdCpLazy(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	clouds, sessions := 0, 0
+	f := &cmdutil.Factory{IOStreams: ios,
+		Config: func() (*config.Config, error) { return &config.Config{}, nil },
+		Cloud:  func() (*cloud.Client, error) { clouds++; return nil, errors.New("no credentials") },
+		Sessions: func() (cmdutil.Sessions, error) {
+			sessions++
+			return nil, errors.New("no credentials")
+		}}
+	var got *Options
+	cmd := NewCmdCp(f, func(_ context.Context, o *Options) error { got = o; return nil })
+	cmd.SetArgs([]string{"a", "i-abc:/b"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if clouds != 0 || sessions != 0 {
+		t.Fatalf("RunE built the client (%d) or the sessions (%d)", clouds, sessions)
+	}
+	if _, err := got.API(); err == nil || clouds != 1 {
+		t.Errorf("API: %v, %d calls", err, clouds)
+	}
+	if _, err := got.Sessions(); err == nil || sessions != 1 {
+		t.Errorf("Sessions: %v, %d calls", err, sessions)
+	}
 }

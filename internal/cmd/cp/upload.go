@@ -9,23 +9,20 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/ecsterm/ecsterm/internal/attach"
-	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 )
 
 // copier runs one copy.
 type copier struct {
-	opts     *Options
-	cloud    func() (*cloud.Client, error)
+	opts *Options
+	// sessions resolves the remote side's instance, then returns the seam that reaches it.
 	sessions func() (cmdutil.Sessions, error)
-	log      *slog.Logger
 }
 
 // remote is the side of the copy that is on the instance.
@@ -38,9 +35,6 @@ func (c *copier) remote() Location {
 
 // exec runs a cp script on the instance, without a terminal.
 func (c *copier) exec(ctx context.Context, script string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	if _, err := c.cloud(); err != nil {
-		return 0, err
-	}
 	sessions, err := c.sessions()
 	if err != nil {
 		return 0, err
