@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -22,10 +23,26 @@ import (
 	"github.com/ecsterm/ecsterm/pkg/term"
 )
 
-// Options are connect's inputs once flags and arguments are parsed.
+// API is what connect needs of the cloud client: a listing, to resolve a target given by name,
+// tag or IP, and the preflight and install call of --install-agent. *cloud.Client is the real one.
+type API interface {
+	ListInstances(ctx context.Context, filter cloud.InstanceFilter) ([]cloud.InstanceInfo, error)
+	Preflight(ctx context.Context, instanceID string) (*cloud.Instance, error)
+	InstallAgent(ctx context.Context, instanceID string) error
+}
+
+var _ API = (*cloud.Client)(nil)
+
+// Options are connect's inputs once flags, arguments and settings are read: everything
+// connectRun needs.
 type Options struct {
-	IO    *iostreams.IOStreams
-	Cloud func() (*cloud.Client, error)
+	IO *iostreams.IOStreams
+	// API and Sessions are called only once the local checks pass: a recording that cannot be
+	// written costs no credentials and no API call.
+	API      func() (API, error)
+	Sessions func() (cmdutil.Sessions, error)
+	Logger   *slog.Logger
+	Quiet    bool // -q: no notices from the forwards
 
 	Target      string
 	Spec        target.Spec
@@ -49,9 +66,13 @@ type Options struct {
 	Force       bool
 }
 
-// NewCmdConnect builds the command. runF replaces connectRun in tests of flag parsing.
+// NewCmdConnect builds the command. RunE fills Options and calls runF, or connectRun when runF
+// is nil (tests of flag parsing pass their own).
 func NewCmdConnect(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
-	opts := &Options{IO: f.IOStreams, Cloud: f.Cloud}
+	opts := &Options{IO: f.IOStreams}
+	if runF == nil {
+		runF = connectRun
+	}
 	var locals, dynamics []string
 	cmd := &cobra.Command{
 		Use:   "connect [user@]<instance>",
@@ -122,15 +143,21 @@ before it starts.`,
 			if opts.Record == "" && (opts.RecordInput || opts.Force) {
 				return cmdutil.FlagErrorf("--record-input and --force go with --record")
 			}
-			if f.Config != nil {
-				if cfg, err := f.Config(); err == nil {
-					opts.RecordDir = attach.ExpandHome(cfg.RecordDir)
+			// A configuration that does not load is reported by the API, after the local checks.
+			if cfg, err := f.Config(); err == nil {
+				opts.RecordDir = attach.ExpandHome(cfg.RecordDir)
+				opts.Quiet = cfg.Quiet
+			}
+			opts.Logger = f.Logger()
+			opts.API = func() (API, error) {
+				client, err := f.Cloud()
+				if err != nil {
+					return nil, err
 				}
+				return client, nil
 			}
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			return connectRun(cmd.Context(), f, opts)
+			opts.Sessions = f.Sessions
+			return runF(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVarP(&opts.User, "user", "l", "", "log in as this user on the instance (default: the agent's, ecs-assist-user on Linux)")
@@ -148,36 +175,36 @@ before it starts.`,
 	return cmd
 }
 
-func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
+func connectRun(ctx context.Context, opts *Options) error {
 	// The file first: a path that cannot be written costs no API call and no session.
 	rec, err := attach.NewRecordFile(opts.Record, opts.RecordDir, opts.Force, opts.RecordInput, "connect")
 	if err != nil {
 		return err
 	}
 	defer rec.Close()
-	client, err := opts.Cloud()
+	api, err := opts.API()
 	if err != nil {
 		return err
 	}
 	ios := opts.IO
-	inst, err := target.One(ctx, client, opts.Spec, picker.For(ios))
+	inst, err := target.One(ctx, api, opts.Spec, picker.For(ios))
 	if err != nil {
 		return err
 	}
 	opts.InstanceID = inst.ID
 	if opts.InstallAgent {
-		if done, err := installAgent(ctx, client, opts); done || err != nil {
+		if done, err := installAgent(ctx, api, opts); done || err != nil {
 			return err
 		}
 	}
 	// One lock for every line on stderr: failed connections report from their own goroutines,
 	// and ~#, ~C or a status line must not interleave with them.
 	stderr := &cmdutil.LockedWriter{W: ios.ErrOut}
-	sessions, err := f.Sessions()
+	sessions, err := opts.Sessions()
 	if err != nil {
 		return err
 	}
-	fwd := newForwards(ctx, f, sessions, opts, stderr)
+	fwd := newForwards(ctx, sessions, opts, stderr)
 	defer fwd.stop()
 	if err := fwd.start(opts); err != nil {
 		return err
@@ -204,8 +231,8 @@ func connectRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 // installAgent installs the Cloud Assistant agent when preflight finds none, after the user
 // confirms on a terminal (or with --yes). done is true when it acted: the session cannot open
 // until the instance has rebooted, which ecsterm does not do on its own.
-func installAgent(ctx context.Context, client *cloud.Client, opts *Options) (done bool, err error) {
-	in, _ := client.Preflight(ctx, opts.InstanceID)
+func installAgent(ctx context.Context, api API, opts *Options) (done bool, err error) {
+	in, _ := api.Preflight(ctx, opts.InstanceID)
 	if in == nil || !in.AgentMissing() {
 		return false, nil // nothing to install; the session's own preflight reports the rest
 	}
@@ -220,7 +247,7 @@ func installAgent(ctx context.Context, client *cloud.Client, opts *Options) (don
 			return true, fmt.Errorf("%s: not installing the agent; no session without it", in.ID)
 		}
 	}
-	if err := client.InstallAgent(ctx, in.ID); err != nil {
+	if err := api.InstallAgent(ctx, in.ID); err != nil {
 		return true, err
 	}
 	return true, fmt.Errorf("%s: Cloud Assistant agent installed; reboot the instance (aliyun ecs RebootInstance --InstanceId %s) and connect again", in.ID, in.ID)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
+	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 )
 
@@ -45,7 +46,7 @@ func TestNewCmdConnect(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ios, _, stdout, stderr := iostreams.Test()
-			f := &cmdutil.Factory{IOStreams: ios}
+			f := testFactory(ios)
 			var got *Options
 			cmd := NewCmdConnect(f, func(_ context.Context, o *Options) error {
 				got = o
@@ -98,7 +99,7 @@ func TestNewCmdConnect(t *testing.T) {
 
 func TestNewCmdConnectUserConflictNamesBoth(t *testing.T) {
 	ios, _, _, _ := iostreams.Test()
-	cmd := NewCmdConnect(&cmdutil.Factory{IOStreams: ios}, func(context.Context, *Options) error {
+	cmd := NewCmdConnect(testFactory(ios), func(context.Context, *Options) error {
 		t.Error("runF ran")
 		return nil
 	})
@@ -121,7 +122,7 @@ func TestNewCmdConnectPassesContext(t *testing.T) {
 	type key struct{}
 	ctx := context.WithValue(context.Background(), key{}, "v")
 	var got context.Context
-	cmd := NewCmdConnect(&cmdutil.Factory{IOStreams: ios}, func(c context.Context, _ *Options) error {
+	cmd := NewCmdConnect(testFactory(ios), func(c context.Context, _ *Options) error {
 		got = c
 		return nil
 	})
@@ -137,10 +138,31 @@ func TestNewCmdConnectPassesContext(t *testing.T) {
 func TestNewCmdConnectRunFError(t *testing.T) {
 	ios, _, _, _ := iostreams.Test()
 	boom := errors.New("boom")
-	cmd := NewCmdConnect(&cmdutil.Factory{IOStreams: ios}, func(context.Context, *Options) error { return boom })
+	cmd := NewCmdConnect(testFactory(ios), func(context.Context, *Options) error { return boom })
 	cmd.SetArgs([]string{"i-abc"})
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	if err := cmd.Execute(); !errors.Is(err, boom) {
 		t.Errorf("Execute = %v, want runF's error unchanged", err)
+	}
+}
+
+func TestNewCmdConnectFillsOptions(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	f := testFactory(ios)
+	f.Config = func() (*config.Config, error) { return &config.Config{RecordDir: "/var/casts", Quiet: true}, nil }
+	var got *Options
+	cmd := NewCmdConnect(f, func(_ context.Context, o *Options) error { got = o; return nil })
+	cmd.SetArgs([]string{"i-abc"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.RecordDir != "/var/casts" || !got.Quiet || got.Logger == nil {
+		t.Errorf("RecordDir %q, Quiet %v, Logger %v; want the settings' and a logger", got.RecordDir, got.Quiet, got.Logger)
+	}
+	if _, err := got.API(); !errors.Is(err, errNoCloud) {
+		t.Errorf("Options.API() = %v, want the factory's Cloud", err)
+	}
+	if _, err := got.Sessions(); !errors.Is(err, errNoSessions) {
+		t.Errorf("Options.Sessions() = %v, want the factory's Sessions", err)
 	}
 }

@@ -34,24 +34,25 @@ type forwards struct {
 	wg    sync.WaitGroup      // one per listener being served
 }
 
-func newForwards(ctx context.Context, f *cmdutil.Factory, sessions cmdutil.Sessions, opts *Options, errOut *cmdutil.LockedWriter) *forwards {
+func newForwards(ctx context.Context, sessions cmdutil.Sessions, opts *Options, errOut *cmdutil.LockedWriter) *forwards {
 	fctx, cancel := context.WithCancel(ctx)
 	fd := &forwards{ctx: fctx, cancel: cancel, errOut: errOut}
 	var (
 		paced  func(uint64)
 		notice func(string)
 	)
-	if cfg, err := f.Config(); err == nil && !cfg.Quiet {
-		paced = attach.PacedNotice(errOut, "", "\n") // ErrOut makes it \r\n while the terminal is raw
+	if !opts.Quiet {
+		paced = attach.PacedNotice(errOut, "", "\n")
 		notice = func(s string) { fmt.Fprintf(errOut, "ecsterm: %s\n", s) }
 	}
 	fd.newFw = func() (*forward.Forwarder, attach.PortOpener) {
 		ports := sessions.Ports(fctx, attach.PortOptions{InstanceID: opts.InstanceID})
 		return &forward.Forwarder{
 			Open:   ports.Open,
-			Logger: f.Logger(),
-			// The terminal is raw while the session runs, hence \r\n, as ssh writes its own lines.
-			Report:  func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\r\n", text.OneLine(err.Error())) },
+			Logger: opts.Logger,
+			// A plain \n, as every line on errOut: the terminal is raw while the session runs,
+			// and ErrOut then ends the line with \r\n itself (internal/iostreams).
+			Report:  func(err error) { fmt.Fprintf(errOut, "ecsterm: %s\n", text.OneLine(err.Error())) },
 			OnPaced: paced,
 			Notice:  notice,
 		}, ports

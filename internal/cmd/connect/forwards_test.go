@@ -21,7 +21,7 @@ func TestNewCmdConnectForwardFlags(t *testing.T) {
 	run := func(args ...string) (*Options, error) {
 		ios, _, _, _ := iostreams.Test()
 		var got *Options
-		cmd := NewCmdConnect(&cmdutil.Factory{IOStreams: ios}, func(_ context.Context, o *Options) error {
+		cmd := NewCmdConnect(testFactory(ios), func(_ context.Context, o *Options) error {
 			got = o
 			return nil
 		})
