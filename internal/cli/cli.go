@@ -122,7 +122,7 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), the
 		connect.NewCmdConnect(f, nil),
 		execcmd.NewCmdExec(f, nil),
 		cp.NewCmdCp(f, nil),
-		demo.NewCmdDemo(f),
+		demo.NewCmdDemo(f, nil),
 		doctor.NewCmdDoctor(f, nil),
 		emulator.NewCmdEmulator(f, nil),
 		instances.NewCmdInstances(f, nil),

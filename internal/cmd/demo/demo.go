@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,11 +15,28 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/emulator"
+	"github.com/ecsterm/ecsterm/internal/iostreams"
 )
 
-// NewCmdDemo builds the command.
-func NewCmdDemo(f *cmdutil.Factory) *cobra.Command {
-	var delay time.Duration
+// Options are demo's inputs once flags and settings are read: everything demoRun needs.
+type Options struct {
+	IO     *iostreams.IOStreams
+	Logger *slog.Logger
+	Quiet  bool // -q: no banner
+	// AgentDelay is how long the emulated agent takes to start a shell.
+	AgentDelay time.Duration
+	// Sessions builds the seam that opens the shell, over the emulator's API (the account and
+	// endpoint are the emulator's own, not the configured ones).
+	Sessions func(api attach.API) cmdutil.Sessions
+}
+
+// NewCmdDemo builds the command. RunE fills Options and calls runF, or demoRun when runF is nil
+// (tests of flag parsing pass their own).
+func NewCmdDemo(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{IO: f.IOStreams}
+	if runF == nil {
+		runF = demoRun
+	}
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Open a shell on an emulated ECS instance running on this machine",
@@ -33,16 +51,22 @@ that is removed afterwards. Nothing leaves loopback.`,
   ecsterm demo --agent-delay 0    # skip the real agent's one-second start-up`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(cmd.Context(), f, delay)
+			// A configuration that does not load keeps the banner: the demo needs none of it.
+			cfg, err := f.Config()
+			opts.Quiet = err == nil && cfg.Quiet
+			opts.Logger = f.Logger()
+			opts.Sessions = func(api attach.API) cmdutil.Sessions {
+				return attach.New(attach.Config{API: api, Logger: opts.Logger, Timing: f.Timing})
+			}
+			return runF(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().DurationVar(&delay, "agent-delay", time.Second, "how long the emulated agent takes to start a shell, as the real one does")
+	cmd.Flags().DurationVar(&opts.AgentDelay, "agent-delay", time.Second, "how long the emulated agent takes to start a shell, as the real one does")
 	return cmd
 }
 
-func run(ctx context.Context, f *cmdutil.Factory, delay time.Duration) error {
-	log := f.Logger()
-	emu, err := emulator.New(emulator.Options{AgentStartDelay: delay, Logger: log})
+func demoRun(ctx context.Context, opts *Options) error {
+	emu, err := emulator.New(emulator.Options{AgentStartDelay: opts.AgentDelay, Logger: opts.Logger})
 	if err != nil {
 		return fmt.Errorf("starting the emulator: %w", err)
 	}
@@ -59,17 +83,17 @@ func run(ctx context.Context, f *cmdutil.Factory, delay time.Duration) error {
 	}
 	cred := emu.Credential()
 	client, err := cloud.New(cloud.Config{Region: emu.Region(), Endpoint: emu.Endpoint(),
-		AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret, Logger: log})
+		AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret, Logger: opts.Logger})
 	if err != nil {
 		return err
 	}
-	ios := f.IOStreams
-	if cfg, err := f.Config(); err != nil || !cfg.Quiet {
+	ios := opts.IO
+	if !opts.Quiet {
 		fmt.Fprintf(ios.ErrOut, "ecsterm demo: emulated region %s at %s; connecting to %s (%s).\n"+
 			"Its shell runs as you on this machine, in a scratch home. Type 'exit' to leave.\n",
 			emu.Region(), emu.Endpoint(), target.ID, target.Name)
 	}
-	return attach.New(attach.Config{API: client, Logger: log, Timing: f.Timing}).Shell(ctx, attach.ShellOptions{
+	return opts.Sessions(client).Shell(ctx, attach.ShellOptions{
 		Target:   attach.Target{InstanceID: target.ID},
 		Streams:  attach.Streams{Stdin: ios.In, Stdout: ios.Out, Stderr: ios.ErrOut},
 		Terminal: attach.Terminal{In: ios.InFile, Out: ios.OutFile, SetRaw: ios.SetRaw},
