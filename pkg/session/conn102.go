@@ -19,8 +19,8 @@ import (
 // client missed and names the first input it lacks. This file holds the path every frame takes
 // (send, recv, the acknowledgement rules and the queue); replay102.go holds what happens around a
 // drop (the pump that writes what the reader asks for, resend, reconnect, fall back to 1.01).
-// The rules it follows where the reference leaves the gateway's side unknown are at the top of
-// replay102.go.
+// The rules it follows where the reference leaves the gateway's side unknown are in the package
+// comment (doc.go).
 type conn102 struct {
 	opts    ResumeOptions
 	log     *slog.Logger

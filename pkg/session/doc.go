@@ -20,6 +20,39 @@
 //
 // Both transports put frames on the socket and take them off it through wire (frame.go).
 //
+// # Resume (schema 1.02)
+//
+// The reference leaves much of the gateway's side unknown (docs/protocol.md, Ledger). Where it
+// does, resume chooses what is safe whichever way the answer goes:
+//   - Acknowledgements are trusted only from Output and Sync frames of a gateway that numbers its
+//     output (Status seqs are placeholders: docs/protocol.md, Frames). A gateway whose first Output
+//     carries outputSeq 0 speaks the 1.01 layout: everything it sends is delivered, nothing is
+//     queued, and a drop ends the session, because a resumed stream could not be checked for lost
+//     or repeated bytes.
+//   - The first Output's seq is the baseline, whatever it is: on a fresh connection nothing can
+//     have been missed.
+//   - A server Sync's inputSeq is the first input the gateway wants ("next expected", as WEB's
+//     resend check implies: docs/protocol.md, Sequence numbers and resume): it acknowledges
+//     everything before. Frames from it on that were not written on the current connection are
+//     resent (those that were are in flight), so a gateway may send a Sync merely to acknowledge
+//     input when it has no output to carry the acknowledgement; one that tracks seqs drops any
+//     duplicate anyway.
+//   - The queue of unacknowledged input is bounded; when full, input waits for an acknowledgement,
+//     but not for ever (conn102.go): a gateway that never acknowledges input without output must
+//     not stall an upload.
+//   - After reconnecting, input waits (queued, in order) until the gateway answers: a Sync, an
+//     Opened status or an Output ends the wait; so does SyncTimeout, after which the whole queue is
+//     resent rather than held for ever.
+//   - A reconnected connection whose frames name another channel means the gateway started a new
+//     one instead of resuming: the session ends, rather than mixing two channels' streams.
+//   - 1.02 is not validated against the live gateway (docs/protocol.md, How the schema is chosen).
+//     If the gateway ends a 1.02 channel before any output and before any reconnect, Run dials
+//     the URL again without &channelId= (a new channel) and carries on in 1.01, resending the input
+//     it had queued. Against a gateway that takes 1.02 this costs nothing; against one that
+//     refuses it, the session still works. (This fall back happens inside Run rather than in the
+//     caller: Run holds the input it already read from Stdin and the goroutine reading it, so a
+//     second Run would lose the first's input or race it for Stdin.)
+//
 // # The path of a keystroke (Stdin → WebSocket)
 //
 //  1. input.go: inputLoop reads Stdin, waits for the pacer, and calls transport.send(Input).

@@ -12,38 +12,7 @@ import (
 
 // What conn102 does around a dropped connection: the pump that writes what the reader asks for,
 // resending, reconnecting, and falling back to 1.01 (docs/protocol.md, Sequence numbers and
-// resume).
-//
-// The reference leaves much of the gateway's side unknown (docs/protocol.md, Ledger). Where it
-// does, conn102 chooses what is safe whichever way the answer goes:
-//   - Acknowledgements are trusted only from Output and Sync frames of a gateway that numbers its
-//     output (Status seqs are placeholders: docs/protocol.md, Frames). A gateway whose first Output
-//     carries outputSeq 0 speaks the 1.01 layout: everything it sends is delivered, nothing is
-//     queued, and a drop ends the session, because a resumed stream could not be checked for lost
-//     or repeated bytes.
-//   - The first Output's seq is the baseline, whatever it is: on a fresh connection nothing can
-//     have been missed.
-//   - A server Sync's inputSeq is the first input the gateway wants ("next expected", as WEB's
-//     resend check implies: docs/protocol.md, Sequence numbers and resume): it acknowledges
-//     everything before. Frames from it on that were not written on the current connection are
-//     resent (those that were are in flight), so a gateway may send a Sync merely to acknowledge
-//     input when it has no output to carry the acknowledgement; one that tracks seqs drops any
-//     duplicate anyway.
-//   - The queue of unacknowledged input is bounded; when full, input waits for an acknowledgement,
-//     but not for ever (inputQueue): a gateway that never acknowledges input without output must
-//     not stall an upload.
-//   - After reconnecting, input waits (queued, in order) until the gateway answers: a Sync, an
-//     Opened status or an Output ends the wait; so does SyncTimeout, after which the whole queue is
-//     resent rather than held for ever.
-//   - A reconnected connection whose frames name another channel means the gateway started a new
-//     one instead of resuming: the session ends, rather than mixing two channels' streams.
-//   - 1.02 is not validated against the live gateway (docs/protocol.md, How the schema is chosen).
-//     If the gateway ends a 1.02 channel before any output and before any reconnect, conn102 dials
-//     the URL again without &channelId= (a new channel) and carries on in 1.01, resending the input
-//     it had queued. Against a gateway that takes 1.02 this costs nothing; against one that
-//     refuses it, the session still works. (This fall back happens inside Run rather than in the
-//     caller: Run holds the input it already read from Stdin and the goroutine reading it, so a
-//     second Run would lose the first's input or race it for Stdin.)
+// resume). The choices it makes where the reference is silent are in the package comment (doc.go).
 
 // Errors that end a session which cannot resume: errNewChannel when a reconnect reached a new
 // channel (its output would not follow on), errInputLost when the gateway wants input that was
@@ -387,7 +356,7 @@ func (c *conn102) status(msg string) {
 }
 
 // fallBack opens a new channel on the same URL and carries on in schema 1.01, resending the
-// input queued so far (see the comment at the top of this file).
+// input queued so far (see the package comment, doc.go).
 func (c *conn102) fallBack(cause error) error {
 	c.wmu.Lock()
 	if c.w != nil {
