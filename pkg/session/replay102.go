@@ -56,7 +56,6 @@ func (c *conn102) pump() {
 			c.mu.Lock()
 			p := c.pend
 			c.pend = pending{}
-			sinceAck := c.sinceAck
 			c.mu.Unlock()
 			if p.arm {
 				syncT.Reset(c.opts.SyncTimeout)
@@ -71,7 +70,7 @@ func (c *conn102) pump() {
 			if p.sync {
 				_ = c.sendFrame(TypeSync, nil, false)
 			}
-			if p.ack && sinceAck >= c.opts.AckEvery {
+			if p.ack && c.owesAck() {
 				_ = c.sendFrame(TypeInput, nil, false) // a heartbeat carries outputSeq
 			}
 			if p.resize {
@@ -83,6 +82,14 @@ func (c *conn102) pump() {
 			syncC = nil
 		}
 	}
+}
+
+// owesAck reports whether AckEvery bytes of output came since a frame last carried outSeq (a
+// resend just now may have carried it).
+func (c *conn102) owesAck() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sinceAck >= c.opts.AckEvery
 }
 
 func (c *conn102) isResyncing() bool {
