@@ -209,7 +209,7 @@ func (o *local) input(suspend func() error, t term.TTY, cancel context.CancelCau
 		Disconnect: func() { cancel(term.ErrEscapeDisconnect) },
 		Suspend: func() {
 			if err := suspend(); err != nil {
-				fmt.Fprintf(o.helpOut(), "ecsterm: %v\r\n", err)
+				fmt.Fprintf(o.helpOut(), "ecsterm: %v\n", err) // the raw stderr ends it with \r\n
 			}
 		},
 	}), session.EOFNothing, release

@@ -93,13 +93,17 @@ func WarnLimit(w io.Writer, raw bool) (stop func()) {
 	if w == nil {
 		return func() {}
 	}
-	start, eol := "", "\n"
-	if raw {
-		start, eol = "\r\n", "\r\n"
-	}
 	limit, before := SessionLimit()
-	t := time.AfterFunc(limit-before, func() {
-		fmt.Fprintf(w, "%secsterm: the service ends every session 3 hours after it starts: this one ends in about 5 minutes%s", start, eol)
-	})
+	t := time.AfterFunc(limit-before, func() { fmt.Fprint(w, limitLine(raw)) })
 	return func() { t.Stop() }
+}
+
+// limitLine is WarnLimit's line. It ends in a plain "\n", as every line on the session's stderr
+// does: while the terminal is raw, that stream (internal/iostreams) turns it into "\r\n".
+func limitLine(raw bool) string {
+	const line = "ecsterm: the service ends every session 3 hours after it starts: this one ends in about 5 minutes\n"
+	if raw {
+		return "\n" + line
+	}
+	return line
 }

@@ -39,3 +39,16 @@ func TestPortChannelsSendNothingOfTheirOwn(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitLineEndsPlainly: the 3 h warning ends in a plain \n (on a raw terminal, a line of its
+// own), so the session's stderr, which ends lines with \r\n while the terminal is raw, shows one
+// \r\n and never \r\r\n.
+func TestLimitLineEndsPlainly(t *testing.T) {
+	const want = "ecsterm: the service ends every session 3 hours after it starts: this one ends in about 5 minutes\n"
+	if got := limitLine(false); got != want {
+		t.Errorf("cooked: %q, want %q", got, want)
+	}
+	if got := limitLine(true); got != "\n"+want {
+		t.Errorf("raw: %q, want %q", got, "\n"+want)
+	}
+}
