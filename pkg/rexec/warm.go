@@ -1,0 +1,344 @@
+package rexec
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Warm sessions: one session runs one command after another (ecsterm's --persist), each
+// exactly as a cold exec runs it: byte-exact stdin and stdout, stdin's end of file, stderr
+// apart, the exit status. Only commands without a terminal run warm.
+//
+// On the wire (all of it session Input and Output; the service sees a shell session):
+//
+//  1. CommandLine is WarmBootstrap. It makes the PTY raw, turns on job control, and loops:
+//     print the ready marker "\x1eecsterm-warm\n", read a length line, evaluate that many bytes
+//     of script in the loop's shell.
+//  2. For each command the client waits for the ready marker and sends "<n>\n" and the script
+//     (warmScript): the command, quoted, and a fresh nonce that is never in any process's
+//     arguments or environment. Then the command's stdin as in cold exec: "<n>\n" and n
+//     bytes, "0\n" for end of file.
+//  3. The output is the command's stdout, then the trailer "\x1e<nonce> <status> <n>\n" and n
+//     bytes of stderr, as in cold exec.
+//  4. Once the trailer and stderr are in, the client sends no more of this command's stdin
+//     and sends the end line "\n<nonce>e\n". The remote decoder reads frames until that line
+//     (after the command has closed its stdin it skips whatever arrives, line by line), so
+//     stdin the command never read cannot be taken for the next script's length. Then the
+//     loop prints the ready marker again.
+//
+// An interrupt is the line "\n<nonce>i\n", sent in place of the next stdin chunk: the
+// remote stops the command's process group (SIGTERM, then SIGKILL after a grace of five
+// seconds) and the command ends with a trailer as usual, so the session goes on. The line is
+// in band: if the command does not read its stdin and the client has filled the way to it,
+// the line cannot pass, and after interruptWait without a trailer the Warm is broken (the
+// caller ends the session, which stops the command as a cold session's end does).
+//
+// The nonces make both directions unforgeable: output does not know the trailer's nonce,
+// and stdin does not know the control lines'. When the session ends during a command, the
+// remote stops the command and removes its directory as the cold script does.
+
+// interruptWait bounds the wait for an interrupted command's trailer: the remote's grace,
+// and time for the SIGKILL and the trailer to arrive.
+const interruptWait = 20 * time.Second
+
+// Warm is one warm session's client side. Give Input and Output to session.Run as Stdin and
+// Stdout (OnEOF: session.EOFNothing); the session must stay open between commands.
+type Warm struct {
+	grace         int           // seconds between SIGTERM and SIGKILL on the instance
+	interruptWait time.Duration // see interruptWait
+
+	inR *io.PipeReader
+	inW *io.PipeWriter
+	wmu sync.Mutex // one frame at a time into inW
+
+	sem chan struct{} // one Run at a time
+
+	mu     sync.Mutex
+	phase  warmPhase
+	pre    []byte   // boot: output before the first ready marker; resync: a partial marker
+	cur    *command // the command in flight (phaseOutput to phaseStderr)
+	readyc chan struct{}
+	err    error // why the Warm is broken
+
+	booted    chan struct{} // the first ready marker arrived
+	broken    chan struct{}
+	closeOnce sync.Once
+}
+
+type warmPhase int
+
+const (
+	warmBoot   warmPhase = iota // waiting for the first ready marker
+	warmIdle                    // ready for a script
+	warmOutput                  // command output, watching for the trailer
+	warmStatus                  // the trailer's status line
+	warmStderr                  // stderr
+	warmResync                  // the command is over; waiting for the ready marker
+	warmBroken
+)
+
+// command is one command in flight.
+type command struct {
+	req     Request
+	nonce   string
+	trailer []byte
+	line    []byte // the trailer's status line
+	errLeft int
+	status  int
+	outErr  error // writing stdout or stderr failed
+	done    chan struct{}
+
+	// Under Warm.wmu: no more stdin goes out (interrupted, or over), nothing at all (over).
+	noStdin, stopped bool
+}
+
+// What a frame is, for send.
+type frameKind int
+
+const (
+	frameStdin  frameKind = iota // a stdin chunk or its end
+	frameScript                  // the script
+	frameInt                     // the interrupt line: no more stdin
+	frameEnd                     // the end line: the last of this command
+)
+
+// NewWarm prepares a warm session's client side. It fails only if no random nonce can be made.
+func NewWarm() (*Warm, error) {
+	if _, err := newNonce(); err != nil {
+		return nil, err
+	}
+	w := &Warm{
+		grace:         defaultGrace,
+		interruptWait: interruptWait,
+		sem:           make(chan struct{}, 1),
+		readyc:        make(chan struct{}),
+		booted:        make(chan struct{}),
+		broken:        make(chan struct{}),
+	}
+	w.inR, w.inW = io.Pipe()
+	return w, nil
+}
+
+func newNonce() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// CommandLine is what StartTerminalSession runs.
+func (w *Warm) CommandLine() string { return WarmBootstrap }
+
+// Input is the byte stream to send to the session.
+func (w *Warm) Input() io.Reader { return w.inR }
+
+// Output takes the session's output.
+func (w *Warm) Output() io.Writer { return warmWriter{w} }
+
+// Broken is closed when the warm session can no longer run commands: output it cannot parse,
+// a command it could not stop, or Close.
+func (w *Warm) Broken() <-chan struct{} { return w.broken }
+
+// Err says why the Warm is broken (nil while it is not).
+func (w *Warm) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Close ends the Warm: Input ends, a Run in flight returns, and Broken is closed. Call it when
+// the session is over, or when it never opened.
+func (w *Warm) Close() {
+	w.closeOnce.Do(func() {
+		w.mu.Lock()
+		w.breakLocked(errors.New("the warm session is closed"))
+		w.mu.Unlock()
+	})
+}
+
+// Ready waits until the remote loop first says it is ready (or ctx ends, or the Warm breaks).
+func (w *Warm) Ready(ctx context.Context) error {
+	select {
+	case <-w.booted:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-w.broken:
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.phase == warmBroken && len(w.pre) > 0 {
+			if out := strings.TrimSpace(printable(w.pre)); out != "" {
+				return fmt.Errorf("the warm exec helper did not start on the instance (it needs sh, stty, head and mkfifo); its output: %q", out)
+			}
+		}
+		return w.err
+	}
+}
+
+// breakLocked marks the Warm broken with err; w.mu is held.
+func (w *Warm) breakLocked(err error) {
+	if w.phase == warmBroken && w.err != nil {
+		return
+	}
+	if w.phase != warmBoot {
+		w.pre = nil
+	}
+	w.phase = warmBroken
+	w.err = err
+	close(w.broken)
+	w.inR.CloseWithError(io.ErrClosedPipe)
+	w.inW.CloseWithError(io.ErrClosedPipe)
+}
+
+// Run runs one command (req.TTY must be false; Rows and Cols are ignored) and returns its exit
+// status. Calls are serialised: one command at a time per Warm.
+//
+// If ctx is cancelled while the command runs, the command (its whole process group) is stopped
+// on the instance, SIGTERM then SIGKILL after a grace, and Run returns the status the remote
+// reports with ctx's error; the Warm stays usable. If ctx ends before the command was sent,
+// Run returns -1 and ctx's error, and the Warm stays usable too. Otherwise a status of -1 with
+// an error means this warm session is broken (Broken is closed) and must be dropped.
+//
+// Run stops reading req.Stdin when the command is over, once a Read in progress returns.
+func (w *Warm) Run(ctx context.Context, req Request) (int, error) {
+	if req.TTY {
+		return -1, errors.New("a warm session runs commands without a terminal only")
+	}
+	select {
+	case w.sem <- struct{}{}:
+	case <-ctx.Done():
+		return -1, ctx.Err()
+	case <-w.broken:
+		return -1, w.Err()
+	}
+	defer func() { <-w.sem }()
+
+	w.mu.Lock()
+	readyc := w.readyc
+	w.mu.Unlock()
+	select {
+	case <-readyc:
+	case <-ctx.Done():
+		return -1, ctx.Err()
+	case <-w.broken:
+		return -1, w.Err()
+	}
+
+	nonce, err := newNonce()
+	if err != nil {
+		return -1, err
+	}
+	c := &command{req: req, nonce: nonce, trailer: []byte("\x1e" + nonce + " "), done: make(chan struct{})}
+	if c.req.Stdout == nil {
+		c.req.Stdout = io.Discard
+	}
+	if c.req.Stderr == nil {
+		c.req.Stderr = io.Discard
+	}
+	w.mu.Lock()
+	if w.phase != warmIdle {
+		w.mu.Unlock()
+		return -1, w.Err()
+	}
+	w.cur = c
+	w.phase = warmOutput
+	w.readyc = make(chan struct{})
+	w.mu.Unlock()
+
+	s := warmScript(req.Command, nonce, w.grace)
+	first := append(frame(len(s)), s...)
+	if req.Stdin == nil {
+		first = append(first, frame(0)...)
+	}
+	sent := w.sendAsync(c, first, frameScript, nil)
+	if req.Stdin != nil {
+		go func() {
+			<-sent
+			w.feed(c, req.Stdin)
+		}()
+	}
+
+	select {
+	case <-c.done:
+		go w.end(c)
+		return c.status, c.outErr
+	case <-w.broken:
+		return -1, w.Err()
+	case <-ctx.Done():
+	}
+	w.sendAsync(c, []byte("\n"+nonce+"i\n"), frameInt, sent)
+	t := time.NewTimer(w.interruptWait)
+	defer t.Stop()
+	select {
+	case <-c.done:
+		go w.end(c)
+		return c.status, ctx.Err()
+	case <-w.broken:
+		return -1, w.Err()
+	case <-t.C:
+		w.mu.Lock()
+		w.breakLocked(errors.New("an interrupted command did not end on the instance"))
+		w.mu.Unlock()
+		return -1, w.Err()
+	}
+}
+
+// sendAsync sends b for c once after is closed (nil: at once); the returned channel is closed
+// once it has gone, or could not go. A write may wait behind stdin the remote is not reading,
+// and Run must not wait with it.
+func (w *Warm) sendAsync(c *command, b []byte, kind frameKind, after <-chan struct{}) <-chan struct{} {
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		if after != nil {
+			<-after
+		}
+		w.send(c, b, kind)
+	}()
+	return sent
+}
+
+// send writes one frame for c unless c is over (or, for stdin, interrupted).
+func (w *Warm) send(c *command, b []byte, kind frameKind) bool {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if c.stopped || kind == frameStdin && c.noStdin {
+		return false
+	}
+	switch kind {
+	case frameInt:
+		c.noStdin = true
+	case frameEnd:
+		c.stopped = true
+	}
+	_, err := w.inW.Write(b)
+	return err == nil
+}
+
+// end sends the end line once c's trailer is in: nothing of c goes out after it.
+func (w *Warm) end(c *command) {
+	w.send(c, []byte("\n"+c.nonce+"e\n"), frameEnd)
+}
+
+// feed sends r as c's stdin: chunks, then end of file.
+func (w *Warm) feed(c *command, r io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 && !w.send(c, append(frame(n), buf[:n]...), frameStdin) {
+			return
+		}
+		if err != nil {
+			break
+		}
+	}
+	w.send(c, frame(0), frameStdin)
+}
