@@ -18,9 +18,12 @@ import (
 	"github.com/ecsterm/ecsterm/internal/text"
 )
 
-// ConfigOptions are ssh-config's inputs once flags and arguments are parsed.
+// ConfigOptions are everything configRun needs: the instances as given, the global flags for
+// the ProxyCommand, and the API that resolves and names the instances (nil when none is given:
+// the i-* block needs no client).
 type ConfigOptions struct {
 	IO      *iostreams.IOStreams
+	API     API
 	Specs   []target.Spec
 	Globals []string
 }
@@ -28,6 +31,9 @@ type ConfigOptions struct {
 // NewCmdSSHConfig builds the command. runF replaces configRun in tests of argument parsing.
 func NewCmdSSHConfig(f *cmdutil.Factory, runF func(context.Context, *ConfigOptions) error) *cobra.Command {
 	opts := &ConfigOptions{IO: f.IOStreams}
+	if runF == nil {
+		runF = configRun
+	}
 	cmd := &cobra.Command{
 		Use:   "ssh-config [instance...]",
 		Short: "Print ~/.ssh/config blocks that reach instances through ecsterm proxy",
@@ -57,17 +63,15 @@ whose keys are not pinned yet is refused until 'ecsterm ssh' has run for it.`,
 				opts.Specs = append(opts.Specs, spec)
 			}
 			opts.Globals = globalFlags(cmd.Flags())
-			if runF != nil {
-				return runF(cmd.Context(), opts)
-			}
-			var client *cloud.Client
+			opts.API = nil
 			if len(opts.Specs) > 0 {
-				var err error
-				if client, err = f.Cloud(); err != nil {
+				client, err := f.Cloud()
+				if err != nil {
 					return err
 				}
+				opts.API = client
 			}
-			return configRun(cmd.Context(), client, opts)
+			return runF(cmd.Context(), opts)
 		},
 	}
 	return cmd
@@ -83,10 +87,11 @@ type block struct {
 	id       string // "" for the i-* block
 }
 
-func configRun(ctx context.Context, client *cloud.Client, opts *ConfigOptions) error {
+// configRun prints a Host block for each instance the specs match, or the i-* block.
+func configRun(ctx context.Context, opts *ConfigOptions) error {
 	var blocks []block
 	for _, spec := range opts.Specs {
-		matches, err := target.Resolve(ctx, client, spec)
+		matches, err := target.Resolve(ctx, opts.API, spec)
 		if err != nil {
 			return err
 		}
@@ -101,7 +106,7 @@ func configRun(ctx context.Context, client *cloud.Client, opts *ConfigOptions) e
 			blocks = append(blocks, b)
 		}
 	}
-	if err := addNames(ctx, client, blocks); err != nil {
+	if err := addNames(ctx, opts.API, blocks); err != nil {
 		return err
 	}
 	if len(opts.Specs) == 0 {
@@ -120,7 +125,7 @@ func configRun(ctx context.Context, client *cloud.Client, opts *ConfigOptions) e
 
 // addNames adds the names of instances given by ID (resolution does not look those up) with
 // one DescribeInstances call per hundred.
-func addNames(ctx context.Context, client *cloud.Client, blocks []block) error {
+func addNames(ctx context.Context, client API, blocks []block) error {
 	var ids []string
 	for _, b := range blocks {
 		if len(b.patterns) == 1 {

@@ -23,11 +23,7 @@ const (
 // status and bounded stdout and stderr.
 func (c *conn) exec(ctx context.Context, script string) (int, []byte, []byte, error) {
 	out, errb := &limited{n: maxReport}, &limited{n: maxStderr}
-	sessions, err := c.f.Sessions()
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	status, err := sessions.Exec(ctx, attach.ExecOptions{
+	status, err := c.sessions.Exec(ctx, attach.ExecOptions{
 		Target:  attach.Target{InstanceID: c.id, Username: c.opts.User},
 		Streams: attach.Streams{Stdout: out, Stderr: errb},
 		Command: script,
@@ -115,7 +111,7 @@ func (c *conn) removeNow(ctx context.Context) error {
 			r.err = err
 			c.warn(fmt.Sprintf("could not remove the connection's key from %s (it expires within %s): %v", c.id, keyTTL, err))
 		} else {
-			c.f.Logger().Debug("connection key removed", "instance", c.id)
+			c.log.Debug("connection key removed", "instance", c.id)
 		}
 	})
 	<-r.done

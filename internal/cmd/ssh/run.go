@@ -35,7 +35,7 @@ func stdio(ios *iostreams.IOStreams) (io.Reader, io.Writer, io.Writer) {
 func (c *conn) runSSH(ctx context.Context, sshBin string, args []string, notice *authNotice) error {
 	cmd := exec.Command(sshBin, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio(c.opts.IO)
-	c.f.Logger().Debug("running ssh", "args", args)
+	c.log.Debug("running ssh", "args", args)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -53,7 +53,7 @@ func (c *conn) runSSH(ctx context.Context, sshBin string, args []string, notice 
 		defer timer.Stop()
 		select {
 		case <-authed:
-			c.f.Logger().Debug("ssh has logged in: removing the connection's key")
+			c.log.Debug("ssh has logged in: removing the connection's key")
 		case <-timer.C:
 		case <-ctx.Done():
 		case <-sshDone:

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,9 +41,25 @@ const (
 	removeAfter = 60 * time.Second
 )
 
-// Options are ssh's inputs once flags and arguments are parsed.
+// API is what ssh and ssh-config need of the cloud client: listing instances, to resolve
+// targets (and, for ssh-config, to name the instances given by ID). *cloud.Client is the real
+// one.
+type API interface {
+	target.Lister
+}
+
+var _ API = (*cloud.Client)(nil)
+
+// Options are everything sshRun needs: flags and arguments, the logger, the API that resolves
+// the target, and the seam that reaches the instance.
 type Options struct {
-	IO      *iostreams.IOStreams
+	IO     *iostreams.IOStreams
+	Logger *slog.Logger // nil discards
+	// API and Sessions are called only once there is an ssh to run, so that a machine without
+	// OpenSSH is told so, not asked for credentials.
+	API      func() (API, error)
+	Sessions func() (cmdutil.Sessions, error)
+
 	Spec    target.Spec
 	User    string // -l, or the user@ of the target; "" is the session's default user
 	Port    int
@@ -55,6 +72,9 @@ type Options struct {
 // NewCmdSSH builds the command. runF replaces sshRun in tests of argument parsing.
 func NewCmdSSH(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
 	opts := &Options{IO: f.IOStreams}
+	if runF == nil {
+		runF = sshRun
+	}
 	cmd := &cobra.Command{
 		Use:   "ssh [-l user] [-p port] [user@]<instance> [-- ssh-args... [command]]",
 		Short: "OpenSSH to an instance with a key made for this connection and pinned host keys",
@@ -107,10 +127,12 @@ instances use 'ecsterm connect'.`,
 			spec.User = ""
 			opts.Spec, opts.SSHArgs = spec, args[1:]
 			opts.Globals = globalFlags(cmd.Flags())
-			if runF != nil {
-				return runF(cmd.Context(), opts)
+			if f.Logger != nil {
+				opts.Logger = f.Logger()
 			}
-			return sshRun(cmd.Context(), f, opts)
+			opts.API = func() (API, error) { return f.Cloud() }
+			opts.Sessions = f.Sessions
+			return runF(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVarP(&opts.User, "user", "l", "", "the user to log in as (default: the session's default user)")
@@ -139,16 +161,18 @@ var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,63}$`)
 // ErrNoSSH is returned when there is no ssh to run.
 var ErrNoSSH = errors.New("no ssh on PATH: install OpenSSH's client (Debian/Ubuntu: apt-get install openssh-client; Windows: the OpenSSH Client optional feature), or use `ecsterm connect` for a shell")
 
-func sshRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
+// sshRun resolves the target, installs the connection's key through opts.Sessions, and runs
+// ssh.
+func sshRun(ctx context.Context, opts *Options) error {
 	sshBin, err := exec.LookPath("ssh")
 	if err != nil {
 		return ErrNoSSH
 	}
-	client, err := f.Cloud()
+	api, err := opts.API()
 	if err != nil {
 		return err
 	}
-	inst, err := target.One(ctx, client, opts.Spec, picker.For(opts.IO))
+	inst, err := target.One(ctx, api, opts.Spec, picker.For(opts.IO))
 	if err != nil {
 		return err
 	}
@@ -160,18 +184,26 @@ func sshRun(ctx context.Context, f *cmdutil.Factory, opts *Options) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	c := &conn{f: f, opts: opts, client: client, id: inst.ID, dir: dir}
+	sessions, err := opts.Sessions()
+	if err != nil {
+		return err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &conn{opts: opts, sessions: sessions, log: log, id: inst.ID, dir: dir}
 	return c.run(ctx, sshBin)
 }
 
 // conn is one `ecsterm ssh` connection.
 type conn struct {
-	f      *cmdutil.Factory
-	opts   *Options
-	client *cloud.Client
-	id     string // instance ID
-	dir    string // private: the key and the known-hosts file
-	keyID  string
+	opts     *Options
+	sessions cmdutil.Sessions
+	log      *slog.Logger
+	id       string // instance ID
+	dir      string // private: the key and the known-hosts file
+	keyID    string
 
 	mu sync.Mutex
 	rm *removal
@@ -204,7 +236,7 @@ func (c *conn) run(ctx context.Context, sshBin string) error {
 	}
 	if file, err := pinnedFile(); err == nil {
 		if err := pin(file, c.id, rep.HostKeys); err != nil {
-			c.f.Logger().Warn("could not keep the host keys for ssh-config", "file", file, "err", err)
+			c.log.Warn("could not keep the host keys for ssh-config", "file", file, "err", err)
 		}
 	}
 	args, err := c.sshArgs(keyFile, known, rep.User)
@@ -213,7 +245,7 @@ func (c *conn) run(ctx context.Context, sshBin string) error {
 	}
 	notice, err := newAuthNotice(c.dir)
 	if err != nil {
-		c.f.Logger().Debug("no notice of ssh's login: the key goes after a delay", "err", err)
+		c.log.Debug("no notice of ssh's login: the key goes after a delay", "err", err)
 	}
 	if notice != nil {
 		defer notice.Close()
