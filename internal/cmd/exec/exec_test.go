@@ -70,3 +70,44 @@ func TestNewCmdExec(t *testing.T) {
 		})
 	}
 }
+
+// RunE fills Options from the configuration and the Factory, and runs nothing when the client
+// cannot be built.
+func TestExecRunEFillsOptions(t *testing.T) {
+	t.Setenv("HOME", "/home/u")
+	client := &cloud.Client{}
+	s := &fakeSessions{}
+	ios, _, _, _ := iostreams.Test()
+	f := &cmdutil.Factory{IOStreams: ios,
+		Config: func() (*config.Config, error) {
+			return &config.Config{Output: "json", Quiet: true, RecordDir: "~/casts"}, nil
+		},
+		Cloud:    func() (*cloud.Client, error) { return client, nil },
+		Sessions: func() (cmdutil.Sessions, error) { return s, nil },
+	}
+	var got *Options
+	cmd := NewCmdExec(f, func(_ context.Context, o *Options) error { got = o; return nil })
+	cmd.SetArgs([]string{"admin@i-a,web-*", "--", "ls", "-l"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.API != API(client) || got.Sessions != cmdutil.Sessions(s) || got.IO != ios || !got.JSON || !got.Quiet ||
+		got.RecordDir != "/home/u/casts" || got.User != "admin" || got.Command != "ls -l" || len(got.Specs) != 2 {
+		t.Errorf("options %+v", got)
+	}
+
+	for name, f := range map[string]*cmdutil.Factory{
+		"cloud": {IOStreams: ios, Config: f.Config, Sessions: f.Sessions,
+			Cloud: func() (*cloud.Client, error) { return nil, errors.New("no credentials") }},
+		"config": {IOStreams: ios, Cloud: f.Cloud, Sessions: f.Sessions,
+			Config: func() (*config.Config, error) { return nil, errors.New("bad config") }},
+	} {
+		ran := false
+		cmd := NewCmdExec(f, func(context.Context, *Options) error { ran = true; return nil })
+		cmd.SetArgs([]string{"i-a", "true"})
+		cmd.SilenceUsage, cmd.SilenceErrors = true, true
+		if err := cmd.Execute(); err == nil || ran {
+			t.Errorf("bad %s: error %v, ran %v", name, err, ran)
+		}
+	}
+}

@@ -16,7 +16,6 @@ import (
 	"github.com/ecsterm/ecsterm/internal/attach"
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
-	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
 	"github.com/ecsterm/ecsterm/internal/target"
 )
@@ -379,93 +378,5 @@ func TestExecRunResolves(t *testing.T) {
 	var fe *cmdutil.FlagError
 	if err := execRun(context.Background(), opts); !errors.As(err, &fe) || len(s.calls) != 0 {
 		t.Errorf("-t on two: error %v, %d sessions", err, len(s.calls))
-	}
-}
-
-// --via run-command runs through the API, not sessions: output prefixed by instance, what the
-// service cut said on stderr, an invocation that did not finish is 255.
-func TestExecRunViaRunCommand(t *testing.T) {
-	api := &fakeAPI{runs: []cloud.RunResult{
-		{InstanceID: "i-a", Status: "Success", Output: []byte("up 3 days\n")},
-		{InstanceID: "i-b", Status: "Failed", ExitCode: 3, Output: []byte("partial"), Dropped: 100},
-		{InstanceID: "i-c", Status: "Timeout", ErrorCode: "InstanceTimeout", ErrorInfo: "\x1b[2Jslow"},
-	}}
-	s := &fakeSessions{exec: perInstance(nil, nil)}
-	opts, ios, out, errOut := newOpts(t, api, s, "i-a", "i-b", "i-c")
-	ios.SetTTY(false, false, true)
-	opts.Via, opts.User = "run-command", "admin"
-	if got := exitCode(t, execRun(context.Background(), opts)); got != 255 {
-		t.Errorf("exit status %d, want 255", got)
-	}
-	if len(s.calls) != 0 || !slices.Equal(api.ran, []string{"i-a", "i-b", "i-c"}) || api.script != "uptime" || api.user != "admin" {
-		t.Errorf("sessions %d, RunCommand on %v script %q user %q", len(s.calls), api.ran, api.script, api.user)
-	}
-	if got := out.String(); got != "[i-a] up 3 days\n[i-b] partial\n" {
-		t.Errorf("stdout %q", got)
-	}
-	e := errOut.String()
-	if !strings.Contains(e, "3/3 instances done") || !strings.Contains(e, "i-b: the service cut 100 bytes") ||
-		!strings.Contains(e, `i-c: invocation Timeout: InstanceTimeout \x1b[2Jslow`) {
-		t.Errorf("stderr %q", e)
-	}
-
-	// Without a failure, the highest status; -o json records the invocation's status.
-	api.runs = api.runs[:2]
-	opts, _, out, errOut = newOpts(t, api, s, "i-a", "i-b")
-	opts.Via, opts.JSON = "run-command", true
-	if got := exitCode(t, execRun(context.Background(), opts)); got != 3 {
-		t.Errorf("exit status %d, want 3", got)
-	}
-	recs := decode(t, out.String())
-	if len(recs) != 2 || recs[1].Status != "Failed" || recs[1].Dropped != 100 || *recs[1].ExitStatus != 3 || errOut.Len() != 0 {
-		t.Errorf("records %+v, stderr %q", recs, errOut)
-	}
-
-	api.runErr = errors.New("InvalidCmdContent")
-	opts, _, _, _ = newOpts(t, api, s, "i-a")
-	opts.Via = "run-command"
-	if err := execRun(context.Background(), opts); !errors.Is(err, api.runErr) {
-		t.Errorf("error %v", err)
-	}
-}
-
-// RunE fills Options from the configuration and the Factory, and runs nothing when the client
-// cannot be built.
-func TestExecRunEFillsOptions(t *testing.T) {
-	t.Setenv("HOME", "/home/u")
-	client := &cloud.Client{}
-	s := &fakeSessions{}
-	ios, _, _, _ := iostreams.Test()
-	f := &cmdutil.Factory{IOStreams: ios,
-		Config: func() (*config.Config, error) {
-			return &config.Config{Output: "json", Quiet: true, RecordDir: "~/casts"}, nil
-		},
-		Cloud:    func() (*cloud.Client, error) { return client, nil },
-		Sessions: func() (cmdutil.Sessions, error) { return s, nil },
-	}
-	var got *Options
-	cmd := NewCmdExec(f, func(_ context.Context, o *Options) error { got = o; return nil })
-	cmd.SetArgs([]string{"admin@i-a,web-*", "--", "ls", "-l"})
-	if err := cmd.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	if got.API != API(client) || got.Sessions != cmdutil.Sessions(s) || got.IO != ios || !got.JSON || !got.Quiet ||
-		got.RecordDir != "/home/u/casts" || got.User != "admin" || got.Command != "ls -l" || len(got.Specs) != 2 {
-		t.Errorf("options %+v", got)
-	}
-
-	for name, f := range map[string]*cmdutil.Factory{
-		"cloud": {IOStreams: ios, Config: f.Config, Sessions: f.Sessions,
-			Cloud: func() (*cloud.Client, error) { return nil, errors.New("no credentials") }},
-		"config": {IOStreams: ios, Cloud: f.Cloud, Sessions: f.Sessions,
-			Config: func() (*config.Config, error) { return nil, errors.New("bad config") }},
-	} {
-		ran := false
-		cmd := NewCmdExec(f, func(context.Context, *Options) error { ran = true; return nil })
-		cmd.SetArgs([]string{"i-a", "true"})
-		cmd.SilenceUsage, cmd.SilenceErrors = true, true
-		if err := cmd.Execute(); err == nil || ran {
-			t.Errorf("bad %s: error %v, ran %v", name, err, ran)
-		}
 	}
 }
