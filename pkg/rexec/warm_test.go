@@ -45,7 +45,11 @@ func startWarm(t *testing.T, grace int, env ...string) *warmRemote {
 	r := &warmRemote{w: w, cmd: cmd, ptmx: pollable(t, ptmx), exited: make(chan struct{}), pumped: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(r.exited) }()
 	go func() { _, _ = io.Copy(r.ptmx, w.Input()) }()
-	go func() { _, _ = io.Copy(w.Output(), r.ptmx); close(r.pumped) }()
+	go func() {
+		_, _ = io.Copy(w.Output(), r.ptmx)
+		w.Close() // as the session's owner does when the session ends
+		close(r.pumped)
+	}()
 	t.Cleanup(func() {
 		r.hangUp()
 		w.Close()

@@ -29,8 +29,9 @@ const defaultGrace = 5
 //     status file s. Without one it answers status 255 with noTempDir, discards input up to
 //     the end line and goes back to the loop: the command does not run.
 //   - The command runs as a background job (its own process group, g): stdin from the FIFO,
-//     stderr to e, stdout through cat to the PTY. Its subshell traps HUP, INT and TERM (a
-//     trap is not inherited) so that it records the command's status in s whatever stops it;
+//     stderr to e, stdout through cat to the PTY. Its subshells trap HUP, INT and TERM (a
+//     trap is not inherited) so that the job ends only after the command has, and records the
+//     command's status in s whatever stops it (but SIGKILL);
 //     cat ignores INT and TERM so that the output the command writes while it stops still
 //     arrives.
 //   - The decoder (D) runs with job control off, in L's process group, which owns the
@@ -62,7 +63,7 @@ func warmScript(command, nonce string, grace int) string {
 		`y(){ if [ -n "$k" ]&&! kill -0 -$g;then kill $k;fi;exit 0;}`,
 		`if t=$(mktemp -d)&&[ -n "$t" ]&&mkfifo "$t/i"&&: >"$t/e";then`,
 		`set -m`,
-		`({ trap : HUP INT TERM;"${SHELL:-/bin/sh}" -c ` + quote(command) + ` <"$t/i" 2>"$t/e" 3<&-;echo $? >"$t/s";}|(trap '' INT TERM;exec cat))&`,
+		`(trap : HUP INT TERM;{ trap : HUP INT TERM;"${SHELL:-/bin/sh}" -c ` + quote(command) + ` <"$t/i" 2>"$t/e" 3<&-;echo $? >"$t/s";}|(trap '' INT TERM;exec cat))&`,
 		`g=$!`,
 		`set +m`,
 		`(trap : HUP;while IFS= read -r l;do case $l in 0)break;;` + nonce + `i)x;;` + nonce + `e)y;;*[!0-9]*|'');;*)head -c "$l"||break;;esac;done >"$t/i";` +

@@ -1,0 +1,176 @@
+package rexec
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// fakeWarm is the remote side of a Warm played by hand: it reads what the client sends and
+// writes what the test says into Output.
+type fakeWarm struct {
+	w  *Warm
+	in *bufio.Reader
+}
+
+func newFakeWarm(t *testing.T) *fakeWarm {
+	t.Helper()
+	w, err := NewWarm()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return &fakeWarm{w: w, in: bufio.NewReader(w.Input())}
+}
+
+// script reads one script frame and returns the nonce of the command in flight.
+func (f *fakeWarm) script(t *testing.T) string {
+	t.Helper()
+	head, err := f.in.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(head, "\n"))
+	if err != nil || n <= 0 {
+		t.Fatalf("script frame header %q", head)
+	}
+	if _, err := io.ReadFull(f.in, make([]byte, n)); err != nil {
+		t.Fatal(err)
+	}
+	f.w.mu.Lock()
+	defer f.w.mu.Unlock()
+	return f.w.cur.nonce
+}
+
+// line reads one line the client sent.
+func (f *fakeWarm) line(t *testing.T) string {
+	t.Helper()
+	l, err := f.in.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(l, "\n")
+}
+
+// say writes s into Output one byte at a time: markers and trailers may arrive split anywhere.
+func (f *fakeWarm) say(t *testing.T, s string) {
+	t.Helper()
+	for i := 0; i < len(s); i++ {
+		if _, err := f.w.Output().Write([]byte{s[i]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type runResult struct {
+	st  int
+	err error
+}
+
+func (f *fakeWarm) run(ctx context.Context, req Request) <-chan runResult {
+	res := make(chan runResult, 1)
+	go func() { st, err := f.w.Run(ctx, req); res <- runResult{st, err} }()
+	return res
+}
+
+func wait(t *testing.T, res <-chan runResult) runResult {
+	t.Helper()
+	select {
+	case r := <-res:
+		return r
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return")
+		return runResult{}
+	}
+}
+
+// TestWarmConsumeByteByByte: two commands through one Warm, the remote's output fed one byte at
+// a time, with noise before the ready markers, a fake trailer and a lone trailer byte in stdout.
+func TestWarmConsumeByteByByte(t *testing.T) {
+	f := newFakeWarm(t)
+	f.say(t, "junk\x1eecsterm-war"+warmReady)
+	if err := f.w.Ready(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range []int{9, 0} {
+		var out, errOut bytes.Buffer
+		res := f.run(t.Context(), Request{Command: "x", Stdout: &out, Stderr: &errOut})
+		nonce := f.script(t)
+		if l := f.line(t); l != "0" {
+			t.Fatalf("%d: no stdin should be its end of file at once, got %q", i, l)
+		}
+		f.say(t, "data\x1edeadbeef 0 0\n\x1e"+"more\x1e"+"\x1e"+nonce+" "+strconv.Itoa(st)+" 3\nERR")
+		r := wait(t, res)
+		if r.err != nil || r.st != st || out.String() != "data\x1edeadbeef 0 0\n\x1emore\x1e" || errOut.String() != "ERR" {
+			t.Fatalf("%d: status %d %v, stdout %q, stderr %q", i, r.st, r.err, out.String(), errOut.String())
+		}
+		if l, l2 := f.line(t), f.line(t); l != "" || l2 != nonce+"e" {
+			t.Fatalf("%d: after the trailer the client sent %q %q, want the end line", i, l, l2)
+		}
+		f.say(t, "stray output"+warmReady)
+	}
+}
+
+// TestWarmMalformedStatusBreaks: a trailer whose status line cannot be parsed breaks the Warm.
+func TestWarmMalformedStatusBreaks(t *testing.T) {
+	f := newFakeWarm(t)
+	f.say(t, warmReady)
+	res := f.run(t.Context(), Request{Command: "x"})
+	nonce := f.script(t)
+	f.say(t, "\x1e"+nonce+" x y\n")
+	if r := wait(t, res); r.st != -1 || r.err == nil {
+		t.Fatalf("status %d, %v; want -1 and an error", r.st, r.err)
+	}
+	select {
+	case <-f.w.Broken():
+	default:
+		t.Fatal("not broken")
+	}
+	if _, err := f.w.Run(t.Context(), Request{Command: "true"}); err == nil {
+		t.Fatal("a broken Warm ran a command")
+	}
+}
+
+// TestWarmCancelBeforeStartKeepsTheWarm: a Run whose context ends while it waits for the remote
+// to be ready returns -1 and the context's error, and the Warm is not broken.
+func TestWarmCancelBeforeStartKeepsTheWarm(t *testing.T) {
+	f := newFakeWarm(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if st, err := f.w.Run(ctx, Request{Command: "x"}); st != -1 || !errors.Is(err, context.Canceled) {
+		t.Fatalf("status %d, %v", st, err)
+	}
+	select {
+	case <-f.w.Broken():
+		t.Fatal("broken")
+	default:
+	}
+	if _, err := f.w.Run(t.Context(), Request{Command: "x", TTY: true}); err == nil {
+		t.Fatal("a warm Run took -t")
+	}
+}
+
+// TestWarmCloseBeforeReady: a session whose helper never starts; Ready reports its output,
+// and nothing is left running.
+func TestWarmCloseBeforeReady(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	f := newFakeWarm(t)
+	f.say(t, "sh: stty: not found\r\n")
+	res := f.run(t.Context(), Request{Command: "x", Stdin: strings.NewReader("in")})
+	f.w.Close()
+	err := f.w.Ready(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "stty: not found") {
+		t.Fatalf("Ready: %v", err)
+	}
+	if r := wait(t, res); r.st != -1 || r.err == nil {
+		t.Fatalf("Run: %d %v", r.st, r.err)
+	}
+}
