@@ -380,3 +380,18 @@ func TestExecRunResolves(t *testing.T) {
 		t.Errorf("-t on two: error %v, %d sessions", err, len(s.calls))
 	}
 }
+
+// Interrupted, a fan-out says nothing per instance (the exit status says it) and starts
+// nothing more; every instance counts as failed.
+func TestExecRunFanOutInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s := &fakeSessions{exec: func(ctx context.Context, o attach.ExecOptions) (int, error) { return 0, ctx.Err() }}
+	opts, _, out, errOut := newOpts(t, &fakeAPI{}, s, "i-a", "i-b", "i-c")
+	if got := exitCode(t, execRun(ctx, opts)); got != 255 {
+		t.Errorf("exit status %d, want 255", got)
+	}
+	if out.Len() != 0 || errOut.Len() != 0 {
+		t.Errorf("stdout %q stderr %q", out, errOut)
+	}
+}
