@@ -385,8 +385,16 @@ func TestExecRunResolves(t *testing.T) {
 // nothing more; every instance counts as failed.
 func TestExecRunFanOutInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	s := &fakeSessions{exec: func(ctx context.Context, o attach.ExecOptions) (int, error) { return 0, ctx.Err() }}
+	defer cancel()
+	// Every instance is under way when the interrupt comes: the last to start cancels.
+	var entered sync.WaitGroup
+	entered.Add(3)
+	go func() { entered.Wait(); cancel() }()
+	s := &fakeSessions{exec: func(ctx context.Context, o attach.ExecOptions) (int, error) {
+		entered.Done()
+		<-ctx.Done()
+		return 0, context.Cause(ctx)
+	}}
 	opts, _, out, errOut := newOpts(t, &fakeAPI{}, s, "i-a", "i-b", "i-c")
 	if got := exitCode(t, execRun(ctx, opts)); got != 255 {
 		t.Errorf("exit status %d, want 255", got)
