@@ -2,7 +2,6 @@ package persist
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -125,15 +124,16 @@ func (c *Client) exec(ctx context.Context, r Request) (_ int, _ error, retry boo
 	case typ != frameAccepted:
 		return 0, fmt.Errorf("persist holder: unexpected frame %q", typ), false
 	}
+	id := string(p)
 	go pumpStdin(fw, r.Stdin)
 	stop := context.AfterFunc(ctx, func() {
-		_ = fw.write(frameInterrupt, nil)
 		// The holder answers once the command has stopped; if it does not, the connection's
 		// end stops the command.
 		_ = conn.SetReadDeadline(time.Now().Add(interruptGrace))
+		c.interrupt(id)
 	})
 	defer stop()
-	st, err := readAnswer(conn, fw, r)
+	st, err := readAnswer(conn, r, func() { go c.interrupt(id) })
 	if ctx.Err() != nil {
 		// As a cold command's: the interrupt is what ended it, whatever its status.
 		return 0, context.Cause(ctx), false
@@ -141,8 +141,20 @@ func (c *Client) exec(ctx context.Context, r Request) (_ int, _ error, retry boo
 	return st, err, false
 }
 
-// readAnswer copies the command's output until its status or error arrives.
-func readAnswer(conn net.Conn, fw *frameWriter, r Request) (int, error) {
+// interrupt asks the holder to stop the command id, on a connection of its own.
+func (c *Client) interrupt(id string) {
+	sock, err := socketPath(c.Dir, c.Key)
+	if err != nil {
+		return
+	}
+	if _, _, err := ask(sock, request{Op: "interrupt", ID: id}); err != nil {
+		c.log().Debug("interrupting the warm command failed", "err", err)
+	}
+}
+
+// readAnswer copies the command's output until its status or error arrives; stop is called
+// when the output cannot be written, to stop the command.
+func readAnswer(conn net.Conn, r Request, stop func()) (int, error) {
 	stdout, stderr := orDiscard(r.Stdout), orDiscard(r.Stderr)
 	for {
 		typ, p, err := readFrame(conn)
@@ -152,12 +164,12 @@ func readAnswer(conn net.Conn, fw *frameWriter, r Request) (int, error) {
 		switch typ {
 		case frameStdout:
 			if _, err := stdout.Write(p); err != nil {
-				_ = fw.write(frameInterrupt, nil)
+				stop()
 				return 0, err
 			}
 		case frameStderr:
 			if _, err := stderr.Write(p); err != nil {
-				_ = fw.write(frameInterrupt, nil)
+				stop()
 				return 0, err
 			}
 		case frameStatus:
@@ -197,8 +209,9 @@ func orDiscard(w io.Writer) io.Writer {
 	return w
 }
 
-// ask sends a one-frame request (info or stop) to the holder at sock and returns its answer.
-func ask(sock, op string) (byte, []byte, error) {
+// ask sends a one-frame request (info, stop or interrupt) to the holder at sock and returns
+// its answer.
+func ask(sock string, req request) (byte, []byte, error) {
 	conn, err := net.DialTimeout("unix", sock, 2*time.Second)
 	if err != nil {
 		return 0, nil, err
@@ -206,8 +219,7 @@ func ask(sock, op string) (byte, []byte, error) {
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
 	fw := &frameWriter{w: conn}
-	p, _ := json.Marshal(request{Op: op})
-	if err := fw.write(frameRequest, p); err != nil {
+	if err := fw.writeJSON(frameRequest, req); err != nil {
 		return 0, nil, err
 	}
 	return readFrame(conn)

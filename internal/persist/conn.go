@@ -2,6 +2,8 @@ package persist
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +42,9 @@ func (h *Holder) serveConn(c *net.UnixConn) {
 	switch req.Op {
 	case "info":
 		_ = fw.writeJSON(frameInfo, h.info())
+	case "interrupt":
+		h.interrupt(req.ID)
+		_ = fw.write(frameDone, nil)
 	case "stop":
 		_ = fw.write(frameDone, nil)
 		h.Stop(errStopped)
@@ -63,12 +68,14 @@ func (h *Holder) exec(c *net.UnixConn, fw *frameWriter, req request) {
 		_ = fw.write(frameCold, []byte(oneLine(err.Error())))
 		return
 	}
-	if err := fw.write(frameAccepted, nil); err != nil {
+	ctx, cancel := context.WithCancel(h.ctx)
+	defer cancel()
+	id, forget := h.track(cancel)
+	defer forget()
+	if err := fw.write(frameAccepted, []byte(id)); err != nil {
 		h.release(s, true)
 		return
 	}
-	ctx, cancel := context.WithCancel(h.ctx)
-	defer cancel()
 	stdin, stdinW := io.Pipe()
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -95,8 +102,33 @@ func (h *Holder) exec(c *net.UnixConn, fw *frameWriter, req request) {
 	wg.Wait()
 }
 
-// readClient takes the client's stdin and interrupt frames until the connection ends; a
-// connection that ends or breaks the protocol stops the command.
+// track registers a running command's cancel under a new ID, for an interrupt to find.
+func (h *Holder) track(cancel context.CancelFunc) (id string, forget func()) {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	id = hex.EncodeToString(b)
+	h.mu.Lock()
+	h.cmds[id] = cancel
+	h.mu.Unlock()
+	return id, func() {
+		h.mu.Lock()
+		delete(h.cmds, id)
+		h.mu.Unlock()
+	}
+}
+
+// interrupt stops the command with id, if it still runs.
+func (h *Holder) interrupt(id string) {
+	h.mu.Lock()
+	cancel := h.cmds[id]
+	h.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// readClient takes the client's stdin frames until the connection ends; a connection that
+// ends or breaks the protocol stops the command.
 func (h *Holder) readClient(c net.Conn, stdin *io.PipeWriter, cancel context.CancelFunc) {
 	defer stdin.Close()
 	for {
@@ -113,8 +145,6 @@ func (h *Holder) readClient(c net.Conn, stdin *io.PipeWriter, cancel context.Can
 			}
 		case frameStdinEOF:
 			stdin.Close()
-		case frameInterrupt:
-			cancel()
 		default:
 			cancel()
 			return

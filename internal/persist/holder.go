@@ -91,7 +91,8 @@ type Holder struct {
 	free     []*slot
 	wake     chan struct{} // closed and replaced when a slot frees, opens or dies
 	running  int
-	waiting  int // commands in acquire
+	waiting  int                           // commands in acquire
+	cmds     map[string]context.CancelFunc // running commands by ID, for interrupts
 	last     time.Time
 	openTook time.Duration // how long the last warm session took to open
 	wg       sync.WaitGroup
@@ -139,7 +140,7 @@ func Listen(dir string, cfg Config) (*Holder, error) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	now := time.Now()
 	return &Holder{cfg: cfg, log: log, ln: ln, lock: lock, sock: sock, started: now, last: now,
-		ctx: ctx, cancel: cancel, stopped: make(chan struct{}), slots: map[*slot]bool{}, wake: make(chan struct{})}, nil
+		ctx: ctx, cancel: cancel, stopped: make(chan struct{}), slots: map[*slot]bool{}, cmds: map[string]context.CancelFunc{}, wake: make(chan struct{})}, nil
 }
 
 // Socket is the path the holder listens on.

@@ -237,3 +237,34 @@ func TestOneHolderPerKey(t *testing.T) {
 		t.Errorf("a second holder for the same key: %v, want ErrRunning", err)
 	}
 }
+
+// endless is stdin that never ends.
+type endless struct{}
+
+func (endless) Read(p []byte) (int, error) { return len(p), nil }
+
+// An interrupt reaches a command that does not read its stdin while more stdin waits: it
+// travels apart from the stdin stream, which is backed up.
+func TestInterruptPassesBackedUpStdin(t *testing.T) {
+	svc := newService()
+	svc.gate = make(chan struct{})
+	defer close(svc.gate)
+	_, c, _ := testHolder(t, svc, time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Exec(ctx, Request{Command: "block deaf", Stdin: endless{}})
+		done <- err
+	}()
+	<-svc.started
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("%v, want context.Canceled", err)
+	}
+	if st, out, _, err := run(t, c, "echo next", ""); err != nil || st != 0 || out != "next\n" {
+		t.Errorf("next command: %d %q %v", st, out, err)
+	}
+	if o, _ := svc.counts(); o != 1 {
+		t.Errorf("%d sessions opened, want 1: the interrupted command's session serves the next", o)
+	}
+}

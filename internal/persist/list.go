@@ -24,7 +24,7 @@ func List(dir string) ([]Info, error) {
 			continue
 		}
 		sock := filepath.Join(dir, e.Name())
-		typ, p, err := ask(sock, "info")
+		typ, p, err := ask(sock, request{Op: "info"})
 		if err != nil || typ != frameInfo {
 			removeStale(sock)
 			continue
@@ -62,7 +62,7 @@ const stopWait = 30 * time.Second
 // Stop asks the holder at sock to stop and waits until it has ended every session it opened
 // and exited (its lock is free).
 func Stop(sock string) error {
-	typ, _, err := ask(sock, "stop")
+	typ, _, err := ask(sock, request{Op: "stop"})
 	if err != nil {
 		return fmt.Errorf("asking the persist holder to stop: %w", err)
 	}

@@ -13,18 +13,17 @@ import (
 // that many bytes of payload. Every read is bounded by maxFrame, so a confused or hostile peer
 // costs at most that much memory.
 const (
-	frameRequest   = 'Q' // client: the request, JSON (request)
-	frameStdin     = 'I' // client: a chunk of the command's stdin
-	frameStdinEOF  = 'E' // client: stdin's end of file
-	frameInterrupt = 'C' // client: stop this command (the user's interrupt)
-	frameAccepted  = 'A' // holder: a warm session runs the command; send stdin now
-	frameCold      = 'B' // holder: no warm session for this command; run it cold (payload: why)
-	frameStdout    = 'O' // holder: command output
-	frameStderr    = 'R' // holder: command stderr
-	frameStatus    = 'S' // holder: the exit status, four bytes
-	frameError     = 'X' // holder: the command has no status (payload: why, one line)
-	frameInfo      = 'L' // holder: what `persist ls` shows, JSON (Info)
-	frameDone      = 'D' // holder: a stop request was taken
+	frameRequest  = 'Q' // client: the request, JSON (request)
+	frameStdin    = 'I' // client: a chunk of the command's stdin
+	frameStdinEOF = 'E' // client: stdin's end of file
+	frameAccepted = 'A' // holder: a warm session runs the command (payload: its ID); send stdin now
+	frameCold     = 'B' // holder: no warm session for this command; run it cold (payload: why)
+	frameStdout   = 'O' // holder: command output
+	frameStderr   = 'R' // holder: command stderr
+	frameStatus   = 'S' // holder: the exit status, four bytes
+	frameError    = 'X' // holder: the command has no status (payload: why, one line)
+	frameInfo     = 'L' // holder: what `persist ls` shows, JSON (Info)
+	frameDone     = 'D' // holder: a stop request was taken
 )
 
 // maxFrame bounds a frame's payload: a request carries the command, which may be long; data
@@ -39,7 +38,10 @@ var errFrameTooLong = errors.New("frame longer than the persist protocol allows"
 
 // request is what a client asks of a holder.
 type request struct {
-	Op         string `json:"op"` // exec, info or stop
+	Op string `json:"op"` // exec, interrupt, info or stop
+	// ID names the command an interrupt is for: it travels on a connection of its own, so
+	// that stdin the command does not read cannot hold it up.
+	ID         string `json:"id,omitempty"`
 	InstanceID string `json:"instance_id,omitempty"`
 	User       string `json:"user,omitempty"`
 	Command    string `json:"command,omitempty"`
