@@ -92,8 +92,8 @@ type ResumeOptions struct {
 	// QueueLimit bounds the unacknowledged input kept for resending, in payload bytes; when it
 	// is full, input waits for an acknowledgement. Default 8 MiB.
 	QueueLimit int
-	// AckWait bounds that wait: past it the oldest frames are let go (see the package comment, Resume), and a
-	// resume that needs them fails instead. Default 3 s.
+	// AckWait bounds that wait: past it the oldest frames are let go (see the package comment,
+	// Resume), and a resume that needs them fails instead. Default 3 s.
 	AckWait time.Duration
 	// AckEvery is how much output may arrive before the client acknowledges it with a heartbeat
 	// (the gateway frees its replay buffer only on acknowledgements). Default 256 KiB.
