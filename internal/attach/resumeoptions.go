@@ -15,7 +15,7 @@ import (
 )
 
 // Sessions resume by default: schema 1.02 with reconnects to the same channel (pkg/session
-// resume.go). --no-resume keeps to schema 1.01, which the shipping official client speaks.
+// conn102.go, replay102.go). --no-resume keeps to schema 1.01, which the shipping official client speaks.
 
 // resumeOptions returns how a session on sess resumes, or nil when it must not. Status lines
 // go to w, rewritten in place on a raw terminal (inPlace), one per line otherwise; nil w leaves
