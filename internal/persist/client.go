@@ -110,11 +110,13 @@ func (c *Client) exec(ctx context.Context, r Request) (_ int, _ error, retry boo
 	}
 	defer conn.Close()
 	fw := &frameWriter{w: conn}
-	if err := fw.writeJSON(frameRequest, request{Op: "exec", InstanceID: c.Key.InstanceID, User: c.Key.User, Command: r.Command}); err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrCold, err), true
-	}
+	// A holder that refuses this client answers and closes without reading the request, so
+	// the request may fail to go out: the answer says why.
+	werr := fw.writeJSON(frameRequest, request{Op: "exec", InstanceID: c.Key.InstanceID, User: c.Key.User, Command: r.Command})
 	typ, p, err := readFrame(conn)
 	switch {
+	case err != nil && werr != nil:
+		return 0, fmt.Errorf("%w: %w", ErrCold, werr), true
 	case err != nil:
 		return 0, fmt.Errorf("%w: the persist holder closed the connection: %w", ErrCold, err), true
 	case typ == frameCold:
