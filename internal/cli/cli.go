@@ -26,6 +26,7 @@ import (
 	execcmd "github.com/ecsterm/ecsterm/internal/cmd/exec"
 	"github.com/ecsterm/ecsterm/internal/cmd/forward"
 	"github.com/ecsterm/ecsterm/internal/cmd/instances"
+	persistcmd "github.com/ecsterm/ecsterm/internal/cmd/persist"
 	"github.com/ecsterm/ecsterm/internal/cmd/proxy"
 	"github.com/ecsterm/ecsterm/internal/cmd/sessions"
 	sshcmd "github.com/ecsterm/ecsterm/internal/cmd/ssh"
@@ -131,6 +132,7 @@ ALIBABA_CLOUD_ACCESS_KEY_SECRET (plus ALIBABA_CLOUD_SECURITY_TOKEN for STS), the
 		proxy.NewCmdProxy(f, nil),
 		sshcmd.NewCmdSSH(f, nil), sshcmd.NewCmdSSHConfig(f, nil),
 		version.NewCmdVersion(f, nil),
+		persistcmd.NewCmdPersist(f),
 		configcmd.NewCmdConfig(f, nil),
 		completion.NewCmdCompletion(f, nil),
 		completion.NewCmdRefreshCache(f, nil),
