@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ecsterm/ecsterm/internal/attach"
+	"github.com/ecsterm/ecsterm/internal/config"
 )
 
 // Sessions is the seam commands reach instances through (internal/cmdutil's Sessions,
@@ -34,6 +35,31 @@ type Settings struct {
 	// Debug makes the holder log to <its socket name>.log in the sockets' directory.
 	Debug  bool
 	Logger *slog.Logger
+}
+
+// FlagUsage is the help of exec's and cp's --persist flag.
+const FlagUsage = "keep warm sessions on the instance for this long after the last command, so the next exec or cp starts at once, as ssh's ControlPersist (e.g. 10m; env ECSTERM_PERSIST, config persist; 0 or no: none)"
+
+// Idle is how long a command keeps warm sessions: its --persist flag's value when given (flag
+// is not ""), else the configured persist (ECSTERM_PERSIST or the config file); cfg may be nil.
+func Idle(flag string, cfg *config.Config) (time.Duration, error) {
+	if flag != "" {
+		return config.ParsePersist(flag)
+	}
+	if cfg == nil {
+		return 0, nil
+	}
+	return cfg.Persist, nil
+}
+
+// SettingsFrom are the settings for a command of cfg's account that keeps sessions for idle
+// (--persist, or cfg.Persist).
+func SettingsFrom(cfg *config.Config, idle time.Duration, log *slog.Logger) Settings {
+	if cfg == nil {
+		return Settings{Idle: idle, Logger: log}
+	}
+	return Settings{Idle: idle, Endpoint: cfg.Endpoint, Region: cfg.Region, Profile: cfg.Profile,
+		ConnectionType: cfg.ConnectionType, ConfigFile: cfg.File, Debug: cfg.Debug, Logger: log}
 }
 
 // Wrap returns cold with Exec running commands on warm sessions when s.Idle is set. What

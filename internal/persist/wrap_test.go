@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ecsterm/ecsterm/internal/attach"
+	"github.com/ecsterm/ecsterm/internal/config"
 )
 
 // coldSessions is the seam without --persist: it counts the commands it runs.
@@ -98,5 +99,26 @@ func TestServeArgs(t *testing.T) {
 	want := "persist serve --idle 1m0s --endpoint=http://127.0.0.1:1 --region=r --user=admin --debug -- i-1"
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+func TestIdle(t *testing.T) {
+	cfg := &config.Config{Persist: time.Minute}
+	for _, tc := range []struct {
+		flag string
+		cfg  *config.Config
+		want time.Duration
+		err  bool
+	}{
+		{"", cfg, time.Minute, false},
+		{"10s", cfg, 10 * time.Second, false},
+		{"no", cfg, 0, false},
+		{"", nil, 0, false},
+		{"soon", cfg, 0, true},
+	} {
+		got, err := Idle(tc.flag, tc.cfg)
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("Idle(%q): %v %v", tc.flag, got, err)
+		}
 	}
 }
