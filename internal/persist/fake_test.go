@@ -28,10 +28,13 @@ type service struct {
 	gate chan struct{}
 	// started hears each "block" command as it starts.
 	started chan string
+	// openGate, if set, holds every open until it is closed; opening hears each as it waits.
+	openGate chan struct{}
+	opening  chan struct{}
 }
 
 func newService() *service {
-	return &service{started: make(chan string, 64)}
+	return &service{started: make(chan string, 64), opening: make(chan struct{}, 64)}
 }
 
 func (s *service) counts() (opened, ended int) {
@@ -41,6 +44,10 @@ func (s *service) counts() (opened, ended int) {
 }
 
 func (s *service) open(ctx context.Context, commandLine string) (Channel, error) {
+	if s.openGate != nil {
+		s.opening <- struct{}{}
+		<-s.openGate
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.openErr != nil {

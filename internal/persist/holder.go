@@ -93,6 +93,8 @@ type Holder struct {
 	running  int
 	waiting  int                           // commands in acquire
 	cmds     map[string]context.CancelFunc // running commands by ID, for interrupts
+	failures int                           // sessions that failed to open
+	openErr  error                         // why the last one failed
 	last     time.Time
 	openTook time.Duration // how long the last warm session took to open
 	wg       sync.WaitGroup
@@ -233,7 +235,7 @@ func (h *Holder) info() Info {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	in := Info{InstanceID: h.cfg.Key.InstanceID, User: h.cfg.Key.User, Region: h.cfg.Key.Region, Profile: h.cfg.Key.Profile,
-		Running: h.running, AgeMS: time.Since(h.started).Milliseconds(), PID: os.Getpid()}
+		Running: h.running, Waiting: h.waiting, AgeMS: time.Since(h.started).Milliseconds(), PID: os.Getpid()}
 	for s := range h.slots {
 		if s.w != nil {
 			in.Sessions++

@@ -268,3 +268,42 @@ func TestInterruptPassesBackedUpStdin(t *testing.T) {
 		t.Errorf("%d sessions opened, want 1: the interrupted command's session serves the next", o)
 	}
 }
+
+// A command waiting for a session that then fails to open is told at once to go cold, with
+// the reason, rather than after waiting as for a busy one.
+func TestFailedOpenSendsTheWaiterCold(t *testing.T) {
+	svc := newService()
+	svc.openErr = errors.New("InternalError.Dispatch")
+	svc.openGate = make(chan struct{})
+	_, c, _ := testHolder(t, svc, time.Minute)
+	<-svc.opening // the holder's first session
+	done := make(chan error, 1)
+	go func() {
+		_, _, _, err := run(t, c, "echo x", "")
+		done <- err
+	}()
+	// The command is waiting for that session (it opens no other while one is opening); let
+	// the open fail.
+	eventuallyWaiting(t, c)
+	close(svc.openGate)
+	if err := <-done; !errors.Is(err, ErrCold) || !strings.Contains(err.Error(), "InternalError.Dispatch") {
+		t.Errorf("%v, want ErrCold with the open's error", err)
+	}
+}
+
+// eventuallyWaiting waits until a command waits in the holder for a session (ls shows no
+// running command until it has one, so the holder's count is read directly).
+func eventuallyWaiting(t *testing.T, c *Client) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		infos, err := List(c.Dir)
+		if err == nil && len(infos) == 1 && infos[0].Waiting > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no command waits: %+v %v", infos, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

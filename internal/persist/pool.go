@@ -39,6 +39,16 @@ func (h *Holder) broadcast() {
 	h.wake = make(chan struct{})
 }
 
+// opening says whether a warm session is being opened; the caller holds h.mu.
+func (h *Holder) opening() bool {
+	for s := range h.slots {
+		if s.w == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // grow starts opening one more warm session; the caller holds h.mu.
 func (h *Holder) grow() *slot {
 	s := &slot{ready: make(chan struct{}), quit: make(chan struct{}), born: time.Now()}
@@ -62,6 +72,7 @@ func (s *slot) end() {
 // to go cold.
 func (h *Holder) acquire() (*slot, error) {
 	h.mu.Lock()
+	failures := h.failures
 	h.waiting++
 	defer func() {
 		h.mu.Lock()
@@ -102,6 +113,13 @@ func (h *Holder) acquire() (*slot, error) {
 			h.running++
 			h.mu.Unlock()
 			return s, nil
+		}
+		if h.failures != failures && !h.opening() {
+			// A session failed to open since this command came, and none is opening now:
+			// waiting for one is waiting for nothing.
+			err := h.openErr
+			h.mu.Unlock()
+			return nil, err
 		}
 		wake := h.wake
 		h.mu.Unlock()
@@ -156,6 +174,13 @@ func (h *Holder) runSlot(s *slot) {
 	}
 	if s.err == nil && s.w == nil {
 		s.err = err
+	}
+	if s.w == nil {
+		h.failures++
+		h.openErr = s.err
+		if h.openErr == nil {
+			h.openErr = errors.New("the warm session ended before it was ready")
+		}
 	}
 	select {
 	case <-s.ready:

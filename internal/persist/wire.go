@@ -55,6 +55,7 @@ type Info struct {
 	Profile    string `json:"profile,omitempty"`
 	Sessions   int    `json:"sessions"`
 	Running    int    `json:"running"`
+	Waiting    int    `json:"waiting"` // commands waiting for a free session
 	IdleMS     int64  `json:"idle_ms"`
 	AgeMS      int64  `json:"age_ms"`
 	PID        int    `json:"pid"`
