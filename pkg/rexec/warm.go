@@ -18,31 +18,34 @@ import (
 //
 // On the wire (all of it session Input and Output; the service sees a shell session):
 //
-//  1. CommandLine is WarmBootstrap. It makes the PTY raw, turns on job control, and loops:
-//     print the ready marker "\x1eecsterm-warm\n", read a length line, evaluate that many bytes
-//     of script in the loop's shell.
-//  2. For each command the client waits for the ready marker and sends "<n>\n" and the script
-//     (warmScript): the command, quoted, and a fresh nonce that is never in any process's
-//     arguments or environment. Then the command's stdin as in cold exec: "<n>\n" and n
-//     bytes, "0\n" for end of file.
-//  3. The output is the command's stdout, then the trailer "\x1e<nonce> <status> <n>\n" and n
-//     bytes of stderr, as in cold exec.
-//  4. Once the trailer and stderr are in, the client sends no more of this command's stdin
-//     and sends the end line "\n<nonce>e\n". The remote decoder reads frames until that line
-//     (after the command has closed its stdin it skips whatever arrives, line by line), so
-//     stdin the command never read cannot be taken for the next script's length. Then the
-//     loop prints the ready marker again.
+//  1. CommandLine is WarmBootstrap. It makes the PTY raw and loops: print the ready marker
+//     "\x1eecsterm-warm\n", read an eight-digit length, evaluate that many bytes of script in
+//     the loop's shell.
+//  2. For each command the client waits for the ready marker and sends the length and the
+//     script (warmScript): the command, quoted, and a fresh nonce that is never in any
+//     process's arguments or environment.
+//  3. Then frames, each a letter and eight digits: "d<n>" and n bytes of stdin; "z00000000",
+//     stdin's end of file; "i00000000", an interrupt; "e00000000", the end.
+//  4. The output is the command's stdout, then the trailer "\x1e<nonce> <status> <n>\n" and n
+//     bytes of stderr, as in cold exec. Output cannot forge the trailer: it does not know the
+//     nonce.
+//  5. Once the trailer and stderr are in, the client sends no more stdin and sends the end
+//     frame. The remote decoder reads whole frames up to it, whether or not the command read
+//     its stdin (what it did not read goes to /dev/null), so stdin the command never read
+//     cannot be taken for the next script. Then the loop prints the ready marker again.
 //
-// An interrupt is the line "\n<nonce>i\n", sent in place of the next stdin chunk: the
-// remote stops the command's process group (SIGTERM, then SIGKILL after a grace of five
-// seconds) and the command ends with a trailer as usual, so the session goes on. The line is
+// The remote reads the PTY only with head -c of lengths known in advance, never with the
+// shell's read builtin: bash, /bin/sh on many distributions, reads a terminal in blocks and
+// loses what it read past the line.
+//
+// An interrupt stops the command's process group (SIGTERM, then SIGKILL after a grace of five
+// seconds) and the command ends with a trailer as usual, so the session goes on. The frame is
 // in band: if the command does not read its stdin and the client has filled the way to it,
-// the line cannot pass, and after interruptWait without a trailer the Warm is broken (the
+// the frame cannot pass, and after interruptWait without a trailer the Warm is broken (the
 // caller ends the session, which stops the command as a cold session's end does).
 //
-// The nonces make both directions unforgeable: output does not know the trailer's nonce,
-// and stdin does not know the control lines'. When the session ends during a command, the
-// remote stops the command and removes its directory as the cold script does.
+// When the session ends during a command, the remote stops the command and removes its
+// directory as the cold script does.
 
 // interruptWait bounds the wait for an interrupted command's trailer: the remote's grace,
 // and time for the SIGKILL and the trailer to arrive.
@@ -254,9 +257,9 @@ func (w *Warm) Run(ctx context.Context, req Request) (int, error) {
 	w.mu.Unlock()
 
 	s := warmScript(req.Command, nonce, w.grace)
-	first := append(frame(len(s)), s...)
+	first := append(warmScriptHeader(len(s)), s...)
 	if req.Stdin == nil {
-		first = append(first, frame(0)...)
+		first = append(first, warmHeader(warmEOF, 0)...)
 	}
 	sent := w.sendAsync(c, first, frameScript, nil)
 	if req.Stdin != nil {
@@ -274,7 +277,7 @@ func (w *Warm) Run(ctx context.Context, req Request) (int, error) {
 		return -1, w.Err()
 	case <-ctx.Done():
 	}
-	w.sendAsync(c, []byte("\n"+nonce+"i\n"), frameInt, sent)
+	w.sendAsync(c, warmHeader(warmInterrupt, 0), frameInt, sent)
 	t := time.NewTimer(w.interruptWait)
 	defer t.Stop()
 	select {
@@ -325,7 +328,7 @@ func (w *Warm) send(c *command, b []byte, kind frameKind) bool {
 
 // end sends the end line once c's trailer is in: nothing of c goes out after it.
 func (w *Warm) end(c *command) {
-	w.send(c, []byte("\n"+c.nonce+"e\n"), frameEnd)
+	w.send(c, warmHeader(warmEnd, 0), frameEnd)
 }
 
 // feed sends r as c's stdin: chunks, then end of file.
@@ -333,12 +336,12 @@ func (w *Warm) feed(c *command, r io.Reader) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := r.Read(buf)
-		if n > 0 && !w.send(c, append(frame(n), buf[:n]...), frameStdin) {
+		if n > 0 && !w.send(c, append(warmHeader(warmStdin, n), buf[:n]...), frameStdin) {
 			return
 		}
 		if err != nil {
 			break
 		}
 	}
-	w.send(c, frame(0), frameStdin)
+	w.send(c, warmHeader(warmEOF, 0), frameStdin)
 }

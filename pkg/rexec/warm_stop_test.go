@@ -55,7 +55,11 @@ func uniqueArg() string { return "600." + strconv.FormatUint(rand.Uint64()%1e12,
 // returns the status the remote reports with the context's error, and the warm session runs
 // the next command.
 func TestWarmInterruptStopsOnlyTheCommand(t *testing.T) {
-	r := startWarm(t, 1)
+	forEachShell(t, testWarmInterruptStopsOnlyTheCommand)
+}
+
+func testWarmInterruptStopsOnlyTheCommand(t *testing.T, env ...string) {
+	r := startWarm(t, 1, env...)
 	for _, tc := range []struct {
 		name, command string
 		stdinOpen     bool
@@ -116,6 +120,10 @@ func TestWarmInterruptStopsOnlyTheCommand(t *testing.T) {
 // TestWarmHangUpStopsTheCommand: when the session ends during a command, the command stops
 // even when it ignores SIGHUP and SIGTERM, its directory goes, and the loop exits.
 func TestWarmHangUpStopsTheCommand(t *testing.T) {
+	forEachShell(t, testWarmHangUpStopsTheCommand)
+}
+
+func testWarmHangUpStopsTheCommand(t *testing.T, env ...string) {
 	for _, tc := range []struct {
 		name, prefix string
 		stdinOpen    bool
@@ -126,7 +134,7 @@ func TestWarmHangUpStopsTheCommand(t *testing.T) {
 		{name: "ignores HUP and TERM", prefix: `trap "" HUP TERM; `},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := startWarm(t, 1)
+			r := startWarm(t, 1, env...)
 			arg := uniqueArg()
 			req := Request{Command: tc.prefix + "sleep " + arg}
 			if tc.stdinOpen {

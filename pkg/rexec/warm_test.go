@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -82,7 +83,33 @@ func (r *warmRemote) run(t *testing.T, req Request) (int, error) {
 // byte-exact binary stdin and stdout (1 MiB among them), stdin's end of file, stdin the command
 // never reads, stderr apart and its own exit status.
 func TestWarmFiveCommandsInARow(t *testing.T) {
-	r := startWarm(t, 1)
+	forEachShell(t, testWarmFiveCommandsInARow)
+}
+
+// forEachShell runs test with the loop under dash (this system's sh) and under bash as sh, as
+// on the distributions whose /bin/sh is bash.
+func forEachShell(t *testing.T, test func(t *testing.T, env ...string)) {
+	t.Run("sh", func(t *testing.T) { test(t) })
+	t.Run("bash", func(t *testing.T) {
+		bash, err := exec.LookPath("bash")
+		if err != nil {
+			t.Skip("no bash")
+		}
+		bin := t.TempDir()
+		if err := os.Symlink(bash, filepath.Join(bin, "sh")); err != nil {
+			t.Fatal(err)
+		}
+		test(t, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	})
+}
+
+func testWarmFiveCommandsInARow(t *testing.T, env ...string) {
+	r := startWarm(t, 1, env...)
+	var shell bytes.Buffer
+	if st, err := r.run(t, Request{Command: "readlink /proc/$PPID/exe", Stdout: &shell}); err != nil || st != 0 {
+		t.Fatalf("status %d, %v", st, err)
+	}
+	t.Logf("the loop's shell: %q", shell.String())
 	big := make([]byte, 1<<20)
 	rand.Read(big)
 	small := []byte("x\x04y\x03z\n\x00\r\n\x1e0\n")

@@ -34,11 +34,11 @@ func newFakeWarm(t *testing.T) *fakeWarm {
 // script reads one script frame and returns the nonce of the command in flight.
 func (f *fakeWarm) script(t *testing.T) string {
 	t.Helper()
-	head, err := f.in.ReadString('\n')
-	if err != nil {
+	head := make([]byte, 8)
+	if _, err := io.ReadFull(f.in, head); err != nil {
 		t.Fatal(err)
 	}
-	n, err := strconv.Atoi(strings.TrimSuffix(head, "\n"))
+	n, err := strconv.Atoi(string(head))
 	if err != nil || n <= 0 {
 		t.Fatalf("script frame header %q", head)
 	}
@@ -50,14 +50,14 @@ func (f *fakeWarm) script(t *testing.T) string {
 	return f.w.cur.nonce
 }
 
-// line reads one line the client sent.
-func (f *fakeWarm) line(t *testing.T) string {
+// header reads one frame header the client sent.
+func (f *fakeWarm) header(t *testing.T) string {
 	t.Helper()
-	l, err := f.in.ReadString('\n')
-	if err != nil {
+	h := make([]byte, 9)
+	if _, err := io.ReadFull(f.in, h); err != nil {
 		t.Fatal(err)
 	}
-	return strings.TrimSuffix(l, "\n")
+	return string(h)
 }
 
 // say writes s into Output one byte at a time: markers and trailers may arrive split anywhere.
@@ -104,16 +104,16 @@ func TestWarmConsumeByteByByte(t *testing.T) {
 		var out, errOut bytes.Buffer
 		res := f.run(t.Context(), Request{Command: "x", Stdout: &out, Stderr: &errOut})
 		nonce := f.script(t)
-		if l := f.line(t); l != "0" {
-			t.Fatalf("%d: no stdin should be its end of file at once, got %q", i, l)
+		if h := f.header(t); h != "z00000000" {
+			t.Fatalf("%d: no stdin should be its end of file at once, got %q", i, h)
 		}
 		f.say(t, "data\x1edeadbeef 0 0\n\x1e"+"more\x1e"+"\x1e"+nonce+" "+strconv.Itoa(st)+" 3\nERR")
 		r := wait(t, res)
 		if r.err != nil || r.st != st || out.String() != "data\x1edeadbeef 0 0\n\x1emore\x1e" || errOut.String() != "ERR" {
 			t.Fatalf("%d: status %d %v, stdout %q, stderr %q", i, r.st, r.err, out.String(), errOut.String())
 		}
-		if l, l2 := f.line(t), f.line(t); l != "" || l2 != nonce+"e" {
-			t.Fatalf("%d: after the trailer the client sent %q %q, want the end line", i, l, l2)
+		if h := f.header(t); h != "e00000000" {
+			t.Fatalf("%d: after the trailer the client sent %q, want the end frame", i, h)
 		}
 		f.say(t, "stray output"+warmReady)
 	}
