@@ -31,10 +31,12 @@ type service struct {
 	// openGate, if set, holds every open until it is closed; opening hears each as it waits.
 	openGate chan struct{}
 	opening  chan struct{}
+	// opens hears the count of sessions opened, at each open (while it has room).
+	opens chan int
 }
 
 func newService() *service {
-	return &service{started: make(chan string, 64), opening: make(chan struct{}, 64)}
+	return &service{started: make(chan string, 64), opening: make(chan struct{}, 64), opens: make(chan int, 64)}
 }
 
 func (s *service) counts() (opened, ended int) {
@@ -57,6 +59,10 @@ func (s *service) open(ctx context.Context, commandLine string) (Channel, error)
 		return nil, fmt.Errorf("unexpected command line %q", commandLine)
 	}
 	s.opened++
+	select {
+	case s.opens <- s.opened:
+	default:
+	}
 	return &fakeChannel{s: s, dropped: make(chan struct{})}, nil
 }
 
@@ -159,9 +165,15 @@ func (w *fakeWarm) Run(ctx context.Context, req rexec.Request) (int, error) {
 // end of the test, and the test fails if it left a session open.
 func testHolder(t *testing.T, svc *service, idle time.Duration) (*Holder, *Client, <-chan error) {
 	t.Helper()
+	return testHolderAged(t, svc, idle, 0)
+}
+
+// testHolderAged is testHolder whose sessions are replaced after maxAge.
+func testHolderAged(t *testing.T, svc *service, idle, maxAge time.Duration) (*Holder, *Client, <-chan error) {
+	t.Helper()
 	dir := t.TempDir()
 	key := Key{Region: "cn-test", InstanceID: "i-test", User: "root"}
-	h, err := Listen(dir, Config{Key: key, Idle: idle, Open: svc.open, NewWarm: svc.newWarm, CommandLine: "warm-bootstrap",
+	h, err := Listen(dir, Config{Key: key, Idle: idle, MaxAge: maxAge, Open: svc.open, NewWarm: svc.newWarm, CommandLine: "warm-bootstrap",
 		Fatal: func(err error) bool { return errors.Is(err, errBadCredentials) }})
 	if err != nil {
 		t.Fatal(err)

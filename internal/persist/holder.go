@@ -51,6 +51,8 @@ type Config struct {
 	Idle time.Duration
 	// Max is the most warm sessions at once; 0 means DefaultMax.
 	Max int
+	// MaxAge is how long a warm session serves before it is replaced; 0 means DefaultMaxAge.
+	MaxAge time.Duration
 	// Open starts a session running commandLine on the instance (preflight, StartTerminalSession,
 	// WebSocket).
 	Open func(ctx context.Context, commandLine string) (Channel, error)
@@ -134,6 +136,9 @@ func Listen(dir string, cfg Config) (*Holder, error) {
 	}
 	if cfg.Max <= 0 {
 		cfg.Max = DefaultMax
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultMaxAge
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -307,3 +307,21 @@ func eventuallyWaiting(t *testing.T, c *Client) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A session past its age is replaced by a new one, before the agent's limit would end it; the
+// old one is ended, and commands go on.
+func TestOldSessionIsReplaced(t *testing.T) {
+	svc := newService()
+	_, c, _ := testHolderAged(t, svc, time.Minute, 20*time.Millisecond)
+	for n := range 3 { // the first session, and two that replaced an old one
+		if got := <-svc.opens; got != n+1 {
+			t.Fatalf("open %d: %d", n+1, got)
+		}
+	}
+	if _, e := svc.counts(); e < 2 {
+		t.Errorf("%d sessions ended after two were replaced", e)
+	}
+	if st, out, _, err := run(t, c, "echo still", ""); err != nil || st != 0 || out != "still\n" {
+		t.Errorf("%d %q %v", st, out, err)
+	}
+}

@@ -17,13 +17,13 @@ type slot struct {
 	ready chan struct{} // closed when it is ready or failed
 	quit  chan struct{} // closed to end it (retired, or its command broke it)
 	once  bool          // quit is closed
-	old   bool          // past maxAge: ends when its command does
+	old   bool          // past its age: ends when its command does
 	born  time.Time
 }
 
-// maxAge is how long a warm session serves before it is replaced: the agent ends every session
-// after its 3 h limit, whatever its traffic, and a command must not be cut by that.
-const maxAge = attach.AgentSessionLimit - 15*time.Minute
+// DefaultMaxAge is how long a warm session serves before it is replaced: the agent ends every
+// session after its 3 h limit, whatever its traffic, and a command must not be cut by that.
+const DefaultMaxAge = attach.AgentSessionLimit - 15*time.Minute
 
 // minLife is how long a session must have served for its drop to reopen one at once: a session
 // that drops sooner waits for the next command instead, so a failing gateway costs no loop of
@@ -67,9 +67,9 @@ func (s *slot) end() {
 }
 
 // acquire returns a free warm session for one command. With none free it opens another, up to
-// Config.Max, and takes whichever is ready first; at the limit it waits as long as opening a
-// session takes, since a cold command would take that long, and then returns an error saying
-// to go cold.
+// Config.Max, and takes whichever is ready first, while any is opening. When none is opening
+// and none is free it waits as long as opening a session takes, since a cold command would
+// take that long, and then returns an error saying to go cold.
 func (h *Holder) acquire() (*slot, error) {
 	h.mu.Lock()
 	failures := h.failures
@@ -96,15 +96,6 @@ func (h *Holder) acquire() (*slot, error) {
 	}
 	h.mu.Unlock()
 	var timeout <-chan time.Time
-	if mine == nil {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		timeout = t.C
-	}
-	var mineReady <-chan struct{}
-	if mine != nil {
-		mineReady = mine.ready
-	}
 	for {
 		h.mu.Lock()
 		if n := len(h.free); n > 0 {
@@ -114,27 +105,27 @@ func (h *Holder) acquire() (*slot, error) {
 			h.mu.Unlock()
 			return s, nil
 		}
-		if h.failures != failures && !h.opening() {
+		if mine != nil && mine.err != nil {
+			h.mu.Unlock()
+			return nil, mine.err
+		}
+		opening := h.opening()
+		if h.failures != failures && !opening {
 			// A session failed to open since this command came, and none is opening now:
 			// waiting for one is waiting for nothing.
 			err := h.openErr
 			h.mu.Unlock()
 			return nil, err
 		}
+		if !opening && timeout == nil {
+			t := time.NewTimer(wait)
+			defer t.Stop()
+			timeout = t.C
+		}
 		wake := h.wake
 		h.mu.Unlock()
 		select {
 		case <-wake:
-		case <-mineReady:
-			if mine.err != nil {
-				return nil, mine.err
-			}
-			// It is in h.free now, unless another command took it first: then this one
-			// waits as one at the limit does.
-			mineReady = nil
-			t := time.NewTimer(wait)
-			defer t.Stop()
-			timeout = t.C
 		case <-timeout:
 			return nil, fmt.Errorf("all %d warm sessions are busy", h.cfg.Max)
 		case <-h.ctx.Done():
@@ -190,7 +181,8 @@ func (h *Holder) runSlot(s *slot) {
 		}
 		close(s.ready)
 	}
-	reopen := h.ctx.Err() == nil && len(h.slots) == 0 && lived >= minLife
+	// A retired session is replaced at once, as one that served a while and dropped.
+	reopen := h.ctx.Err() == nil && len(h.slots) == 0 && (lived >= minLife || s.old)
 	if reopen {
 		h.grow()
 	}
@@ -255,7 +247,7 @@ func (h *Holder) openSlot(ctx context.Context, s *slot, lived *time.Duration) er
 	ready := time.Now()
 	defer func() { *lived = time.Since(ready) }()
 	h.log.Debug("warm session ready", "took", took.String())
-	age := time.NewTimer(maxAge - time.Since(start))
+	age := time.NewTimer(h.cfg.MaxAge - time.Since(start))
 	defer age.Stop()
 	for {
 		select {
