@@ -48,10 +48,11 @@
 //   - 1.02 is not validated against the live gateway (docs/protocol.md, How the schema is chosen).
 //     If the gateway ends a 1.02 channel before any output and before any reconnect, Run dials
 //     the URL again without &channelId= (a new channel) and carries on in 1.01, resending the input
-//     it had queued. Against a gateway that takes 1.02 this costs nothing; against one that
-//     refuses it, the session still works. (This fall back happens inside Run rather than in the
-//     caller: Run holds the input it already read from Stdin and the goroutine reading it, so a
-//     second Run would lose the first's input or race it for Stdin.)
+//     it had queued; if the queue let some of it go, the session ends instead, rather than send
+//     the input with a hole in it. Against a gateway that takes 1.02 this costs nothing; against
+//     one that refuses it, the session still works. (This fall back happens inside Run rather
+//     than in the caller: Run holds the input it already read from Stdin and the goroutine
+//     reading it, so a second Run would lose the first's input or race it for Stdin.)
 //
 // # The path of a keystroke (Stdin → WebSocket)
 //

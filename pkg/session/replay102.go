@@ -365,6 +365,9 @@ func (c *conn102) status(msg string) {
 // fallBack opens a new channel on the same URL and carries on in schema 1.01, resending the
 // input queued so far (see the package comment, doc.go).
 func (c *conn102) fallBack(cause error) error {
+	if c.lostInput() {
+		return fmt.Errorf("%w; not retried in schema 1.01: %w", cause, errInputLost)
+	}
 	c.wmu.Lock()
 	if c.w != nil {
 		c.w.ws.Close()
@@ -384,8 +387,13 @@ func (c *conn102) fallBack(cause error) error {
 		return cause
 	}
 	c.mu.Lock()
-	frames := c.q.all()
+	frames, lost := c.q.all(), c.q.lost != 0
 	c.mu.Unlock()
+	if lost { // let go while redialling
+		c.wmu.Unlock()
+		ws.Close()
+		return fmt.Errorf("%w; not retried in schema 1.01: %w", cause, errInputLost)
+	}
 	var werr error
 	for _, f := range frames {
 		if f.t == TypeInput && len(f.payload) > 0 && werr == nil {
@@ -404,6 +412,14 @@ func (c *conn102) fallBack(cause error) error {
 		ws.Close()
 	}
 	return nil
+}
+
+// lostInput reports whether the queue let input go unacknowledged: a new channel would get the
+// input with a hole in it, so the fall back must not happen.
+func (c *conn102) lostInput() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.q.lost != 0
 }
 
 func (c *conn102) lastSent() time.Time {
