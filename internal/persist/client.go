@@ -36,8 +36,11 @@ type Client struct {
 	Key Key
 	// Dir is the sockets' directory (Dir).
 	Dir string
-	// Start starts a holder for Key in the background (Spawn); it need not wait for it.
-	Start  func() error
+	// Start starts a holder for Key in the background (Spawn); it need not wait for it to
+	// listen. exited, if not nil, is sent the holder's end if it ends: a holder that failed
+	// (an error) will not listen, while one that found another holder starting (nil) leaves
+	// the wait to that one.
+	Start  func() (exited <-chan error, err error)
 	Logger *slog.Logger
 }
 
@@ -64,7 +67,8 @@ func (c *Client) dial(ctx context.Context) (*net.UnixConn, error) {
 	if c.Start == nil {
 		return nil, err
 	}
-	if err := c.Start(); err != nil {
+	exited, err := c.Start()
+	if err != nil {
 		return nil, fmt.Errorf("starting the persist holder: %w", err)
 	}
 	deadline := time.NewTimer(startTimeout)
@@ -77,6 +81,12 @@ func (c *Client) dial(ctx context.Context) (*net.UnixConn, error) {
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
+		case xerr := <-exited:
+			t.Stop()
+			if xerr != nil {
+				return nil, fmt.Errorf("the persist holder failed to start: %w", xerr)
+			}
+			exited = nil
 		case <-deadline.C:
 			t.Stop()
 			return nil, fmt.Errorf("the persist holder did not start listening within %v: %w", startTimeout, err)

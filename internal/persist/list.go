@@ -45,7 +45,8 @@ func List(dir string) ([]Info, error) {
 	return out, nil
 }
 
-// removeStale removes a socket and its lock file if no holder holds the lock.
+// removeStale removes a socket if no holder holds its lock. The lock file stays: removed, a
+// holder starting now could lock the old file while the next locks a new one.
 func removeStale(sock string) {
 	lock, err := lockFile(lockPath(sock))
 	if err != nil {
@@ -53,7 +54,6 @@ func removeStale(sock string) {
 	}
 	defer lock.Close()
 	_ = os.Remove(sock)
-	_ = os.Remove(lockPath(sock))
 }
 
 // stopWait bounds how long Stop waits for a holder to end its sessions and exit.

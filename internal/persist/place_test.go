@@ -85,14 +85,14 @@ func TestStaleSocketIsReplaced(t *testing.T) {
 	svc := newService()
 	served := make(chan error, 1)
 	var h *Holder
-	c := &Client{Key: key, Dir: dir, Start: func() error {
+	c := &Client{Key: key, Dir: dir, Start: func() (<-chan error, error) {
 		var err error
 		h, err = Listen(dir, Config{Key: key, Idle: time.Minute, Open: svc.open, NewWarm: svc.newWarm, CommandLine: "warm-bootstrap"})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		go func() { served <- h.Serve(t.Context()) }()
-		return nil
+		return nil, nil
 	}}
 	st, out, _, err := run(t, c, "echo fresh", "")
 	if err != nil || st != 0 || out != "fresh\n" {
@@ -104,5 +104,19 @@ func TestStaleSocketIsReplaced(t *testing.T) {
 	}
 	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the holder left its socket: %v", err)
+	}
+}
+
+// A holder that fails to start sends its command cold at once, not after the wait for its
+// socket.
+func TestHolderThatFailsToStartSendsCold(t *testing.T) {
+	c := &Client{Key: Key{InstanceID: "i-test"}, Dir: t.TempDir(), Start: func() (<-chan error, error) {
+		exited := make(chan error, 1)
+		exited <- errors.New("exit status 255")
+		return exited, nil
+	}}
+	_, _, _, err := run(t, c, "echo x", "")
+	if !errors.Is(err, ErrCold) || !strings.Contains(err.Error(), "failed to start: exit status 255") {
+		t.Errorf("%v, want ErrCold saying the holder failed to start", err)
 	}
 }

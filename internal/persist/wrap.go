@@ -81,7 +81,7 @@ type warmSessions struct {
 	Sessions
 	s Settings
 	// start starts a holder for key with its socket in dir; tests start one in the process.
-	start func(dir string, key Key) error
+	start func(dir string, key Key) (<-chan error, error)
 }
 
 func (w *warmSessions) key(o attach.ExecOptions) Key {
@@ -99,7 +99,7 @@ func (w *warmSessions) Exec(ctx context.Context, o attach.ExecOptions) (int, err
 		return 0, fmt.Errorf("--persist: %w", err)
 	}
 	key := w.key(o)
-	c := &Client{Key: key, Dir: dir, Logger: w.s.Logger, Start: func() error { return w.start(dir, key) }}
+	c := &Client{Key: key, Dir: dir, Logger: w.s.Logger, Start: func() (<-chan error, error) { return w.start(dir, key) }}
 	st, err := c.Exec(ctx, Request{Command: o.Command, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr})
 	if errors.Is(err, ErrCold) {
 		w.s.Logger.Debug("running the command cold", "why", err)
@@ -112,10 +112,10 @@ func (w *warmSessions) Exec(ctx context.Context, o attach.ExecOptions) (int, err
 }
 
 // spawn starts `ecsterm persist serve` for key in the background.
-func (w *warmSessions) spawn(dir string, key Key) error {
+func (w *warmSessions) spawn(dir string, key Key) (<-chan error, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	log := ""
 	if w.s.Debug {

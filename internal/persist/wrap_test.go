@@ -31,17 +31,17 @@ func warmWrap(t *testing.T, svc *service) (*coldSessions, Sessions) {
 	s := Wrap(cold, Settings{Idle: time.Minute, Region: "cn-test"})
 	var holders []*Holder
 	finished := make(chan struct{}, 8)
-	s.(*warmSessions).start = func(dir string, key Key) error {
+	s.(*warmSessions).start = func(dir string, key Key) (<-chan error, error) {
 		h, err := Listen(dir, Config{Key: key, Idle: time.Minute, Open: svc.open, NewWarm: svc.newWarm, CommandLine: "warm-bootstrap"})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		holders = append(holders, h)
 		go func() {
 			_ = h.Serve(context.Background())
 			finished <- struct{}{}
 		}()
-		return nil
+		return nil, nil
 	}
 	t.Cleanup(func() {
 		for _, h := range holders {
