@@ -42,14 +42,21 @@ const FlagUsage = "keep warm sessions on the instance for this long after the la
 
 // Idle is how long a command keeps warm sessions: its --persist flag's value when given (flag
 // is not ""), else the configured persist (ECSTERM_PERSIST or the config file); cfg may be nil.
+// Where --persist is not supported, any other value than none is ErrUnsupported.
 func Idle(flag string, cfg *config.Config) (time.Duration, error) {
+	d := time.Duration(0)
 	if flag != "" {
-		return config.ParsePersist(flag)
+		var err error
+		if d, err = config.ParsePersist(flag); err != nil {
+			return 0, err
+		}
+	} else if cfg != nil {
+		d = cfg.Persist
 	}
-	if cfg == nil {
-		return 0, nil
+	if d > 0 && !Supported {
+		return 0, ErrUnsupported
 	}
-	return cfg.Persist, nil
+	return d, nil
 }
 
 // SettingsFrom are the settings for a command of cfg's account that keeps sessions for idle
