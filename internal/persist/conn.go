@@ -86,7 +86,9 @@ func (h *Holder) exec(c *net.UnixConn, fw *frameWriter, req request) {
 	// A client that stops reading or is gone stops its command.
 	out := &cancelOnError{w: streamWriter{fw, frameStdout}, cancel: cancel}
 	errOut := &cancelOnError{w: streamWriter{fw, frameStderr}, cancel: cancel}
+	start := time.Now()
 	status, err := s.w.Run(ctx, rexec.Request{Command: req.Command, Stdin: stdin, Stdout: out, Stderr: errOut})
+	h.log.Debug("warm command done", "status", status, "err", err, "took", time.Since(start).String())
 	stdin.CloseWithError(io.ErrClosedPipe)
 	h.release(s, err == nil)
 	if cause := context.Cause(h.ctx); cause != nil {
