@@ -87,12 +87,26 @@ func newConn102(ctx context.Context, ws *websocket.Conn, o ResumeOptions, writeT
 
 func (c *conn102) send(t MessageType, payload []byte) error { return c.sendFrame(t, payload, true) }
 
+// sendFallen sends on the 1.01 connection the session fell back to; a nil Resize payload (the
+// repeat resize asks for) is the last size sent.
+func (c *conn102) sendFallen(fb *conn101, t MessageType, payload []byte) error {
+	if t == TypeResize && payload == nil {
+		c.wmu.Lock()
+		payload = append([]byte(nil), c.lastSize...)
+		c.wmu.Unlock()
+		if len(payload) == 0 {
+			return nil
+		}
+	}
+	return fb.send(t, payload)
+}
+
 // sendFrame sends one frame in the 1.02 layout. Input and Resize take the next inputSeq and are
 // queued until acknowledged (waiting for room first when wait is set); while the connection is
 // down or resyncing they are only queued.
 func (c *conn102) sendFrame(t MessageType, payload []byte, wait bool) error {
 	if fb := c.fb.Load(); fb != nil {
-		return fb.send(t, payload)
+		return c.sendFallen(fb, t, payload)
 	}
 	numbered := t == TypeInput || t == TypeResize
 	c.mu.Lock()
@@ -103,10 +117,11 @@ func (c *conn102) sendFrame(t MessageType, payload []byte, wait bool) error {
 		return errSessionOver
 	}
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
 	if fb := c.fb.Load(); fb != nil { // fell back meanwhile
-		return fb.send(t, payload)
+		c.wmu.Unlock()
+		return c.sendFallen(fb, t, payload)
 	}
+	defer c.wmu.Unlock()
 	if t == TypeClose && c.closeSent {
 		return nil // one Close per channel; resend sends it again only on a new connection
 	}
@@ -115,6 +130,12 @@ func (c *conn102) sendFrame(t MessageType, payload []byte, wait bool) error {
 		return nil // a keep-alive has nowhere to go while the connection is down
 	}
 	if t == TypeResize {
+		if payload == nil { // resize(): repeat the last size, if there is one
+			if len(c.lastSize) == 0 {
+				return nil
+			}
+			payload = append([]byte(nil), c.lastSize...)
+		}
 		c.lastSize = append(c.lastSize[:0], payload...)
 	}
 	c.mu.Lock()

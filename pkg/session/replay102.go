@@ -101,12 +101,10 @@ func (c *conn102) isResyncing() bool {
 // resize sends the last size again, as a new Resize, after a resume (docs/protocol.md, Sequence
 // numbers and resume). It does not wait for room in the queue: the pump must stay free to resend.
 func (c *conn102) resize() {
-	c.wmu.Lock()
-	size := append([]byte(nil), c.lastSize...)
-	c.wmu.Unlock()
-	if len(size) > 0 {
-		_ = c.sendFrame(TypeResize, size, false)
-	}
+	// A nil payload asks sendFrame for the last size, read under the same hold of wmu that
+	// writes it: a newer size sent meanwhile by the resize loop can never be overtaken by this
+	// repeat of an older one.
+	_ = c.sendFrame(TypeResize, nil, false)
 }
 
 // resend writes the queued frames from seq from on, in order, and with goLive ends a resync.
