@@ -54,7 +54,14 @@ func startWarm(t *testing.T, grace int, env ...string) *warmRemote {
 	t.Cleanup(func() {
 		r.hangUp()
 		w.Close()
-		<-r.exited
+		select {
+		case <-r.exited:
+		case <-time.After(30 * time.Second):
+			// As the emulator's agent does with a session process that outlives its hang-up.
+			t.Error("the warm loop did not exit within 30 s of the hang-up")
+			_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+			<-r.exited
+		}
 		<-r.pumped
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
