@@ -166,3 +166,20 @@ func TestWarmBootstrapFitsCommandLine(t *testing.T) {
 		t.Fatal("WarmBootstrap has a newline")
 	}
 }
+
+// TestWarmLoopEndsOnAMalformedLength: the loop ends (and with it the session) when what it
+// reads for a script's length is not eight digits, rather than evaluate what follows.
+func TestWarmLoopEndsOnAMalformedLength(t *testing.T) {
+	r := startWarm(t, 1)
+	if _, err := r.ptmx.Write([]byte("0000001x\necho hi\n")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-r.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the loop still runs")
+	}
+	if st := r.cmd.ProcessState.ExitCode(); st != 96 {
+		t.Fatalf("the loop's exit status is %d, want 96", st)
+	}
+}

@@ -174,3 +174,57 @@ func TestWarmCloseBeforeReady(t *testing.T) {
 		t.Fatalf("Run: %d %v", r.st, r.err)
 	}
 }
+
+// TestWarmUnansweredInterruptBreaks: an interrupt the remote never answers (the frame could
+// not pass stdin the command does not read) breaks the Warm after interruptWait, so that the
+// caller ends the session, which stops the command.
+func TestWarmUnansweredInterruptBreaks(t *testing.T) {
+	f := newFakeWarm(t)
+	f.w.interruptWait = 10 * time.Millisecond
+	f.say(t, warmReady)
+	ctx, cancel := context.WithCancel(t.Context())
+	res := f.run(ctx, Request{Command: "x"})
+	f.script(t)
+	if h := f.header(t); h != "z00000000" {
+		t.Fatalf("got %q, want the end of file", h)
+	}
+	cancel()
+	if h := f.header(t); h != "i00000000" {
+		t.Fatalf("got %q, want the interrupt", h)
+	}
+	if r := wait(t, res); r.st != -1 || r.err == nil {
+		t.Fatalf("status %d, %v; want -1 and an error", r.st, r.err)
+	}
+	select {
+	case <-f.w.Broken():
+	default:
+		t.Fatal("not broken")
+	}
+}
+
+// TestWarmInterruptAnswered: the remote's trailer after an interrupt is the command's status,
+// returned with the context's error; the Warm goes on.
+func TestWarmInterruptAnswered(t *testing.T) {
+	f := newFakeWarm(t)
+	f.say(t, warmReady)
+	ctx, cancel := context.WithCancel(t.Context())
+	res := f.run(ctx, Request{Command: "x"})
+	nonce := f.script(t)
+	f.header(t)
+	cancel()
+	if h := f.header(t); h != "i00000000" {
+		t.Fatalf("got %q, want the interrupt", h)
+	}
+	f.say(t, "\x1e"+nonce+" 143 0\n")
+	if r := wait(t, res); r.st != 143 || !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("status %d, %v; want 143 and context.Canceled", r.st, r.err)
+	}
+	if h := f.header(t); h != "e00000000" {
+		t.Fatalf("got %q, want the end frame", h)
+	}
+	select {
+	case <-f.w.Broken():
+		t.Fatal("broken")
+	default:
+	}
+}

@@ -12,13 +12,14 @@ const warmReady = "\x1eecsterm-warm\n"
 // WarmBootstrap is the CommandLine of a warm session. Like Bootstrap it must stay within the
 // API's 512 characters and use only POSIX sh, stty and head. It makes the PTY raw and then, for
 // as long as the session lasts, prints the ready marker, reads an eight-digit length and
-// evaluates that many bytes of script in the loop's own shell.
+// evaluates that many bytes of script in the loop's own shell. A length that is not eight
+// digits ends the loop, and so the session, rather than evaluate whatever follows.
 //
 // Nothing on the instance reads the PTY with the shell's read builtin: bash (/bin/sh on many
 // distributions) reads a terminal in blocks and loses what it read past the line. Every read
 // is head -c of a length known in advance, so every frame from the client has a fixed-size
 // header.
-const WarmBootstrap = `sh -c 'stty raw -echo -iexten||exit 97;while printf '"'"'\036ecsterm-warm\n'"'"'&&n=$(head -c 8)&&[ -n "$n" ];do eval "$(head -c "$n")";done'`
+const WarmBootstrap = `sh -c 'stty raw -echo -iexten||exit 97;while printf '"'"'\036ecsterm-warm\n'"'"'&&n=$(head -c 8)&&[ ${#n} = 8 ];do case $n in *[!0-9]*)exit 96;;esac;eval "$(head -c "$n")";done'`
 
 // defaultGrace is the seconds between SIGTERM and SIGKILL when a warm command is stopped, as
 // the cold script waits.
