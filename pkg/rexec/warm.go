@@ -68,11 +68,15 @@ type Warm struct {
 	pre    []byte   // boot: output before the first ready marker; resync: a partial marker
 	cur    *command // the command in flight (phaseOutput to phaseStderr)
 	readyc chan struct{}
-	err    error // why the Warm is broken
 
-	booted    chan struct{} // the first ready marker arrived
-	broken    chan struct{}
-	closeOnce sync.Once
+	// Breaking takes neither mu nor wmu: Close must not wait for a Stdout that blocks, nor for
+	// a write the session is not taking.
+	emu      sync.Mutex
+	err      error // why the Warm is broken
+	broken   chan struct{}
+	failOnce sync.Once
+
+	booted chan struct{} // the first ready marker arrived
 }
 
 type warmPhase int
@@ -152,19 +156,15 @@ func (w *Warm) Broken() <-chan struct{} { return w.broken }
 
 // Err says why the Warm is broken (nil while it is not).
 func (w *Warm) Err() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.emu.Lock()
+	defer w.emu.Unlock()
 	return w.err
 }
 
 // Close ends the Warm: Input ends, a Run in flight returns, and Broken is closed. Call it when
 // the session is over, or when it never opened.
 func (w *Warm) Close() {
-	w.closeOnce.Do(func() {
-		w.mu.Lock()
-		w.breakLocked(errors.New("the warm session is closed"))
-		w.mu.Unlock()
-	})
+	w.fail(errors.New("the warm session is closed"))
 }
 
 // Ready waits until the remote loop first says it is ready (or ctx ends, or the Warm breaks).
@@ -175,30 +175,31 @@ func (w *Warm) Ready(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-w.broken:
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.phase == warmBroken && len(w.pre) > 0 {
-			if out := strings.TrimSpace(printable(w.pre)); out != "" {
-				return fmt.Errorf("the warm exec helper did not start on the instance (it needs sh, stty, head and mkfifo); its output: %q", out)
-			}
+		select {
+		case <-w.booted:
+			return nil
+		default:
 		}
-		return w.err
+		w.mu.Lock() // before the first ready marker, Output writes nowhere that may block
+		out := strings.TrimSpace(printable(w.pre))
+		w.mu.Unlock()
+		if out != "" {
+			return fmt.Errorf("the warm exec helper did not start on the instance (it needs sh, stty, head and mkfifo); its output: %q", out)
+		}
+		return fmt.Errorf("the warm exec helper did not start on the instance (it needs sh, stty, head and mkfifo): %w", w.Err())
 	}
 }
 
-// breakLocked marks the Warm broken with err; w.mu is held.
-func (w *Warm) breakLocked(err error) {
-	if w.phase == warmBroken && w.err != nil {
-		return
-	}
-	if w.phase != warmBoot {
-		w.pre = nil
-	}
-	w.phase = warmBroken
-	w.err = err
-	close(w.broken)
-	w.inR.CloseWithError(io.ErrClosedPipe)
-	w.inW.CloseWithError(io.ErrClosedPipe)
+// fail breaks the Warm with err, once.
+func (w *Warm) fail(err error) {
+	w.failOnce.Do(func() {
+		w.emu.Lock()
+		w.err = err
+		w.emu.Unlock()
+		close(w.broken)
+		w.inR.CloseWithError(io.ErrClosedPipe)
+		w.inW.CloseWithError(io.ErrClosedPipe)
+	})
 }
 
 // Run runs one command (req.TTY must be false; Rows and Cols are ignored) and returns its exit
@@ -287,9 +288,7 @@ func (w *Warm) Run(ctx context.Context, req Request) (int, error) {
 	case <-w.broken:
 		return -1, w.Err()
 	case <-t.C:
-		w.mu.Lock()
-		w.breakLocked(errors.New("an interrupted command did not end on the instance"))
-		w.mu.Unlock()
+		w.fail(errors.New("an interrupted command did not end on the instance"))
 		return -1, w.Err()
 	}
 }

@@ -228,3 +228,43 @@ func TestWarmInterruptAnswered(t *testing.T) {
 	default:
 	}
 }
+
+// blockingWriter blocks every Write until release is closed.
+type blockingWriter struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingWriter) Write(p []byte) (int, error) {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
+	<-b.release
+	return len(p), nil
+}
+
+// TestWarmCloseWhileStdoutBlocks: Close returns, and so does Run, while the command's stdout
+// is stuck in a Write (a client that stopped reading).
+func TestWarmCloseWhileStdoutBlocks(t *testing.T) {
+	f := newFakeWarm(t)
+	f.say(t, warmReady)
+	bw := &blockingWriter{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	res := f.run(t.Context(), Request{Command: "x", Stdout: bw})
+	f.script(t)
+	said := make(chan struct{})
+	go func() { defer close(said); _, _ = f.w.Output().Write([]byte("out")) }()
+	<-bw.entered
+	closed := make(chan struct{})
+	go func() { f.w.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close waited for the blocked stdout")
+	}
+	if r := wait(t, res); r.st != -1 || r.err == nil {
+		t.Fatalf("status %d, %v", r.st, r.err)
+	}
+	close(bw.release)
+	<-said
+}

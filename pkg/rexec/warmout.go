@@ -21,6 +21,11 @@ func (ww warmWriter) Write(p []byte) (int, error) {
 func (w *Warm) consume(p []byte) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	select {
+	case <-w.broken:
+		w.phase = warmBroken
+	default:
+	}
 	for len(p) > 0 {
 		switch w.phase {
 		case warmBoot, warmResync:
@@ -47,14 +52,16 @@ func (w *Warm) consume(p []byte) {
 			if i < 0 {
 				c.line = append(c.line, p...)
 				if len(c.line) > 64 {
-					w.breakLocked(errors.New("malformed exit status from the warm exec helper"))
+					w.phase = warmBroken
+					w.fail(errors.New("malformed exit status from the warm exec helper"))
 				}
 				return
 			}
 			c.line = append(c.line, p[:i]...)
 			p = p[i+1:]
 			if err := c.parseStatus(); err != nil {
-				w.breakLocked(err)
+				w.phase = warmBroken
+				w.fail(err)
 				return
 			}
 			if c.errLeft == 0 {
