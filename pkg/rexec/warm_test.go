@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 )
 
 // warmRemote is a warm session as the agent runs it: WarmBootstrap exec'd as the session leader
@@ -30,7 +31,7 @@ type warmRemote struct {
 }
 
 // startWarm starts a warm session; env is added to the bootstrap's environment.
-func startWarm(t *testing.T, grace int, env ...string) *warmRemote {
+func startWarm(t testing.TB, grace int, env ...string) *warmRemote {
 	t.Helper()
 	w, err := NewWarm()
 	if err != nil {
@@ -43,7 +44,7 @@ func startWarm(t *testing.T, grace int, env ...string) *warmRemote {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &warmRemote{w: w, cmd: cmd, ptmx: pollable(t, ptmx), exited: make(chan struct{}), pumped: make(chan struct{})}
+	r := &warmRemote{w: w, cmd: cmd, ptmx: pollableTB(t, ptmx), exited: make(chan struct{}), pumped: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(r.exited) }()
 	go func() { _, _ = io.Copy(r.ptmx, w.Input()) }()
 	go func() {
@@ -79,7 +80,7 @@ func (r *warmRemote) hangUp() {
 }
 
 // run runs req with a bounded wait, as a failsafe.
-func (r *warmRemote) run(t *testing.T, req Request) (int, error) {
+func (r *warmRemote) run(t testing.TB, req Request) (int, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -181,5 +182,30 @@ func TestWarmLoopEndsOnAMalformedLength(t *testing.T) {
 	}
 	if st := r.cmd.ProcessState.ExitCode(); st != 96 {
 		t.Fatalf("the loop's exit status is %d, want 96", st)
+	}
+}
+
+// pollableTB is pollable for tests and benchmarks alike.
+func pollableTB(tb testing.TB, f *os.File) *os.File {
+	tb.Helper()
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	f.Close()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		tb.Fatal(err)
+	}
+	return os.NewFile(uintptr(fd), "/dev/ptmx")
+}
+
+// BenchmarkWarmTrue measures one warm command, `true`, from Run to its status, on a local PTY:
+// the remote side's cost per command without any network.
+func BenchmarkWarmTrue(b *testing.B) {
+	r := startWarm(b, 1)
+	for b.Loop() {
+		if st, err := r.run(b, Request{Command: "true"}); err != nil || st != 0 {
+			b.Fatalf("status %d, %v", st, err)
+		}
 	}
 }

@@ -97,9 +97,11 @@ func warmScript(command, nonce string, grace int) string {
 			`*)break;;esac;done;` +
 			`trap '' HUP;kill -TERM -$g;sleep ` + gr + `;rm -rf "$t";kill -KILL -$g)<&3 &`,
 		`d=$!`,
-		`wait $g;r=$?;if [ -s "$t/s" ];then r=$(cat "$t/s");fi`,
-		`printf '\036` + nonce + ` %s %s\n' "$r" "$(wc -c <"$t/e"|tr -d ' ')"`,
-		`cat "$t/e"`,
+		// Builtins where they will do: each process costs a warm command time.
+		`wait $g;r=$?;if [ -s "$t/s" ];then read -r r <"$t/s";fi`,
+		`if [ -s "$t/e" ];then n=$(wc -c <"$t/e");else n=0;fi`,
+		`printf '\036` + nonce + ` %d %d\n' "$r" $n`,
+		`if [ $n != 0 ];then cat "$t/e";fi`,
 		`wait $d`,
 		`else`,
 		`m=` + quote(noTempDir) + `;printf '\036` + nonce + ` 255 %s\n%s' ${#m} "$m"`,
