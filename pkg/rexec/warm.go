@@ -59,11 +59,17 @@ import (
 // and time for the SIGKILL and the trailer to arrive.
 const interruptWait = 20 * time.Second
 
+// resyncWait bounds the wait for the ready marker after the end frame. The remote needs only
+// to finish reading stdin frames and remove a directory; a decoder stuck behind a process the
+// command left holding its stdin unread would keep the Warm from ever running again.
+const resyncWait = 30 * time.Second
+
 // Warm is one warm session's client side. Give Input and Output to session.Run as Stdin and
 // Stdout (OnEOF: session.EOFNothing); the session must stay open between commands.
 type Warm struct {
 	grace         int           // seconds between SIGTERM and SIGKILL on the instance
 	interruptWait time.Duration // see interruptWait
+	resyncWait    time.Duration // see resyncWait
 
 	inR *io.PipeReader
 	inW *io.PipeWriter
@@ -132,6 +138,7 @@ func NewWarm() (*Warm, error) {
 	w := &Warm{
 		grace:         defaultGrace,
 		interruptWait: interruptWait,
+		resyncWait:    resyncWait,
 		sem:           make(chan struct{}, 1),
 		readyc:        make(chan struct{}),
 		booted:        make(chan struct{}),
@@ -263,6 +270,7 @@ func (w *Warm) Run(ctx context.Context, req Request) (int, error) {
 	w.cur = c
 	w.phase = warmOutput
 	w.readyc = make(chan struct{})
+	next := w.readyc
 	w.mu.Unlock()
 
 	s := warmScript(req.Command, nonce, w.grace)
@@ -280,7 +288,7 @@ func (w *Warm) Run(ctx context.Context, req Request) (int, error) {
 
 	select {
 	case <-c.done:
-		go w.end(c)
+		go w.end(c, next)
 		return c.status, c.outErr
 	case <-w.broken:
 		return -1, w.Err()
@@ -291,7 +299,7 @@ func (w *Warm) Run(ctx context.Context, req Request) (int, error) {
 	defer t.Stop()
 	select {
 	case <-c.done:
-		go w.end(c)
+		go w.end(c, next)
 		return c.status, ctx.Err()
 	case <-w.broken:
 		return -1, w.Err()
@@ -333,9 +341,18 @@ func (w *Warm) send(c *command, b []byte, kind frameKind) bool {
 	return err == nil
 }
 
-// end sends the end line once c's trailer is in: nothing of c goes out after it.
-func (w *Warm) end(c *command) {
+// end sends the end frame once c's trailer is in (nothing of c goes out after it), and
+// breaks the Warm if the ready marker, ready, does not follow within resyncWait.
+func (w *Warm) end(c *command, ready <-chan struct{}) {
 	w.send(c, warmHeader(warmEnd, 0), frameEnd)
+	t := time.NewTimer(w.resyncWait)
+	defer t.Stop()
+	select {
+	case <-ready:
+	case <-w.broken:
+	case <-t.C:
+		w.fail(errors.New("the warm session did not become ready again after a command"))
+	}
 }
 
 // feed sends r as c's stdin: chunks, then end of file.

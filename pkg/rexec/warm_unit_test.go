@@ -268,3 +268,25 @@ func TestWarmCloseWhileStdoutBlocks(t *testing.T) {
 	close(bw.release)
 	<-said
 }
+
+// TestWarmNoReadyAfterACommandBreaks: a remote that never says it is ready again after a
+// command (its decoder stuck) breaks the Warm after resyncWait, so that it is dropped rather
+// than kept for ever with nothing able to run on it.
+func TestWarmNoReadyAfterACommandBreaks(t *testing.T) {
+	f := newFakeWarm(t)
+	f.w.resyncWait = 10 * time.Millisecond
+	f.say(t, warmReady)
+	res := f.run(t.Context(), Request{Command: "x"})
+	nonce := f.script(t)
+	f.header(t)
+	f.say(t, "\x1e"+nonce+" 0 0\n")
+	if r := wait(t, res); r.st != 0 || r.err != nil {
+		t.Fatalf("status %d, %v", r.st, r.err)
+	}
+	f.header(t) // the end frame
+	select {
+	case <-f.w.Broken():
+	case <-time.After(30 * time.Second):
+		t.Fatal("not broken")
+	}
+}
