@@ -24,6 +24,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/complete"
 	"github.com/ecsterm/ecsterm/internal/config"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/persist"
 	"github.com/ecsterm/ecsterm/internal/target"
 	"github.com/ecsterm/ecsterm/internal/target/picker"
 	"github.com/ecsterm/ecsterm/internal/text"
@@ -81,6 +82,7 @@ func NewCmdCp(f *cmdutil.Factory, runF func(context.Context, *Options) error) *c
 	if runF == nil {
 		runF = cpRun
 	}
+	var persistFlag string
 	cmd := &cobra.Command{
 		Use:   "cp [-r] [-l user] <src> <dst>",
 		Short: "Copy files and directories to and from an instance, checksummed",
@@ -133,12 +135,26 @@ a usage error.`,
 				opts.Quiet = cfg.Quiet
 			}
 			opts.API = func() (API, error) { return f.Cloud() }
+			idle, err := persist.Idle(persistFlag, cfg)
+			if err != nil {
+				return &cmdutil.FlagError{Err: err}
+			}
 			opts.Sessions = f.Sessions
+			if idle > 0 {
+				opts.Sessions = func() (cmdutil.Sessions, error) {
+					s, err := f.Sessions()
+					if err != nil {
+						return nil, err
+					}
+					return persist.Wrap(s, persist.SettingsFrom(cfg, idle, f.Logger())), nil
+				}
+			}
 			return runF(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
 	fl.BoolVarP(&opts.Recursive, "recursive", "r", false, "copy directories and their contents")
+	fl.StringVar(&persistFlag, "persist", "", persist.FlagUsage)
 	fl.StringVarP(&opts.User, "user", "l", "", "the user on the instance")
 	fl.BoolVar(&opts.NoResume, "no-resume", false, "speak session schema 1.01 only: a dropped connection ends the session instead of reconnecting to it")
 	return cmd

@@ -19,6 +19,7 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/complete"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
+	"github.com/ecsterm/ecsterm/internal/persist"
 	"github.com/ecsterm/ecsterm/internal/target"
 	"github.com/ecsterm/ecsterm/internal/text"
 	"github.com/ecsterm/ecsterm/pkg/term"
@@ -69,6 +70,7 @@ func NewCmdExec(f *cmdutil.Factory, runF func(context.Context, *Options) error) 
 		runF = execRun
 	}
 	var extra []string
+	var persistFlag string
 	cmd := &cobra.Command{
 		Use:   "exec [user@]<target>[,<target>...] [flags] [--] <command> [args...]",
 		Short: "Run a command on instances, with its exit status and byte-exact pipes",
@@ -166,12 +168,20 @@ ecsterm could not run the command on an instance (the others still run).`,
 			if opts.Sessions, err = f.Sessions(); err != nil {
 				return err
 			}
+			idle, err := persist.Idle(persistFlag, cfg)
+			if err != nil {
+				return &cmdutil.FlagError{Err: err}
+			}
+			if idle > 0 {
+				opts.Sessions = persist.Wrap(opts.Sessions, persist.SettingsFrom(cfg, idle, f.Logger()))
+			}
 			opts.API = client
 			return runF(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().SetInterspersed(false) // flags after the target belong to the remote command
 	fl := cmd.Flags()
+	fl.StringVar(&persistFlag, "persist", "", persist.FlagUsage)
 	fl.StringArrayVar(&extra, "target", nil, "an instance to run on (repeatable)")
 	_ = cmd.RegisterFlagCompletionFunc("target", complete.TargetFlag(f))
 	fl.StringVarP(&opts.User, "user", "l", "", "run as this user on the instance")
