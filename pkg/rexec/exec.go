@@ -33,6 +33,7 @@ type Request struct {
 type Exec struct {
 	req     Request
 	nonce   string
+	script  string // the second stage, sent once the bootstrap is ready
 	trailer []byte // "\x1e<nonce> "
 
 	inR *io.PipeReader
@@ -70,13 +71,19 @@ const (
 // maxPre bounds what is kept of output before the ready marker.
 const maxPre = 512
 
-// New prepares req. It fails only if no random nonce can be made.
+// New prepares req. It fails if no random nonce can be made, or if the command is so long that
+// the script's length does not fit its header (about 100 MB).
 func New(req Request) (*Exec, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
-	e := &Exec{req: req, nonce: hex.EncodeToString(b), ready: make(chan struct{}), start: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{})}
+	nonce := hex.EncodeToString(b)
+	s := script(req.Command, nonce, req.TTY, req.Rows, req.Cols)
+	if len(s) > maxFrame {
+		return nil, fmt.Errorf("the command is too long: %d bytes of script, at most %d", len(s), maxFrame)
+	}
+	e := &Exec{req: req, nonce: nonce, script: s, ready: make(chan struct{}), start: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{})}
 	e.trailer = []byte("\x1e" + e.nonce + " ")
 	e.inR, e.inW = io.Pipe()
 	if req.Stdout == nil {
@@ -137,8 +144,7 @@ func (e *Exec) feed() {
 	case <-e.closed:
 		return
 	}
-	s := script(e.req.Command, e.nonce, e.req.TTY, e.req.Rows, e.req.Cols)
-	if _, err := e.inW.Write(append(frame(len(s)), s...)); err != nil {
+	if _, err := e.inW.Write(append(frame(len(e.script)), e.script...)); err != nil {
 		return
 	}
 	if e.req.TTY {

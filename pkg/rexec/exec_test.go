@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,8 +19,9 @@ import (
 
 // remote runs the bootstrap the way the agent does: on a fresh PTY with the kernel's default
 // settings (echo, ICANON, ONLCR, ISIG...), and pumps bytes between it and e. No WebSocket is
-// involved: this tests the mechanism against a real terminal; e2e tests add the rest.
-func remote(t *testing.T, req Request) (status int, err error) {
+// involved: this tests the mechanism against a real terminal; e2e tests add the rest. env is
+// added to the bootstrap's environment (shells gives the PATH that makes its sh bash).
+func remote(t *testing.T, req Request, env ...string) (status int, err error) {
 	t.Helper()
 	e, err := New(req)
 	if err != nil {
@@ -28,7 +30,7 @@ func remote(t *testing.T, req Request) (status int, err error) {
 	// The agent splits CommandLine with shell quoting and executes it directly; sh -c does the
 	// same splitting here.
 	cmd := exec.Command("sh", "-c", e.CommandLine())
-	cmd.Env = append(os.Environ(), "SHELL=/bin/sh")
+	cmd.Env = append(append(os.Environ(), "SHELL=/bin/sh"), env...)
 	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
 	if err != nil {
 		t.Fatal(err)
@@ -47,10 +49,30 @@ func remote(t *testing.T, req Request) (status int, err error) {
 	return e.Status()
 }
 
-func TestExitStatusPassesThrough(t *testing.T) {
+// shells runs test with the bootstrap's sh as this system's sh and as bash, which is /bin/sh on
+// Alibaba Cloud Linux, CentOS and RHEL: bash's read builtin reads a terminal in blocks, so the
+// helper must never read the PTY with it.
+func shells(t *testing.T, test func(t *testing.T, env ...string)) {
+	t.Run("sh", func(t *testing.T) { test(t) })
+	t.Run("bash", func(t *testing.T) {
+		bash, err := exec.LookPath("bash")
+		if err != nil {
+			t.Skip("no bash")
+		}
+		bin := t.TempDir()
+		if err := os.Symlink(bash, filepath.Join(bin, "sh")); err != nil {
+			t.Fatal(err)
+		}
+		test(t, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	})
+}
+
+func TestExitStatusPassesThrough(t *testing.T) { shells(t, testExitStatusPassesThrough) }
+
+func testExitStatusPassesThrough(t *testing.T, env ...string) {
 	for _, code := range []int{0, 1, 7, 255} {
 		var out bytes.Buffer
-		st, err := remote(t, Request{Command: "exit " + strconv.Itoa(code), Stdout: &out})
+		st, err := remote(t, Request{Command: "exit " + strconv.Itoa(code), Stdout: &out}, env...)
 		if err != nil || st != code {
 			t.Errorf("exit %d: got %d, %v", code, st, err)
 		}
@@ -60,9 +82,11 @@ func TestExitStatusPassesThrough(t *testing.T) {
 	}
 }
 
-func TestStdoutIsByteExact(t *testing.T) {
+func TestStdoutIsByteExact(t *testing.T) { shells(t, testStdoutIsByteExact) }
+
+func testStdoutIsByteExact(t *testing.T, env ...string) {
 	var out bytes.Buffer
-	if st, err := remote(t, Request{Command: `printf 'a\nb\n'`, Stdout: &out}); err != nil || st != 0 {
+	if st, err := remote(t, Request{Command: `printf 'a\nb\n'`, Stdout: &out}, env...); err != nil || st != 0 {
 		t.Fatalf("%d %v", st, err)
 	}
 	if out.String() != "a\nb\n" {
@@ -70,11 +94,13 @@ func TestStdoutIsByteExact(t *testing.T) {
 	}
 }
 
-func TestStdinRoundTripIsBinarySafe(t *testing.T) {
+func TestStdinRoundTripIsBinarySafe(t *testing.T) { shells(t, testStdinRoundTripIsBinarySafe) }
+
+func testStdinRoundTripIsBinarySafe(t *testing.T, env ...string) {
 	data := make([]byte, 1<<20)
 	rand.Read(data)
 	var out, errOut bytes.Buffer
-	st, err := remote(t, Request{Command: "cat", Stdin: bytes.NewReader(data), Stdout: &out, Stderr: &errOut})
+	st, err := remote(t, Request{Command: "cat", Stdin: bytes.NewReader(data), Stdout: &out, Stderr: &errOut}, env...)
 	if err != nil || st != 0 {
 		t.Fatalf("%d %v (stderr %q)", st, err, errOut.String())
 	}
@@ -83,10 +109,12 @@ func TestStdinRoundTripIsBinarySafe(t *testing.T) {
 	}
 }
 
-func TestStdinEOFEndsTheCommand(t *testing.T) {
+func TestStdinEOFEndsTheCommand(t *testing.T) { shells(t, testStdinEOFEndsTheCommand) }
+
+func testStdinEOFEndsTheCommand(t *testing.T, env ...string) {
 	data := []byte("x\x04y\x03z\n\x00\r\n")
 	var out bytes.Buffer
-	st, err := remote(t, Request{Command: "sha256sum; wc -c </dev/null", Stdin: bytes.NewReader(data), Stdout: &out})
+	st, err := remote(t, Request{Command: "sha256sum; wc -c </dev/null", Stdin: bytes.NewReader(data), Stdout: &out}, env...)
 	if err != nil || st != 0 {
 		t.Fatalf("%d %v", st, err)
 	}
@@ -96,9 +124,11 @@ func TestStdinEOFEndsTheCommand(t *testing.T) {
 	}
 }
 
-func TestStderrIsSeparate(t *testing.T) {
+func TestStderrIsSeparate(t *testing.T) { shells(t, testStderrIsSeparate) }
+
+func testStderrIsSeparate(t *testing.T, env ...string) {
 	var out, errOut bytes.Buffer
-	st, err := remote(t, Request{Command: "echo out; echo err >&2; exit 3", Stdout: &out, Stderr: &errOut})
+	st, err := remote(t, Request{Command: "echo out; echo err >&2; exit 3", Stdout: &out, Stderr: &errOut}, env...)
 	if err != nil || st != 3 {
 		t.Fatalf("%d %v", st, err)
 	}
@@ -107,10 +137,12 @@ func TestStderrIsSeparate(t *testing.T) {
 	}
 }
 
-func TestCommandLongerThanCommandLine(t *testing.T) {
+func TestCommandLongerThanCommandLine(t *testing.T) { shells(t, testCommandLongerThanCommandLine) }
+
+func testCommandLongerThanCommandLine(t *testing.T, env ...string) {
 	long := "echo " + strings.Repeat("x", 2000)
 	var out bytes.Buffer
-	if st, err := remote(t, Request{Command: long, Stdout: &out}); err != nil || st != 0 {
+	if st, err := remote(t, Request{Command: long, Stdout: &out}, env...); err != nil || st != 0 {
 		t.Fatalf("%d %v", st, err)
 	}
 	if out.String() != strings.Repeat("x", 2000)+"\n" {
@@ -121,11 +153,13 @@ func TestCommandLongerThanCommandLine(t *testing.T) {
 	}
 }
 
-func TestOutputCannotForgeTheTrailer(t *testing.T) {
+func TestOutputCannotForgeTheTrailer(t *testing.T) { shells(t, testOutputCannotForgeTheTrailer) }
+
+func testOutputCannotForgeTheTrailer(t *testing.T, env ...string) {
 	// A fake trailer with a wrong nonce, and a lone trailer start byte at the very end.
 	cmd := `printf '\036deadbeefdeadbeefdeadbeefdeadbeef 0 0\n'; printf 'tail\036'; exit 5`
 	var out bytes.Buffer
-	st, err := remote(t, Request{Command: cmd, Stdout: &out})
+	st, err := remote(t, Request{Command: cmd, Stdout: &out}, env...)
 	if err != nil || st != 5 {
 		t.Fatalf("%d %v", st, err)
 	}
@@ -134,9 +168,11 @@ func TestOutputCannotForgeTheTrailer(t *testing.T) {
 	}
 }
 
-func TestTTYMode(t *testing.T) {
+func TestTTYMode(t *testing.T) { shells(t, testTTYMode) }
+
+func testTTYMode(t *testing.T, env ...string) {
 	var out bytes.Buffer
-	st, err := remote(t, Request{Command: "test -t 0 && test -t 1 && printf 'a\\n'; exit 4", TTY: true, Stdout: &out})
+	st, err := remote(t, Request{Command: "test -t 0 && test -t 1 && printf 'a\\n'; exit 4", TTY: true, Stdout: &out}, env...)
 	if err != nil || st != 4 {
 		t.Fatalf("%d %v", st, err)
 	}

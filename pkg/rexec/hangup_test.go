@@ -59,7 +59,9 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // SIGHUP to the session's processes; the command must stop even when it ignores SIGHUP (or
 // SIGTERM as well), and the helper's temporary directory must go, whether the command's stdin
 // was still open or had reached end of file.
-func TestHangUpStopsTheCommand(t *testing.T) {
+func TestHangUpStopsTheCommand(t *testing.T) { shells(t, testHangUpStopsTheCommand) }
+
+func testHangUpStopsTheCommand(t *testing.T, env ...string) {
 	for _, tc := range []struct {
 		name, prefix string
 		stdinOpen    bool
@@ -89,7 +91,7 @@ func TestHangUpStopsTheCommand(t *testing.T) {
 			defer e.Close()
 			// exec: the bootstrap itself is the session leader, as under the agent.
 			cmd := exec.Command("sh", "-c", "exec "+e.CommandLine())
-			cmd.Env = append(os.Environ(), "SHELL=/bin/sh")
+			cmd.Env = append(append(os.Environ(), "SHELL=/bin/sh"), env...)
 			ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
 			if err != nil {
 				t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"io"
 	"strconv"
-	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -38,11 +37,11 @@ func TestCloseEndsFeedWaitingForGo(t *testing.T) {
 	}
 	// Take the whole script, so that the feed has gone on to wait for the go marker.
 	in := bufio.NewReader(e.Input())
-	head, err := in.ReadString('\n')
-	if err != nil {
+	head := make([]byte, 8)
+	if _, err := io.ReadFull(in, head); err != nil {
 		t.Fatal(err)
 	}
-	n, err := strconv.Atoi(strings.TrimSuffix(head, "\n"))
+	n, err := strconv.Atoi(string(head))
 	if err != nil || n <= 0 {
 		t.Fatalf("script frame header %q", head)
 	}

@@ -7,15 +7,15 @@
 // \n to \r\n, control characters interpreted, EOF only as ^D at the start of a line
 // (docs/protocol.md §9, §10.1, §10.2). So the exchange is:
 //
-//  1. CommandLine is a fixed bootstrap of about 150 characters: it saves the PTY's settings,
-//     puts the PTY in raw mode without echo, prints a ready marker, reads a length line, then
-//     reads and evaluates that many bytes of script from its input.
+//  1. CommandLine is a fixed bootstrap of about 200 characters: it saves the PTY's settings,
+//     puts the PTY in raw mode without echo, prints a ready marker, reads a length (eight
+//     digits), then reads and evaluates that many bytes of script from its input.
 //  2. The client sends the script. It holds the user's command, of any length, quoted, and a
 //     nonce that is never in any process's arguments or environment.
 //  3. Without a terminal, the script feeds the command's stdin from a FIFO that a decoder fills
-//     from length-prefixed chunks ("<n>\n" then n bytes; "0\n" is end of file); the command's
-//     stdout goes through a pipe to the raw PTY (so the command sees pipes, as under ssh
-//     without -t), its stderr to a file. With -t, the PTY's settings are restored and the
+//     from length-prefixed chunks (n as eight digits, then n bytes; "00000000" is end of
+//     file); the command's stdout goes through a pipe to the raw PTY (so the command sees
+//     pipes, as under ssh without -t), its stderr to a file. With -t, the PTY's settings are restored and the
 //     command runs on it.
 //  4. When the command ends the script prints the trailer "\x1e<nonce> <status> <n>\n" and then
 //     n bytes of stderr. Output cannot forge the trailer: it does not know the nonce.
@@ -26,7 +26,6 @@ package rexec
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -39,8 +38,13 @@ const (
 
 // Bootstrap is the CommandLine of an exec session. It must stay short (the API takes 512
 // characters) and use only POSIX sh, stty and head. The saved settings stay in $s for a -t
-// script to restore.
-const Bootstrap = `sh -c 's=$(stty -g);stty raw -echo -iexten||exit 97;printf '"'"'\036ecsterm-ready\n'"'"';IFS= read -r n;eval "$(head -c "$n")"'`
+// script to restore. The script's length is eight decimal digits (frame); anything else ends
+// the bootstrap rather than evaluate what follows.
+//
+// The PTY is read only with head -c of a length known in advance, never with the shell's read
+// builtin: bash, /bin/sh on Alibaba Cloud Linux, CentOS and RHEL, reads a terminal in blocks
+// and loses what it read past the line, here the script.
+const Bootstrap = `sh -c 's=$(stty -g);stty raw -echo -iexten||exit 97;printf '"'"'\036ecsterm-ready\n'"'"';n=$(head -c 8);[ ${#n} = 8 ]||exit 96;case $n in *[!0-9]*)exit 96;;esac;eval "$(head -c "$n")"'`
 
 // noTempDir is the stderr of a command that could not start because mktemp -d failed.
 const noTempDir = "ecsterm: mktemp -d failed on the instance: the exec helper needs a private temporary directory there\n"
@@ -87,7 +91,13 @@ func script(command, nonce string, tty bool, rows, cols uint16) string {
 	// the script's own trap waits for it). So the decoder, which ignores SIGHUP, reads the PTY
 	// after the input's end of file until the terminal goes away, then stops the process group
 	// that it shares with the command: SIGTERM, five seconds for it to clean up (a cp script's
-	// rm did not always finish within one on a loaded machine), the directory removed, SIGKILL. When the command ends first, the script kills the decoder.
+	// rm did not always finish within one on a loaded machine), the directory removed, SIGKILL.
+	// When the command ends first, the script kills the decoder.
+	//
+	// The decoder reads each chunk's header (eight digits, frame) and the chunk with head -c, as
+	// the bootstrap reads the script. Only the wait for the terminal to go away uses the read
+	// builtin: the client sends nothing after the end of file, so whatever a shell such as bash
+	// reads there in blocks and drops is nothing anyone needs.
 	return strings.Join([]string{
 		`exec 3<&0`,
 		`t=`,
@@ -95,7 +105,7 @@ func script(command, nonce string, tty bool, rows, cols uint16) string {
 		`trap 'exit 129' HUP INT TERM`,
 		`t=$(mktemp -d 2>/dev/null)||{ m=` + quote(noTempDir) + `;printf '\036` + nonce + ` 255 %s\n%s' ${#m} "$m";exit 98;}`,
 		`mkfifo "$t/i"||exit 98`,
-		`(trap '' HUP;while IFS= read -r l&&[ "$l" != 0 ];do head -c "$l";done>"$t/i";while read -r l;do :;done;trap '' TERM;kill -TERM 0;sleep 5;rm -rf "$t";kill -KILL 0)<&3 &`,
+		`(trap '' HUP;while h=$(head -c 8)&&[ ${#h} = 8 ]&&[ "$h" != 00000000 ];do head -c "$h";done>"$t/i";while read -r l;do :;done;trap '' TERM;kill -TERM 0;sleep 5;rm -rf "$t";kill -KILL 0)<&3 &`,
 		`d=$!`,
 		`{ trap 'exit 129' HUP INT TERM;` + shell + ` <"$t/i" 2>"$t/e" 3<&-;echo $? >"$t/s";}|cat`,
 		`kill $d 2>/dev/null`,
@@ -105,7 +115,11 @@ func script(command, nonce string, tty bool, rows, cols uint16) string {
 	}, "\n") + "\n"
 }
 
-// frame returns the length line that precedes a chunk of n bytes.
+// maxFrame is the largest length a frame's eight digits hold.
+const maxFrame = 99999999
+
+// frame returns the header that precedes the script or a chunk of stdin of n bytes (at most
+// maxFrame): n as eight decimal digits, no newline. Zero is stdin's end of file.
 func frame(n int) []byte {
-	return []byte(strconv.Itoa(n) + "\n")
+	return fmt.Appendf(nil, "%08d", n)
 }
