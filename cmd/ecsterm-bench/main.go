@@ -49,7 +49,7 @@ type config struct {
 	stdout, progress io.Writer
 }
 
-var sections = []string{"startup", "echo", "bulk", "forward"}
+var sections = []string{"startup", "echo", "bulk", "forward", "persist"}
 
 // Main parses args, runs the suite and returns the exit status.
 func Main(args []string, stdout, stderr io.Writer) int {
@@ -193,7 +193,7 @@ func run(cfg config) (*report, error) {
 	steps := []struct {
 		name string
 		fn   func(*rig, *report) error
-	}{{"startup", startupSection}, {"echo", echoSection}, {"bulk", bulkSection}, {"forward", forwardSection}}
+	}{{"startup", startupSection}, {"echo", echoSection}, {"bulk", bulkSection}, {"forward", forwardSection}, {"persist", persistSection}}
 	for _, s := range steps {
 		if !cfg.wants(s.name) {
 			continue
