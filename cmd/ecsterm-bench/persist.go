@@ -31,7 +31,9 @@ func persistSection(r *rig, rep *report) error {
 	}
 	defer os.Remove(file)
 	warm := []string{"--persist", "60s"}
-	execWarm := timed(func() *exec.Cmd { return r.ecsterm(t, append(append([]string{"exec"}, warm...), "-T", inst, "--", "true")...) })
+	execWarm := timed(func() *exec.Cmd {
+		return r.ecsterm(t, append(append([]string{"exec"}, warm...), "-T", inst, "--", "true")...)
+	})
 	execCold := timed(func() *exec.Cmd { return r.ecsterm(t, "exec", "-T", inst, "--", "true") })
 	sshWarm := timed(func() *exec.Cmd { return r.ssh(control, "true") })
 	r.logf("persist: exec -- true warm, cold and ssh ControlMaster, %d runs, agent delay %s", r.cfg.runs, r.cfg.delay)
