@@ -5,6 +5,8 @@ package emulator
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -177,6 +179,47 @@ func TestCommandLineIsNotAShell(t *testing.T) {
 			p.expectEnd("Exit")
 			if p.output() != tt.want {
 				t.Errorf("output %q, want %q", p.output(), tt.want)
+			}
+		})
+	}
+}
+
+// TestShIsTheGivenProgram: with Options.Sh, a CommandLine's sh (or /bin/sh) is that program, as
+// on an instance whose /bin/sh is bash; other programs, and sh without the option, are not.
+func TestShIsTheGivenProgram(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh")
+	}
+	readlink, err := exec.LookPath("readlink")
+	if err != nil {
+		t.Skip("no readlink")
+	}
+	// ";:" so that the shell does not exec readlink in its place.
+	tests := []struct {
+		name, sh, cmd, want string
+	}{
+		{"sh as bash", bash, `sh -c 'readlink /proc/$$/exe;:'`, bash},
+		{"/bin/sh as bash", bash, `/bin/sh -c 'readlink /proc/$$/exe;:'`, bash},
+		{"default sh", "", `sh -c 'readlink /proc/$$/exe;:'`, sh},
+		{"not sh", bash, `readlink /proc/self/exe`, readlink},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := filepath.EvalSymlinks(tt.want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := testEmulator(t, Options{Sh: tt.sh})
+			wsURL, token := startDirect(t, e, idDemo, "CommandLine", tt.cmd)
+			p := dialPeer(t, wsURL, token)
+			p.expectEnd("Exit")
+			if got := strings.TrimSpace(p.output()); got != want {
+				t.Errorf("%s ran %q, want %q", tt.cmd, got, want)
 			}
 		})
 	}

@@ -51,6 +51,9 @@ func (c *channel) startShell() error {
 		if len(argv) == 0 {
 			return errors.New("empty command line")
 		}
+		if c.e.opts.Sh != "" && (argv[0] == "sh" || argv[0] == "/bin/sh") {
+			argv[0] = c.e.opts.Sh
+		}
 	}
 	home := filepath.Join(c.e.opts.StateDir, c.sess.instance.ID)
 	if err := os.MkdirAll(home, 0o700); err != nil {

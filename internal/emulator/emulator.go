@@ -63,6 +63,11 @@ type Options struct {
 	// Shell is the program a shell session runs. Default: bash without rc files, so the prompt
 	// is the emulator's and not the user's.
 	Shell []string
+	// Sh, when set, is the program a session runs for a CommandLine whose program is sh or
+	// /bin/sh: the model of an instance whose /bin/sh is another shell. Real Alibaba Cloud
+	// Linux, CentOS and RHEL images have bash as /bin/sh; give bash's path to run as on them.
+	// Default: this machine's sh.
+	Sh string
 	// Refuse answers every call of an action (the key) with an error code (the value), as an
 	// endpoint without that action (InvalidAction.NotFound) or a RAM policy without it
 	// (Forbidden.RAM) does. FailNext refuses single calls.

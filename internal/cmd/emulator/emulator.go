@@ -36,6 +36,8 @@ type Options struct {
 	IdleTimeout  time.Duration
 	PortExit     bool
 	LaterRedial  bool
+	// Sh runs a session's sh as this program (emu.Options.Sh).
+	Sh string
 }
 
 // NewCmdEmulator builds the command. runF replaces emulatorRun in tests of parsing.
@@ -55,7 +57,8 @@ serves until interrupted.`,
   ecsterm emulator --listen 127.0.0.1:8900 --fleet fleet.yaml --agent-delay 0
   ecsterm emulator --real                      # the agent's speed and limits, as far as known
   ecsterm emulator --stream-rate 1638400       # the gateway's Stream rate: 200 KB/s
-  ecsterm emulator --idle-timeout 10s --session-limit 2m   # the agent's clocks, scaled down`,
+  ecsterm emulator --idle-timeout 10s --session-limit 2m   # the agent's clocks, scaled down
+  ecsterm emulator --sh /bin/bash              # sh is bash, as on Alibaba Cloud Linux`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.StreamRate < 0 || o.SessionLimit < 0 || o.IdleTimeout < 0 {
@@ -88,6 +91,7 @@ serves until interrupted.`,
 	fl.DurationVar(&o.IdleTimeout, "idle-timeout", 180*time.Second, "the agent ends a session on which nothing arrived for this long")
 	fl.BoolVar(&o.LaterRedial, "later-agents-redial", false, "agents later than 2.2.3.578 re-dial a closed port target on the next frame too, as some later versions do")
 	fl.BoolVar(&o.PortExit, "invented-port-exit", false, "end a port session of an agent up to 2.2.3.578 when its target closes (no agent does; that agent re-dials the target on the next frame)")
+	fl.StringVar(&o.Sh, "sh", "", "program that sessions run as sh (e.g. /bin/bash: Alibaba Cloud Linux, CentOS and RHEL images have bash as /bin/sh; default: this machine's sh)")
 	return cmd
 }
 
@@ -109,7 +113,7 @@ func (o *Options) asReal(changed func(string) bool) {
 func (o *Options) emuOptions() emu.Options {
 	return emu.Options{AgentStartDelay: o.AgentDelay, SessionsPerInstance: o.PerInstance, SessionsPerRegion: o.PerRegion,
 		AgentPacing: o.Pacing, StreamRate: o.StreamRate, SessionLimit: o.SessionLimit, IdleTimeout: o.IdleTimeout,
-		PortCloseEndsChannel: o.PortExit, LaterAgentsRedial: o.LaterRedial}
+		PortCloseEndsChannel: o.PortExit, LaterAgentsRedial: o.LaterRedial, Sh: o.Sh}
 }
 
 // emulatorRun serves until ctx ends or SIGINT or SIGTERM arrives.

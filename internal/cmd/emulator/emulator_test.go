@@ -25,13 +25,13 @@ func TestAsReal(t *testing.T) {
 	}
 
 	given["agent-delay"], given["session-limit"] = true, true
-	o = &Options{AgentDelay: 0, SessionLimit: time.Minute, StreamRate: 800_000, IdleTimeout: 5 * time.Second, PortExit: true, LaterRedial: true}
+	o = &Options{AgentDelay: 0, SessionLimit: time.Minute, StreamRate: 800_000, IdleTimeout: 5 * time.Second, PortExit: true, LaterRedial: true, Sh: "/bin/bash"}
 	o.asReal(changed)
 	e = o.emuOptions()
 	if e.AgentStartDelay != 0 || !e.AgentPacing || e.SessionLimit != time.Minute {
 		t.Errorf("--real with --agent-delay 0 --session-limit 1m: delay %v, pacing %v, limit %v", e.AgentStartDelay, e.AgentPacing, e.SessionLimit)
 	}
-	if e.StreamRate != 800_000 || e.IdleTimeout != 5*time.Second || !e.PortCloseEndsChannel || !e.LaterAgentsRedial {
+	if e.StreamRate != 800_000 || e.IdleTimeout != 5*time.Second || !e.PortCloseEndsChannel || !e.LaterAgentsRedial || e.Sh != "/bin/bash" {
 		t.Errorf("options not passed on: %+v", e)
 	}
 }
@@ -70,8 +70,8 @@ func TestNewCmdEmulator(t *testing.T) {
 	f := &cmdutil.Factory{IOStreams: ios, Logger: func() *slog.Logger { return logger }}
 	var got *Options
 	cmd := NewCmdEmulator(f, func(_ context.Context, o *Options) error { got = o; return nil })
-	cmd.SetArgs([]string{"--real", "--agent-delay", "0"})
-	if err := cmd.Execute(); err != nil || got.Logger != logger || got.IO != ios || !got.Pacing || got.AgentDelay != 0 {
+	cmd.SetArgs([]string{"--real", "--agent-delay", "0", "--sh", "/bin/bash"})
+	if err := cmd.Execute(); err != nil || got.Logger != logger || got.IO != ios || !got.Pacing || got.AgentDelay != 0 || got.Sh != "/bin/bash" {
 		t.Errorf("err %v, options %+v", err, got)
 	}
 	for _, args := range [][]string{{"--access-key-id", "x"}, {"--access-key-secret", "y"}, {"--stream-rate", "-1"}} {
