@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -83,5 +84,67 @@ func TestTempDirGoesOnHangup(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("%s is still there after a hangup (%v)", dir, err)
+	}
+}
+
+// TestBootstrapRefusesABadLength: a length that is not eight digits (here the "<n>\n" line of
+// the earlier framing) ends the bootstrap with status 96; nothing after it is evaluated.
+func TestBootstrapRefusesABadLength(t *testing.T) { shells(t, testBootstrapRefusesABadLength) }
+
+func testBootstrapRefusesABadLength(t *testing.T, env ...string) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	cmd := exec.Command("sh", "-c", "exec "+Bootstrap)
+	cmd.Env = append(append(os.Environ(), "SHELL=/bin/sh"), env...)
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { ptmx.Close(); _ = cmd.Process.Kill(); <-exited })
+	ready := make(chan error, 1)
+	go func(ready chan<- error) {
+		// Read up to the ready marker, then keep draining so that the bootstrap never blocks.
+		var seen []byte
+		buf := make([]byte, 512)
+		for {
+			n, err := ptmx.Read(buf)
+			seen = append(seen, buf[:n]...)
+			if ready != nil && strings.Contains(string(seen), readyMarker) {
+				ready <- nil
+				ready = nil
+			}
+			if err != nil {
+				if ready != nil {
+					ready <- err
+				}
+				return
+			}
+		}
+	}(ready)
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatalf("no ready marker: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no ready marker within 30 s")
+	}
+	script := "touch " + marker + "\n"
+	if _, err := ptmx.Write([]byte(strconv.Itoa(len(script)) + "\n" + script)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 96 {
+			t.Errorf("the bootstrap ended with %v, want exit status 96", err)
+		}
+		exited <- err // for the cleanup
+	case <-time.After(30 * time.Second):
+		t.Fatal("the bootstrap did not end on a bad length")
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the script after a bad length ran")
 	}
 }
