@@ -56,7 +56,8 @@ type Config struct {
 	// Open starts a session running commandLine on the instance (preflight, StartTerminalSession,
 	// WebSocket).
 	Open func(ctx context.Context, commandLine string) (Channel, error)
-	// NewWarm makes the remote side of one warm session, and CommandLine is what it runs.
+	// NewWarm makes the remote side of one warm session, and CommandLine is what it runs;
+	// nil and "" mean rexec's (rexec.NewWarm, rexec.WarmBootstrap).
 	NewWarm     func() (Warm, error)
 	CommandLine string
 	// Fatal says whether an error from Open means the holder can do nothing more (its
@@ -139,6 +140,12 @@ func Listen(dir string, cfg Config) (*Holder, error) {
 	}
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = DefaultMaxAge
+	}
+	if cfg.NewWarm == nil {
+		cfg.NewWarm = func() (Warm, error) { return rexec.NewWarm() }
+	}
+	if cfg.CommandLine == "" {
+		cfg.CommandLine = rexec.WarmBootstrap
 	}
 	log := cfg.Logger
 	if log == nil {

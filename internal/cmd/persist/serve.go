@@ -11,7 +11,6 @@ import (
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/persist"
-	"github.com/ecsterm/ecsterm/pkg/rexec"
 )
 
 // NewCmdServe builds the hidden `ecsterm persist serve`: the holder itself, started in the
@@ -47,8 +46,7 @@ func NewCmdServe(f *cmdutil.Factory) *cobra.Command {
 			key := persist.Key{Endpoint: cfg.Endpoint, Region: cfg.Region, Profile: cfg.Profile, ConnectionType: cfg.ConnectionType,
 				InstanceID: args[0], User: user}
 			h, err := persist.Listen(dir, persist.Config{
-				Key: key, Idle: idle, Logger: log, CommandLine: rexec.WarmBootstrap,
-				NewWarm: func() (persist.Warm, error) { return rexec.NewWarm() },
+				Key: key, Idle: idle, Logger: log,
 				Open: func(ctx context.Context, commandLine string) (persist.Channel, error) {
 					// A warm session runs the exec exchange: Linux only, as exec.
 					return sessions.Open(ctx, attach.Target{InstanceID: key.InstanceID, Username: key.User}, commandLine, true)
