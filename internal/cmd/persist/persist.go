@@ -4,7 +4,6 @@ package persist
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -39,7 +38,7 @@ sessions per instance and per region while they are held.`,
   ecsterm persist stop                          # every holder`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(NewCmdLs(f, nil), NewCmdStop(f, nil), NewCmdServe(f))
+	cmd.AddCommand(NewCmdLs(f, nil), NewCmdStop(f, nil), NewCmdServe(f, nil))
 	return cmd
 }
 
@@ -51,7 +50,7 @@ type LsOptions struct {
 }
 
 // NewCmdLs builds `ecsterm persist ls`. runF replaces lsRun in tests of flag parsing.
-func NewCmdLs(f *cmdutil.Factory, runF func(*LsOptions) error) *cobra.Command {
+func NewCmdLs(f *cmdutil.Factory, runF func(context.Context, *LsOptions) error) *cobra.Command {
 	opts := &LsOptions{IO: f.IOStreams}
 	if runF == nil {
 		runF = lsRun
@@ -74,7 +73,7 @@ its age, and how long it stays without another command. -o json gives the same a
 			if opts.Dir, err = persist.Dir(); err != nil {
 				return err
 			}
-			return runF(opts)
+			return runF(cmd.Context(), opts)
 		},
 	}
 }
@@ -93,7 +92,7 @@ type record struct {
 	PID        int    `json:"pid"`
 }
 
-func lsRun(opts *LsOptions) error {
+func lsRun(_ context.Context, opts *LsOptions) error {
 	infos, err := persist.List(opts.Dir)
 	if err != nil {
 		return err
@@ -132,7 +131,7 @@ func lsRun(opts *LsOptions) error {
 func seconds(s int64) string { return (time.Duration(s) * time.Second).String() }
 
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	enc := cmdutil.NewJSONEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }

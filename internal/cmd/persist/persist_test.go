@@ -44,7 +44,7 @@ func holders(t *testing.T, dir string, ids ...string) {
 func ls(t *testing.T, dir string) []record {
 	t.Helper()
 	ios, _, out, _ := iostreams.Test()
-	if err := lsRun(&LsOptions{IO: ios, Dir: dir, JSON: true}); err != nil {
+	if err := lsRun(t.Context(), &LsOptions{IO: ios, Dir: dir, JSON: true}); err != nil {
 		t.Fatal(err)
 	}
 	var recs []record
@@ -62,7 +62,7 @@ func TestLsAndStop(t *testing.T) {
 		t.Fatalf("ls: %+v", recs)
 	}
 	ios, _, out, _ := iostreams.Test()
-	if err := lsRun(&LsOptions{IO: ios, Dir: dir}); err != nil || !strings.HasPrefix(out.String(), "i-a\troot\t0\t0\t") {
+	if err := lsRun(t.Context(), &LsOptions{IO: ios, Dir: dir}); err != nil || !strings.HasPrefix(out.String(), "i-a\troot\t0\t0\t") {
 		t.Errorf("ls as text: %q %v", out.String(), err)
 	}
 
@@ -125,5 +125,52 @@ func TestCredentialsFailed(t *testing.T) {
 		if got := credentialsFailed(tc.err); got != tc.want {
 			t.Errorf("%v: %v", tc.err, got)
 		}
+	}
+}
+
+// TestServeRun: the holder's run function listens for its key until it is stopped, and a second
+// one for the same key returns at once, leaving the first in place.
+func TestServeRun(t *testing.T) {
+	dir := t.TempDir()
+	opts := &ServeOptions{Key: persist.Key{InstanceID: "i-serve", User: "root"}, Idle: time.Minute, Dir: dir,
+		Open: func(ctx context.Context, _ string) (persist.Channel, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}}
+	done := make(chan error, 1)
+	go func() { done <- serveRun(t.Context(), opts) }()
+
+	// The holder is up once it lists; the ticker only paces the looking, the bound is a failsafe.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	failsafe := time.After(time.Minute)
+	var infos []persist.Info
+	for len(infos) == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("serveRun returned before it was stopped: %v", err)
+		case <-failsafe:
+			t.Fatal("the holder never listed")
+		case <-tick.C:
+			infos, _ = persist.List(dir)
+		}
+	}
+	if len(infos) != 1 || infos[0].InstanceID != "i-serve" || infos[0].User != "root" {
+		t.Fatalf("listed %+v, want the one holder for i-serve as root", infos)
+	}
+
+	if err := serveRun(t.Context(), opts); err != nil {
+		t.Errorf("a second holder for the key: %v, want nil (the first serves)", err)
+	}
+	if err := persist.Stop(infos[0].Socket); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serveRun after stop: %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("serveRun did not return after stop")
 	}
 }

@@ -3,6 +3,7 @@ package persist
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,20 +14,32 @@ import (
 	"github.com/ecsterm/ecsterm/internal/persist"
 )
 
+// ServeOptions are the holder's inputs.
+type ServeOptions struct {
+	Key    persist.Key
+	Idle   time.Duration
+	Dir    string // the sockets' directory
+	Logger *slog.Logger
+	// Open starts a warm session's channel (attach.Open on the Factory's client).
+	Open func(ctx context.Context, commandLine string) (persist.Channel, error)
+}
+
 // NewCmdServe builds the hidden `ecsterm persist serve`: the holder itself, started in the
-// background by exec or cp with --persist (persist.ServeArgs), never by hand.
-func NewCmdServe(f *cmdutil.Factory) *cobra.Command {
-	var (
-		idle time.Duration
-		user string
-	)
+// background by exec or cp with --persist (persist.ServeArgs), never by hand. runF replaces
+// serveRun in tests of flag parsing.
+func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *ServeOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = serveRun
+	}
+	opts := &ServeOptions{}
+	var user string
 	cmd := &cobra.Command{
 		Use:    "serve [flags] -- <instance-id>",
 		Short:  "The background holder of warm sessions (started by --persist)",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if idle <= 0 {
+			if opts.Idle <= 0 {
 				return cmdutil.FlagErrorf("--idle must be positive")
 			}
 			cfg, err := f.Config()
@@ -37,36 +50,43 @@ func NewCmdServe(f *cmdutil.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dir, err := persist.Dir()
-			if err != nil {
+			if opts.Dir, err = persist.Dir(); err != nil {
 				return err
 			}
-			log := f.Logger()
-			sessions := attach.New(attach.Config{API: client, Logger: log})
-			key := persist.Key{Endpoint: cfg.Endpoint, Region: cfg.Region, Profile: cfg.Profile, ConnectionType: cfg.ConnectionType,
+			opts.Logger = f.Logger()
+			opts.Key = persist.Key{Endpoint: cfg.Endpoint, Region: cfg.Region, Profile: cfg.Profile, ConnectionType: cfg.ConnectionType,
 				InstanceID: args[0], User: user}
-			h, err := persist.Listen(dir, persist.Config{
-				Key: key, Idle: idle, Logger: log,
-				Open: func(ctx context.Context, commandLine string) (persist.Channel, error) {
-					// A warm session runs the exec exchange: Linux only, as exec.
-					return sessions.Open(ctx, attach.Target{InstanceID: key.InstanceID, Username: key.User}, commandLine, true)
-				},
-				Fatal: credentialsFailed,
-			})
-			if errors.Is(err, persist.ErrRunning) {
-				log.Debug("a holder for this key runs already")
-				return nil
+			sessions := attach.New(attach.Config{API: client, Logger: opts.Logger})
+			target := attach.Target{InstanceID: opts.Key.InstanceID, Username: opts.Key.User}
+			opts.Open = func(ctx context.Context, commandLine string) (persist.Channel, error) {
+				// A warm session runs the exec exchange: Linux only, as exec.
+				return sessions.Open(ctx, target, commandLine, true)
 			}
-			if err != nil {
-				return err
-			}
-			log.Debug("persist holder listening", "instance", key.InstanceID, "idle", idle.String())
-			return h.Serve(cmd.Context())
+			return runF(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().DurationVar(&idle, "idle", 0, "exit after this long without a command")
+	cmd.Flags().DurationVar(&opts.Idle, "idle", 0, "exit after this long without a command")
 	cmd.Flags().StringVarP(&user, "user", "l", "", "the user the sessions log in as")
 	return cmd
+}
+
+// serveRun holds warm sessions for opts.Key until it is idle for opts.Idle, stopped, or its
+// credentials fail. A holder for the key that runs already makes it return nil at once.
+func serveRun(ctx context.Context, opts *ServeOptions) error {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h, err := persist.Listen(opts.Dir, persist.Config{Key: opts.Key, Idle: opts.Idle, Logger: log, Open: opts.Open, Fatal: credentialsFailed})
+	if errors.Is(err, persist.ErrRunning) {
+		log.Debug("a holder for this key runs already")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log.Debug("persist holder listening", "instance", opts.Key.InstanceID, "idle", opts.Idle.String())
+	return h.Serve(ctx)
 }
 
 // credentialsFailed says whether err means the holder's credentials no longer work: then it
