@@ -90,7 +90,9 @@ func (h *Holder) exec(c *net.UnixConn, fw *frameWriter, req request) {
 	status, err := s.w.Run(ctx, rexec.Request{Command: req.Command, Stdin: stdin, Stdout: out, Stderr: errOut})
 	h.log.Debug("warm command done", "status", status, "err", err, "took", time.Since(start).String())
 	stdin.CloseWithError(io.ErrClosedPipe)
-	h.release(s, err == nil)
+	// A command that failed or was interrupted leaves its Warm usable unless the Warm says it is
+	// broken: an interrupt stops only the command, and the next one reuses the session.
+	h.release(s, err == nil || !isBroken(s.w))
 	if cause := context.Cause(h.ctx); cause != nil {
 		// The command was stopped from outside, not by its user: it has no status of its own.
 		err = fmt.Errorf("the persist holder stopped while the command ran: %w", cause)
@@ -176,4 +178,14 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// isBroken says whether w can no longer run commands.
+func isBroken(w Warm) bool {
+	select {
+	case <-w.Broken():
+		return true
+	default:
+		return false
+	}
 }

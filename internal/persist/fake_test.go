@@ -151,8 +151,8 @@ func (w *fakeWarm) Run(ctx context.Context, req rexec.Request) (int, error) {
 		case <-w.s.gate:
 			_, err := io.WriteString(req.Stdout, arg+" done\n")
 			return 0, err
-		case <-ctx.Done():
-			return 130, nil
+		case <-ctx.Done(): // as rexec.Warm: the status the remote reports, with ctx's error
+			return 130, ctx.Err()
 		}
 	case "break":
 		close(w.broken)

@@ -126,8 +126,8 @@ func TestInterruptStopsOnlyItsCommand(t *testing.T) {
 	if st, out, _, err := run(t, c, "echo again", ""); err != nil || st != 0 || out != "again\n" {
 		t.Errorf("after the interrupt: %d %q %v", st, out, err)
 	}
-	if o, _ := svc.counts(); o != 2 {
-		t.Errorf("%d sessions opened, want 2", o)
+	if o, e := svc.counts(); o != 2 || e != 0 {
+		t.Errorf("%d sessions opened and %d ended, want 2 and none: an interrupt leaves its warm session usable", o, e)
 	}
 }
 
