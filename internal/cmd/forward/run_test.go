@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecsterm/ecsterm/internal/attach/attachtest"
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
@@ -20,7 +21,7 @@ import (
 
 // runOpts are Options for forwardRun on fakes: the instance i-abc given by ID, -L 0:80, and an
 // API that fails the test if it is asked anything.
-func runOpts(t *testing.T, ss *fakeSessions) *Options {
+func runOpts(t *testing.T, ss *attachtest.Sessions) *Options {
 	t.Helper()
 	ios, _, _, _ := iostreams.Test()
 	spec, err := target.Parse("i-abc")
@@ -77,8 +78,8 @@ func next(t *testing.T, sc *bufio.Scanner) string {
 }
 
 func TestForwardRunCarriesBytes(t *testing.T) {
-	ports := &fakePorts{url: echoGateway(t)}
-	ss := &fakeSessions{ports: ports}
+	ports := &attachtest.Ports{URL: attachtest.EchoGateway(t)}
+	ss := &attachtest.Sessions{P: ports}
 	opts := runOpts(t, ss)
 	opts.JSON = true
 	out, sc := lines(t)
@@ -109,20 +110,20 @@ func TestForwardRunCarriesBytes(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Errorf("forwardRun = %v after its context ended, want nil", err)
 	}
-	if got := ports.asked(); len(got) != 1 || got[0] != "localhost:80" {
+	if got := ports.Asked(); len(got) != 1 || got[0] != "localhost:80" {
 		t.Errorf("port channels opened to %q, want one to localhost:80", got)
 	}
-	if len(ss.asked) != 1 || ss.asked[0].InstanceID != "i-abc" {
-		t.Errorf("Ports asked for %+v, want i-abc", ss.asked)
+	if len(ss.Asked()) != 1 || ss.Asked()[0].InstanceID != "i-abc" {
+		t.Errorf("Ports asked for %+v, want i-abc", ss.Asked())
 	}
-	if !ports.wasClosed() {
+	if !ports.WasClosed() {
 		t.Error("the port channels were not closed at the end")
 	}
 }
 
 func TestForwardRunResolvesAndReports(t *testing.T) {
-	ports := &fakePorts{openErr: errors.Join(errors.New("the instance has reached its limit"), forward.ErrRefused)}
-	ss := &fakeSessions{ports: ports}
+	ports := &attachtest.Ports{OpenErr: errors.Join(errors.New("the instance has reached its limit"), forward.ErrRefused)}
+	ss := &attachtest.Sessions{P: ports}
 	opts := runOpts(t, ss)
 	spec, err := target.Parse("web-01")
 	if err != nil {
@@ -156,8 +157,8 @@ func TestForwardRunResolvesAndReports(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Errorf("forwardRun = %v, want nil", err)
 	}
-	if len(ss.asked) != 1 || ss.asked[0].InstanceID != "i-web" {
-		t.Errorf("Ports asked for %+v, want the resolved i-web", ss.asked)
+	if len(ss.Asked()) != 1 || ss.Asked()[0].InstanceID != "i-web" {
+		t.Errorf("Ports asked for %+v, want the resolved i-web", ss.Asked())
 	}
 }
 
@@ -166,14 +167,14 @@ func TestForwardRunErrors(t *testing.T) {
 	noCreds := errors.New("no credentials")
 	tests := []struct {
 		name  string
-		setup func(o *Options, p *fakePorts)
+		setup func(o *Options, p *attachtest.Ports)
 		want  error
 	}{
-		{name: "Ready", setup: func(_ *Options, p *fakePorts) { p.readyErr = notReady }, want: notReady},
-		{name: "Sessions", setup: func(o *Options, _ *fakePorts) {
+		{name: "Ready", setup: func(_ *Options, p *attachtest.Ports) { p.ReadyErr = notReady }, want: notReady},
+		{name: "Sessions", setup: func(o *Options, _ *attachtest.Ports) {
 			o.Sessions = func() (cmdutil.Sessions, error) { return nil, noCreds }
 		}, want: noCreds},
-		{name: "API", setup: func(o *Options, _ *fakePorts) {
+		{name: "API", setup: func(o *Options, _ *attachtest.Ports) {
 			o.Spec, o.InstanceID = target.Spec{Kind: target.KindName, Value: "web-01"}, ""
 			o.API = func() (API, error) { return nil, noCreds }
 			o.Sessions = func() (cmdutil.Sessions, error) {
@@ -184,8 +185,8 @@ func TestForwardRunErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ports := &fakePorts{}
-			opts := runOpts(t, &fakeSessions{ports: ports})
+			ports := &attachtest.Ports{}
+			opts := runOpts(t, &attachtest.Sessions{P: ports})
 			var out strings.Builder
 			opts.IO.Out = &out
 			tt.setup(opts, ports)
@@ -195,7 +196,7 @@ func TestForwardRunErrors(t *testing.T) {
 			if out.Len() != 0 {
 				t.Errorf("stdout = %q, want nothing announced", out.String())
 			}
-			if tt.name == "Ready" && !ports.wasClosed() {
+			if tt.name == "Ready" && !ports.WasClosed() {
 				t.Error("the port channels were not closed after Ready failed")
 			}
 		})

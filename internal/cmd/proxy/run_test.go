@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecsterm/ecsterm/internal/attach/attachtest"
 	"github.com/ecsterm/ecsterm/internal/cloud"
 	"github.com/ecsterm/ecsterm/internal/cmdutil"
 	"github.com/ecsterm/ecsterm/internal/iostreams"
@@ -16,7 +17,7 @@ import (
 
 // runOpts are Options for proxyRun on fakes: port 22 of i-abc given by ID, stdin holding in,
 // and an API that fails the test if it is asked anything.
-func runOpts(t *testing.T, ss *fakeSessions, in string) (*Options, *strings.Builder) {
+func runOpts(t *testing.T, ss *attachtest.Sessions, in string) (*Options, *strings.Builder) {
 	t.Helper()
 	ios, stdin, _, _ := iostreams.Test()
 	stdin.WriteString(in)
@@ -50,8 +51,8 @@ func TestProxyRunCarriesBytes(t *testing.T) {
 		{name: "a host behind it", host: "10.0.0.7", port: 5432, want: "10.0.0.7:5432"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ports := &fakePorts{url: echoGateway(t)}
-			ss := &fakeSessions{ports: ports}
+			ports := &attachtest.Ports{URL: attachtest.EchoGateway(t)}
+			ss := &attachtest.Sessions{P: ports}
 			const in = "SSH-2.0-client\r\nand the rest of what ssh sends\n"
 			opts, out := runOpts(t, ss, in)
 			opts.Host, opts.Port = tt.host, tt.port
@@ -61,13 +62,13 @@ func TestProxyRunCarriesBytes(t *testing.T) {
 			if out.String() != in {
 				t.Errorf("stdout = %q, want stdin's bytes echoed back unchanged", out.String())
 			}
-			if got := ports.asked(); len(got) != 1 || got[0] != tt.want {
+			if got := ports.Asked(); len(got) != 1 || got[0] != tt.want {
 				t.Errorf("port channels opened to %q, want one to %s", got, tt.want)
 			}
-			if len(ss.asked) != 1 || ss.asked[0].InstanceID != "i-abc" {
-				t.Errorf("Ports asked for %+v, want i-abc", ss.asked)
+			if len(ss.Asked()) != 1 || ss.Asked()[0].InstanceID != "i-abc" {
+				t.Errorf("Ports asked for %+v, want i-abc", ss.Asked())
 			}
-			if !ports.wasClosed() {
+			if !ports.WasClosed() {
 				t.Error("the port channels were not closed at the end")
 			}
 		})
@@ -75,8 +76,8 @@ func TestProxyRunCarriesBytes(t *testing.T) {
 }
 
 func TestProxyRunResolvesByName(t *testing.T) {
-	ports := &fakePorts{url: echoGateway(t)}
-	ss := &fakeSessions{ports: ports}
+	ports := &attachtest.Ports{URL: attachtest.EchoGateway(t)}
+	ss := &attachtest.Sessions{P: ports}
 	opts, out := runOpts(t, ss, "x")
 	opts.Spec, opts.InstanceID = target.Spec{Kind: target.KindName, Value: "web-01"}, ""
 	opts.API = func() (API, error) {
@@ -85,13 +86,13 @@ func TestProxyRunResolvesByName(t *testing.T) {
 	if err := proxyRun(context.Background(), opts); err != nil || out.String() != "x" {
 		t.Fatalf("proxyRun = %v, stdout %q", err, out.String())
 	}
-	if len(ss.asked) != 1 || ss.asked[0].InstanceID != "i-web" {
-		t.Errorf("Ports asked for %+v, want the resolved i-web", ss.asked)
+	if len(ss.Asked()) != 1 || ss.Asked()[0].InstanceID != "i-web" {
+		t.Errorf("Ports asked for %+v, want the resolved i-web", ss.Asked())
 	}
 }
 
 func TestProxyRunAmbiguousNameListsMatches(t *testing.T) {
-	opts, _ := runOpts(t, &fakeSessions{ports: &fakePorts{}}, "")
+	opts, _ := runOpts(t, &attachtest.Sessions{P: &attachtest.Ports{}}, "")
 	opts.Spec, opts.InstanceID = target.Spec{Kind: target.KindName, Value: "web-*"}, ""
 	opts.API = func() (API, error) {
 		return &fakeAPI{insts: []cloud.InstanceInfo{{ID: "i-web1", Name: "web-01"}, {ID: "i-web2", Name: "web-02"}}}, nil
@@ -109,14 +110,14 @@ func TestProxyRunAmbiguousNameListsMatches(t *testing.T) {
 
 func TestProxyRunErrors(t *testing.T) {
 	refused := errors.New("the instance has reached its limit")
-	ports := &fakePorts{openErr: refused}
-	opts, out := runOpts(t, &fakeSessions{ports: ports}, "x")
+	ports := &attachtest.Ports{OpenErr: refused}
+	opts, out := runOpts(t, &attachtest.Sessions{P: ports}, "x")
 	err := proxyRun(context.Background(), opts)
 	if !errors.Is(err, refused) || !strings.HasPrefix(err.Error(), "proxy localhost:22: ") {
 		t.Errorf("proxyRun = %v, want the refusal wrapped as proxy localhost:22", err)
 	}
-	if out.Len() != 0 || !ports.wasClosed() {
-		t.Errorf("stdout %q, closed %v; want nothing written and the port channels closed", out.String(), ports.wasClosed())
+	if out.Len() != 0 || !ports.WasClosed() {
+		t.Errorf("stdout %q, closed %v; want nothing written and the port channels closed", out.String(), ports.WasClosed())
 	}
 
 	noCreds := errors.New("no credentials")
@@ -129,8 +130,8 @@ func TestProxyRunErrors(t *testing.T) {
 
 // TestProxyRunHangUp: ssh hangs its ProxyCommand up when it is done; that ends proxyRun with nil.
 func TestProxyRunHangUp(t *testing.T) {
-	ports := &fakePorts{url: echoGateway(t)}
-	opts, _ := runOpts(t, &fakeSessions{ports: ports}, "")
+	ports := &attachtest.Ports{URL: attachtest.EchoGateway(t)}
+	opts, _ := runOpts(t, &attachtest.Sessions{P: ports}, "")
 	r, w := ioPipe(t)
 	opts.IO.In = r
 	ctx, cancel := context.WithCancel(context.Background())
