@@ -55,7 +55,7 @@ func uniqueArg() string { return "600." + strconv.FormatUint(rand.Uint64()%1e12,
 // returns the status the remote reports with the context's error, and the warm session runs
 // the next command.
 func TestWarmInterruptStopsOnlyTheCommand(t *testing.T) {
-	forEachShell(t, testWarmInterruptStopsOnlyTheCommand)
+	shells(t, testWarmInterruptStopsOnlyTheCommand)
 }
 
 func testWarmInterruptStopsOnlyTheCommand(t *testing.T, env ...string) {
@@ -120,7 +120,7 @@ func testWarmInterruptStopsOnlyTheCommand(t *testing.T, env ...string) {
 // TestWarmHangUpStopsTheCommand: when the session ends during a command, the command stops
 // even when it ignores SIGHUP and SIGTERM, its directory goes, and the loop exits.
 func TestWarmHangUpStopsTheCommand(t *testing.T) {
-	forEachShell(t, testWarmHangUpStopsTheCommand)
+	shells(t, testWarmHangUpStopsTheCommand)
 }
 
 func testWarmHangUpStopsTheCommand(t *testing.T, env ...string) {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -91,24 +90,7 @@ func (r *warmRemote) run(t testing.TB, req Request) (int, error) {
 // byte-exact binary stdin and stdout (1 MiB among them), stdin's end of file, stdin the command
 // never reads, stderr apart and its own exit status.
 func TestWarmFiveCommandsInARow(t *testing.T) {
-	forEachShell(t, testWarmFiveCommandsInARow)
-}
-
-// forEachShell runs test with the loop under dash (this system's sh) and under bash as sh, as
-// on the distributions whose /bin/sh is bash.
-func forEachShell(t *testing.T, test func(t *testing.T, env ...string)) {
-	t.Run("sh", func(t *testing.T) { test(t) })
-	t.Run("bash", func(t *testing.T) {
-		bash, err := exec.LookPath("bash")
-		if err != nil {
-			t.Skip("no bash")
-		}
-		bin := t.TempDir()
-		if err := os.Symlink(bash, filepath.Join(bin, "sh")); err != nil {
-			t.Fatal(err)
-		}
-		test(t, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	})
+	shells(t, testWarmFiveCommandsInARow)
 }
 
 func testWarmFiveCommandsInARow(t *testing.T, env ...string) {
